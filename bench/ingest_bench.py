@@ -1,0 +1,285 @@
+"""Ingest benchmark: streamproc worker vs. a raw confluent-kafka loop and a naive Faust agent.
+
+    python bench/ingest_bench.py [--events 100000] [--docs 20000] [--rate 2000] [--latency-seconds 20]
+
+Produces N Debezium MongoDB change events (~1 KB, JSON, legacy Extended JSON strings) for
+``--docs`` documents over 4 partitions, then measures, in this one run and on one broker:
+
+1. raw: confluent-kafka consume → json decode → produce, one process (upper bound);
+2. naive: a Faust agent with one table write and one awaited send per event;
+3. streamproc: ``streamproc worker`` with bench/pipelines.yaml (decode, validate, dedupe on the
+   source position in RocksDB, merge, redact two fields, produce);
+4. latency: streamproc worker at a fixed offered rate; end-to-end latency = time the clean
+   event is read back minus the source change time in the event.
+
+Throughput of each = events / (last output record's broker timestamp − first one's), i.e. the
+steady processing rate excluding start-up and group join. Uses the embedded broker unless
+STREAMPROC_KAFKA_BOOTSTRAP is set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from confluent_kafka import Consumer, Producer
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from streamproc.broker import EmbeddedBroker, free_port  # noqa: E402
+from streamproc.kafka_admin import ensure_topics  # noqa: E402
+
+PARTITIONS = 4
+WORDS = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike".split()
+
+
+def oid(i: int) -> str:
+    return f"{0x65000000 + i:08x}{i:016x}"
+
+
+def make_event(doc: int, version: int, ts_ms: int, ord_: int, rnd: random.Random) -> tuple[bytes, bytes]:
+    """One Debezium MongoDB change event of about 1 KB (insert for version 0, else update)."""
+    body = {
+        "_id": {"$oid": oid(doc)},
+        "name": f"facility {doc}",
+        "email": f"owner{doc}@example.org",
+        "phone": f"+1 555 {doc:07d}",
+        "status": rnd.choice(["active", "pending", "cancelled"]),
+        "version": {"$numberLong": str(version)},
+        "price": {"$numberDecimal": f"{rnd.randint(1, 99999) / 100:.2f}"},
+        "updatedAt": {"$date": ts_ms},
+        "tags": rnd.sample(WORDS, 4),
+        "notes": " ".join(rnd.choice(WORDS) for _ in range(80)),
+    }
+    value = {
+        "op": "c" if version == 0 else "u",
+        "ts_ms": ts_ms + 5,
+        "before": None,
+        "after": json.dumps(body),
+        "updateDescription": None if version == 0 else {
+            "updatedFields": json.dumps({"version": version, "status": body["status"]}),
+            "removedFields": None,
+            "truncatedArrays": None,
+        },
+        "source": {
+            "version": "2.7.0.Final", "connector": "mongodb", "name": "bench", "ts_ms": ts_ms,
+            "snapshot": "false", "db": "benchdb", "collection": "items", "ord": ord_,
+        },
+    }
+    key = json.dumps({"id": json.dumps({"$oid": oid(doc)})}).encode()
+    return key, json.dumps(value).encode()
+
+
+def produce_events(bootstrap: str, topic: str, n: int, docs: int, seed: int = 7) -> None:
+    rnd = random.Random(seed)
+    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "compression.type": "lz4"})
+    versions = [0] * docs
+    base = int(time.time()) * 1000
+    for i in range(n):
+        doc = i % docs
+        key, value = make_event(doc, versions[doc], base + (i // 1000) * 1000, i % 1000 + 1, rnd)
+        versions[doc] += 1
+        p.produce(topic, value, key)
+        if i % 5000 == 0:
+            p.poll(0)
+    assert p.flush(60) == 0
+
+
+def read_timestamps(bootstrap: str, topic: str, expect: int, timeout: float) -> list[int]:
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-reader-{uuid.uuid4().hex}",
+                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    c.subscribe([topic])
+    stamps: list[int] = []
+    deadline = time.monotonic() + timeout
+    last_report = time.monotonic()
+    while len(stamps) < expect and time.monotonic() < deadline:
+        for m in c.consume(1000, 0.5):
+            if m.error() is None:
+                stamps.append(m.timestamp()[1])
+        if time.monotonic() - last_report > 5:
+            print(f"    … {len(stamps)}/{expect} records on {topic}", flush=True)
+            last_report = time.monotonic()
+    c.close()
+    return stamps
+
+
+def rate(stamps: list[int]) -> float:
+    if len(stamps) < 2:
+        return 0.0
+    span = (max(stamps) - min(stamps)) / 1000
+    return len(stamps) / span if span > 0 else float("inf")
+
+
+def bench_raw(bootstrap: str, source: str, n: int) -> float:
+    sink = f"bench-raw-out-{uuid.uuid4().hex[:6]}"
+    ensure_topics(bootstrap, [sink], PARTITIONS)
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-raw-{uuid.uuid4().hex}",
+                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+    c.subscribe([source])
+    done = 0
+    deadline = time.monotonic() + 300
+    while done < n and time.monotonic() < deadline:
+        for m in c.consume(1000, 0.5):
+            if m.error() is not None:
+                continue
+            doc = json.loads(m.value())
+            doc["source"]["ts_ms"]  # touch the decoded event like a real consumer would
+            p.produce(sink, m.value(), m.key())
+            done += 1
+        p.poll(0)
+    p.flush(60)
+    c.close()
+    return rate(read_timestamps(bootstrap, sink, n, 120))
+
+
+def bench_naive(bootstrap: str, source: str, n: int, workdir: Path) -> float:
+    sink = f"bench-naive-out-{uuid.uuid4().hex[:6]}"
+    ensure_topics(bootstrap, [sink], PARTITIONS)
+    env = {**os.environ, "BENCH_BOOTSTRAP": bootstrap, "BENCH_SOURCE": source, "BENCH_SINK": sink,
+           "BENCH_APP_ID": f"bench-naive-{uuid.uuid4().hex[:6]}", "BENCH_DATADIR": str(workdir / "naive"),
+           "BENCH_PARTITIONS": str(PARTITIONS)}
+    log = open(workdir / "naive.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "faust", "-A", "bench.naive_faust", "worker", "-l", "warning"],
+                            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        return rate(read_timestamps(bootstrap, sink, n, 600))
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def start_worker(bootstrap: str, source: str, workdir: Path, name: str) -> tuple[subprocess.Popen, str, int]:
+    prefix = f"bench{uuid.uuid4().hex[:6]}"
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMPROC_")}
+    env.update(STREAMPROC_KAFKA_BOOTSTRAP=bootstrap, STREAMPROC_APP_ID=f"bench-{name}-{uuid.uuid4().hex[:6]}",
+               STREAMPROC_TOPIC_PREFIX=prefix, STREAMPROC_DATADIR=str(workdir / name),
+               STREAMPROC_WEB_PORT=str(port), STREAMPROC_WEB_HOST="127.0.0.1",
+               STREAMPROC_PIPELINES=str(REPO / "bench" / "pipelines.yaml"),
+               STREAMPROC_REDACTION__KEY="bench-key", BENCH_SOURCE_TOPIC=source)
+    log = open(workdir / f"{name}.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "streamproc.cli", "worker", "-l", "warning"],
+                            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    entity = "items_live" if source.endswith("_live") else "items"
+    return proc, f"{prefix}.events.{entity}", port
+
+
+def bench_streamproc(bootstrap: str, source: str, n: int, workdir: Path) -> float:
+    proc, clean, _ = start_worker(bootstrap, source, workdir, "streamproc")
+    try:
+        return rate(read_timestamps(bootstrap, clean, n, 600))
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def bench_latency(bootstrap: str, workdir: Path, docs: int, offered: int, seconds: int) -> dict[str, float]:
+    source = "bench.benchdb.items_live"
+    ensure_topics(bootstrap, [source], PARTITIONS)
+    proc, clean, _ = start_worker(bootstrap, source, workdir, "latency")
+    ensure_topics(bootstrap, [clean], PARTITIONS)
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-lat-{uuid.uuid4().hex}",
+                  "auto.offset.reset": "latest", "enable.auto.commit": False, "fetch.wait.max.ms": 10})
+    c.subscribe([clean])
+    time.sleep(12)  # worker start-up and group join, consumer assignment
+    c.consume(1, 1.0)
+    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 1})
+    rnd = random.Random(11)
+    versions = [0] * docs
+    total = offered * seconds
+    latencies: list[float] = []
+    start = time.monotonic()
+    try:
+        for i in range(total):
+            target = start + i / offered
+            while True:
+                now = time.monotonic()
+                if now >= target:
+                    break
+                for m in c.consume(200, min(0.002, target - now)):
+                    if m.error() is None:
+                        latencies.append(time.time() * 1000 - json.loads(m.value())["ts_ms"])
+            doc = rnd.randrange(docs)
+            key, value = make_event(doc, versions[doc], int(time.time() * 1000), 1, rnd)
+            versions[doc] += 1
+            p.produce(source, value, key)
+            p.poll(0)
+        p.flush(30)
+        deadline = time.monotonic() + 30
+        while len(latencies) < total and time.monotonic() < deadline:
+            for m in c.consume(500, 0.2):
+                if m.error() is None:
+                    latencies.append(time.time() * 1000 - json.loads(m.value())["ts_ms"])
+    finally:
+        c.close()
+        proc.terminate()
+        proc.wait(30)
+    latencies.sort()
+
+    def pct(q: float) -> float:
+        return latencies[min(len(latencies) - 1, int(q * len(latencies)))] if latencies else float("nan")
+
+    return {"received": len(latencies), "sent": total, "p50_ms": pct(0.50), "p95_ms": pct(0.95),
+            "p99_ms": pct(0.99), "max_ms": latencies[-1] if latencies else float("nan")}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--events", type=int, default=100_000)
+    ap.add_argument("--docs", type=int, default=20_000)
+    ap.add_argument("--rate", type=int, default=2000, help="offered rate for the latency run")
+    ap.add_argument("--latency-seconds", type=int, default=20)
+    ap.add_argument("--skip", default="", help="comma list of raw,naive,streamproc,latency to skip")
+    args = ap.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
+    workdir = Path(tempfile.mkdtemp(prefix="streamproc-bench-"))
+    bootstrap = os.environ.get("STREAMPROC_KAFKA_BOOTSTRAP")
+    broker = None
+    if not bootstrap:
+        broker = EmbeddedBroker(log_path=workdir / "broker.log").start()
+        bootstrap = broker.bootstrap
+    results: dict[str, object] = {"events": args.events, "docs": args.docs, "partitions": PARTITIONS}
+    try:
+        source = "bench.benchdb.items"
+        ensure_topics(bootstrap, [source], PARTITIONS)
+        t0 = time.monotonic()
+        produce_events(bootstrap, source, args.events, args.docs)
+        print(f"produced {args.events} events to {source} in {time.monotonic() - t0:.1f}s", flush=True)
+        if "raw" not in skip:
+            results["raw_eps"] = round(bench_raw(bootstrap, source, args.events))
+            print(f"raw confluent-kafka loop: {results['raw_eps']} events/s", flush=True)
+        if "naive" not in skip:
+            results["naive_faust_eps"] = round(bench_naive(bootstrap, source, args.events, workdir))
+            print(f"naive Faust agent: {results['naive_faust_eps']} events/s", flush=True)
+        if "streamproc" not in skip:
+            results["streamproc_eps"] = round(bench_streamproc(bootstrap, source, args.events, workdir))
+            print(f"streamproc worker: {results['streamproc_eps']} events/s", flush=True)
+        if "latency" not in skip:
+            results["latency"] = bench_latency(bootstrap, workdir, args.docs, args.rate, args.latency_seconds)
+            results["latency_offered_eps"] = args.rate
+            print(f"latency at {args.rate} events/s offered: {results['latency']}", flush=True)
+        if results.get("naive_faust_eps") and results.get("streamproc_eps"):
+            results["ratio_vs_naive"] = round(results["streamproc_eps"] / results["naive_faust_eps"], 2)
+        if results.get("raw_eps") and results.get("streamproc_eps"):
+            results["ratio_vs_raw"] = round(results["streamproc_eps"] / results["raw_eps"], 3)
+        print(json.dumps(results, indent=2))
+    finally:
+        if broker is not None:
+            broker.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

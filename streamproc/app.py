@@ -1,0 +1,251 @@
+"""Builds the Faust ingest app: one agent and one RocksDB table per source topic.
+
+``faust -A streamproc.app worker -l info`` works because the module attribute ``app`` is built
+lazily on first access (nothing is read at import time).
+
+Per batch (``take_events``): every message runs through :class:`Processor` against a local
+overlay of the table; clean events and DLQ records are produced without awaiting; the producer
+is flushed once; only then is each touched table key written once. So a crash at any point
+either leaves the state without the batch (the batch is redelivered and re-emitted with the same
+positions, which every consumer can drop) or with it, after its output is durable. Offsets are
+acknowledged only when the batch body returned.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import weakref
+from typing import Any
+
+import faust
+from faust.streams import _current_event  # set per key so table writes land on the event's partition
+
+from streamproc.errors import ConfigError
+from streamproc.kafka_admin import ensure_topics
+from streamproc.metrics import CONTENT_TYPE, Metrics
+from streamproc.output import BatchProducer
+from streamproc.pipeline.dlq import dlq_headers
+from streamproc.pipeline.processor import DeadLetter, Dropped, Emit, Processor, RawMessage
+from streamproc.settings import Settings, load_pipelines, load_settings
+
+__all__ = ["create_app", "build_processor", "IngestRuntime"]
+
+log = logging.getLogger("streamproc.ingest")
+
+
+def build_processor(settings: Settings, spec: Any) -> Processor:
+    """The pipeline shared by the worker and ``dry-run``."""
+    from streamproc.sources import Decoder
+
+    registry = None
+    if settings.schema_registry_url:
+        from confluent_kafka.schema_registry import SchemaRegistryClient
+
+        registry = SchemaRegistryClient({"url": settings.schema_registry_url})
+    formats: dict[str, str] = {}
+    key_fields: dict[str, list[str]] = {}
+    for src in spec.sources:
+        for topic in src.source_topics(settings.source_topic_prefix):
+            if src.format:
+                formats[topic] = src.format
+            key_fields[topic] = list(src.key)
+    decoder = Decoder(formats=formats, schema_registry=registry, key_fields=key_fields)
+    return Processor(spec, decoder, settings.redaction_key(), settings.topic_prefix)
+
+
+class _BatchState:
+    """Table view for one batch: reads fall through to RocksDB, writes stay local until flushed."""
+
+    __slots__ = ("table", "overlay", "event")
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+        self.overlay: dict[bytes, tuple[Any, bytes]] = {}
+        self.event: Any = None
+
+    def get(self, key: bytes) -> bytes | None:
+        hit = self.overlay.get(key)
+        if hit is not None:
+            return hit[1]
+        return self.table.get(key)
+
+    def set(self, key: bytes, value: bytes) -> None:
+        self.overlay[key] = (self.event, value)
+
+    def commit(self) -> None:
+        table = self.table
+        for key, (event, value) in self.overlay.items():
+            token = _current_event.set(weakref.ref(event))
+            try:
+                table[key] = value
+            finally:
+                _current_event.reset(token)
+
+
+class IngestRuntime:
+    def __init__(self, app: faust.App, settings: Settings, processor: Processor, metrics: Metrics) -> None:
+        self.app = app
+        self.settings = settings
+        self.processor = processor
+        self.metrics = metrics
+        self.producer = BatchProducer(settings.kafka_bootstrap or "")
+        self.totals: dict[str, int] = {"in": 0, "out": 0, "dropped": 0, "dlq": 0}
+        self.ready = False
+
+    def add_source(self, topic: str, partitions: int) -> None:
+        app, s = self.app, self.settings
+        table = app.Table(
+            f"state-{topic}",
+            partitions=partitions,
+            key_type=bytes,
+            value_type=bytes,
+            key_serializer="raw",
+            value_serializer="raw",
+            help=f"last applied position and document per entity key of {topic}",
+        )
+        channel = app.topic(topic, key_serializer="raw", value_serializer="raw", partitions=partitions)
+
+        async def ingest(stream: Any) -> None:
+            async for events in stream.take_events(s.batch_size, within=s.batch_within):
+                await self.handle_batch(topic, table, events)
+
+        ingest.__name__ = f"ingest_{topic}".replace(".", "_").replace("-", "_")
+        app.agent(channel, name=f"streamproc.ingest.{topic}")(ingest)
+
+    async def handle_batch(self, topic: str, table: Any, events: list[Any]) -> None:
+        started = time.perf_counter()
+        m = self.metrics
+        state = _BatchState(table)
+        produce = self.producer.produce
+        process = self.processor.process
+        dlq_topic = self.settings.dlq_topic
+        emitted: list[Emit] = []
+        dropped = dlq = 0
+        for event in events:
+            msg = event.message
+            state.event = event
+            token = _current_event.set(weakref.ref(event))
+            try:
+                raw = RawMessage(topic, msg.key, msg.value, list(msg.headers or ()), msg.partition, msg.offset)
+                outcome = process(raw, state)
+            finally:
+                _current_event.reset(token)
+            if type(outcome) is Emit:
+                produce(outcome.topic, outcome.key, outcome.value, outcome.headers)
+                emitted.append(outcome)
+            elif type(outcome) is Dropped:
+                dropped += 1
+                if outcome.entity is None and outcome.detail not in ("unrouted", "operation"):
+                    m.events_skipped.labels(topic, outcome.detail or "").inc()
+                else:
+                    m.events_dropped.labels(outcome.entity or "", outcome.detail or outcome.reason).inc()
+            elif type(outcome) is DeadLetter:
+                dlq += 1
+                produce(dlq_topic, msg.key, msg.value, dlq_headers(raw, outcome, self.settings.app_id))
+                m.events_dlq.labels(topic, outcome.error_class).inc()
+                log.warning(
+                    "DLQ: %s/%s@%s %s at %s: %s",
+                    topic, msg.partition, msg.offset, outcome.error_class, outcome.stage, outcome.reason,
+                )
+        await self.producer.flush()
+        state.commit()
+        now_ms = time.time() * 1000
+        counts: dict[tuple[str, str], int] = {}
+        for e in emitted:
+            counts[(e.entity, e.op)] = counts.get((e.entity, e.op), 0) + 1
+            if e.ts_ms is not None:
+                m.latency.labels(e.entity).observe(max(0.0, (now_ms - e.ts_ms) / 1000))
+        for (entity, op), n in counts.items():
+            m.events_out.labels(entity, op).inc(n)
+        m.events_in.labels(topic).inc(len(events))
+        self._observe_lag(events)
+        m.batch_seconds.labels(topic).observe(time.perf_counter() - started)
+        t = self.totals
+        t["in"] += len(events)
+        t["out"] += len(emitted)
+        t["dropped"] += dropped
+        t["dlq"] += dlq
+
+    def _observe_lag(self, events: list[Any]) -> None:
+        last: dict[Any, int] = {}
+        for ev in events:
+            last[ev.message.tp] = ev.message.offset
+        consumer = self.app.consumer
+        for tp, offset in last.items():
+            hw = consumer.highwater(tp)
+            if hw is not None:
+                self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(0, hw - offset - 1))
+
+
+def create_app(settings: Settings | None = None, spec: Any = None) -> faust.App:
+    """Build the ingest app; creates missing topics (clean topics, DLQ, sources) with explicit configs."""
+    settings = settings or load_settings()
+    if not settings.kafka_bootstrap:
+        raise ConfigError(
+            "STREAMPROC_KAFKA_BOOTSTRAP is not set: point it at Kafka, or run `streamproc dev` "
+            "to use the embedded local broker"
+        )
+    spec = spec if spec is not None else load_pipelines(settings.pipelines)
+    processor = build_processor(settings, spec)
+    sources = spec.topics(settings.source_topic_prefix)
+    outputs = [settings.clean_topic(s.entity) for s in spec.sources] + [settings.dlq_topic]
+    counts = ensure_topics(
+        settings.kafka_bootstrap, sources + outputs, settings.partitions, settings.replication_factor
+    )
+    app = faust.App(
+        settings.app_id,
+        broker=[f"kafka://{h.strip()}" for h in settings.kafka_bootstrap.split(",")],
+        store="rocksdb://",
+        datadir=str(settings.datadir),
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        topic_allow_declare=True,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_interval=settings.commit_interval,
+        broker_max_poll_records=5000,
+        stream_buffer_maxsize=20000,
+        producer_acks=-1,
+        web_enabled=True,
+        web_host=settings.web_host,
+        web_port=settings.web_port,
+        web_bind=settings.web_host,
+        autodiscover=False,
+    )
+    metrics = Metrics()
+    runtime = IngestRuntime(app, settings, processor, metrics)
+    app.streamproc = runtime  # type: ignore[attr-defined]
+    for topic in sources:
+        runtime.add_source(topic, counts[topic])
+
+    @app.page("/metrics")
+    async def metrics_page(web: Any, request: Any) -> Any:
+        return web.bytes(metrics.render(), content_type=CONTENT_TYPE)
+
+    @app.page("/livez")
+    async def livez(web: Any, request: Any) -> Any:
+        return web.json({"status": "ok"})
+
+    @app.page("/readyz")
+    async def readyz(web: Any, request: Any) -> Any:
+        ready = bool(app.consumer.assignment()) and not app.rebalancing
+        return web.json({"ready": ready}, status=200 if ready else 503)
+
+    @app.timer(interval=10.0)
+    async def progress() -> None:
+        t = runtime.totals
+        log.info("progress: in=%d out=%d dropped=%d dlq=%d", t["in"], t["out"], t["dropped"], t["dlq"])
+
+    return app
+
+
+_app: faust.App | None = None
+
+
+def __getattr__(name: str) -> Any:
+    global _app
+    if name == "app":
+        if _app is None:
+            _app = create_app()
+        return _app
+    raise AttributeError(name)

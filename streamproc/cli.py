@@ -1,0 +1,143 @@
+"""``streamproc <command>``: worker, dev, decode, dry-run, demo.
+
+Exit codes: 0 done, 1 runtime failure, 2 usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Sequence, TextIO
+
+from streamproc.errors import ConfigError, StreamprocError
+from streamproc.model import FORMATS
+
+__all__ = ["main"]
+
+
+def _open_input(path: str | None) -> TextIO:
+    if path in (None, "-"):
+        return sys.stdin
+    try:
+        return open(path, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot open input ({exc.strerror})") from None
+
+
+def _cmd_decode(args: argparse.Namespace) -> int:
+    from streamproc.decode_cmd import run_decode
+
+    with _open_input(args.input) as stream:
+        return run_decode(stream, sys.stdout, args.format)
+
+
+def _cmd_dry_run(args: argparse.Namespace) -> int:
+    from streamproc.dryrun import run_dry_run
+    from streamproc.settings import load_pipelines, load_settings
+
+    settings = load_settings(pipelines=args.config, dev=True)
+    spec = load_pipelines(settings.pipelines)
+    with _open_input(args.input) as stream:
+        return run_dry_run(stream, sys.stdout, settings, spec, fmt=args.format)
+
+
+def _run_worker(settings: object, loglevel: str) -> int:
+    from faust.worker import Worker
+
+    from streamproc.app import create_app
+
+    app = create_app(settings)  # type: ignore[arg-type]
+    worker = Worker(app, loglevel=loglevel, quiet=True)
+    worker.execute_from_commandline()
+    return 0
+
+
+def _cmd_worker(args: argparse.Namespace) -> int:
+    from streamproc.settings import load_settings
+
+    roles = {r.strip() for r in args.role.split(",") if r.strip()}
+    unknown = roles - {"ingest"}
+    if unknown:
+        raise ConfigError(f"unknown role(s) {', '.join(sorted(unknown))}; available: ingest")
+    settings = load_settings(pipelines=args.config, kafka_bootstrap=args.bootstrap)
+    return _run_worker(settings, args.loglevel)
+
+
+def _cmd_dev(args: argparse.Namespace) -> int:
+    from streamproc.broker import maybe_embedded
+    from streamproc.settings import load_settings
+
+    base = load_settings(pipelines=args.config, dev=True)
+    log_path = Path(base.datadir) / "broker.log"
+    with maybe_embedded(base.kafka_bootstrap, log_path=log_path) as bootstrap:
+        print(f"streamproc dev: Kafka at {bootstrap} (export STREAMPROC_KAFKA_BOOTSTRAP={bootstrap} "
+              "to reach it from another shell)", file=sys.stderr)
+        settings = base.model_copy(update={"kafka_bootstrap": bootstrap})
+        return _run_worker(settings, args.loglevel)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from streamproc.demo.run import run_demo
+
+    return run_demo(documents=args.documents, updates=args.updates, timeout=args.timeout)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="streamproc", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def add_common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--config", default=None, help="pipelines YAML (default config/pipelines.yaml)")
+        sp.add_argument("-l", "--loglevel", default="info", choices=["debug", "info", "warning", "error"])
+
+    w = sub.add_parser("worker", help="run the worker against STREAMPROC_KAFKA_BOOTSTRAP")
+    add_common(w)
+    w.add_argument("--role", default="ingest", help="comma-separated roles (available: ingest)")
+    w.add_argument("--bootstrap", default=None, help="Kafka bootstrap servers (overrides the environment)")
+    w.set_defaults(func=_cmd_worker)
+
+    d = sub.add_parser("dev", help="run the worker on the embedded local broker (no Kafka needed)")
+    add_common(d)
+    d.set_defaults(func=_cmd_dev)
+
+    dec = sub.add_parser("decode", help="decode a topic dump (JSON Lines) offline")
+    dec.add_argument("input", nargs="?", default=None, help="file (default: stdin)")
+    dec.add_argument("--format", choices=FORMATS, default=None, help="fix the wire format")
+    dec.set_defaults(func=_cmd_decode)
+
+    dr = sub.add_parser("dry-run", help="run a topic dump through the pipeline, no broker")
+    dr.add_argument("--config", required=True, help="pipelines YAML to test")
+    dr.add_argument("input", nargs="?", default=None, help="file (default: stdin)")
+    dr.add_argument("--format", choices=FORMATS, default=None, help="fix the wire format")
+    dr.set_defaults(func=_cmd_dry_run)
+
+    dm = sub.add_parser("demo", help="embedded broker + generated change stream + worker + report")
+    dm.add_argument("--documents", type=int, default=300, help="documents per collection")
+    dm.add_argument("--updates", type=int, default=3, help="updates per document (average)")
+    dm.add_argument("--timeout", type=float, default=240.0, help="give up after this many seconds")
+    dm.set_defaults(func=_cmd_demo)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command in ("decode", "dry-run"):
+        logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as exc:
+        print(f"streamproc: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except StreamprocError as exc:
+        print(f"streamproc: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

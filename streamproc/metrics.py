@@ -1,0 +1,59 @@
+"""Prometheus metric objects. Labels carry topic, entity, operation and reason names only —
+never keys, values or anything derived from a payload."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+__all__ = ["Metrics", "CONTENT_TYPE"]
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
+
+
+class Metrics:
+    """One registry per app, so tests and several apps in one process never collide."""
+
+    def __init__(self) -> None:
+        r = self.registry = CollectorRegistry()
+        self.events_in = Counter(
+            "streamproc_events_in_total", "Messages consumed from source topics", ["topic"], registry=r
+        )
+        self.events_out = Counter(
+            "streamproc_events_out_total", "Clean events produced", ["entity", "op"], registry=r
+        )
+        self.events_dropped = Counter(
+            "streamproc_events_dropped_total",
+            "Events dropped (duplicate, stale, filtered)",
+            ["entity", "reason"],
+            registry=r,
+        )
+        self.events_skipped = Counter(
+            "streamproc_events_skipped_total",
+            "Messages without a data change (tombstone, transaction, heartbeat, control, message)",
+            ["topic", "reason"],
+            registry=r,
+        )
+        self.events_dlq = Counter(
+            "streamproc_events_dlq_total",
+            "Messages sent to the dead-letter topic",
+            ["topic", "error_class"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "streamproc_end_to_end_latency_seconds",
+            "Source change time to clean event acknowledged by the broker",
+            ["entity"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.batch_seconds = Histogram(
+            "streamproc_batch_seconds", "Time to process and flush one batch", ["topic"], registry=r
+        )
+        self.consumer_lag = Gauge(
+            "streamproc_consumer_lag", "High watermark minus next offset", ["topic", "partition"], registry=r
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,65 @@
+"""Clean-topic and DLQ producer (confluent-kafka): produce without awaiting each record,
+then flush once per batch. A record the broker refuses after the client's own retries
+raises :class:`ServiceUnavailable`, so the batch is neither acknowledged nor recorded."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Sequence
+
+from confluent_kafka import KafkaError, Producer
+
+from streamproc.errors import ServiceUnavailable
+
+__all__ = ["BatchProducer"]
+
+
+class BatchProducer:
+    def __init__(self, bootstrap: str, **config: object) -> None:
+        conf = {
+            "bootstrap.servers": bootstrap,
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 5,
+            "compression.type": "lz4",
+            "queue.buffering.max.messages": 500_000,
+            "delivery.timeout.ms": 120_000,
+        }
+        conf.update(config)
+        self._producer = Producer(conf)
+        self._failed: list[str] = []
+
+    def _on_delivery(self, err: KafkaError | None, msg: object) -> None:
+        if err is not None:
+            self._failed.append(f"{err.name()}: {err.str()}")
+
+    def produce(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        headers: Sequence[tuple[str, bytes]] | None = None,
+    ) -> None:
+        while True:
+            try:
+                self._producer.produce(topic, value, key, headers=headers, on_delivery=self._on_delivery)
+                return
+            except BufferError:  # local queue full: let deliveries drain
+                self._producer.poll(0.05)
+
+    def flush_sync(self, timeout: float = 150.0) -> None:
+        remaining = self._producer.flush(timeout)
+        if remaining:
+            raise ServiceUnavailable(f"{remaining} records not acknowledged by Kafka within {timeout:.0f}s")
+        if self._failed:
+            first, n = self._failed[0], len(self._failed)
+            self._failed.clear()
+            raise ServiceUnavailable(f"Kafka refused {n} records (first error: {first})")
+
+    async def flush(self, timeout: float = 150.0) -> None:
+        if len(self._producer) == 0 and not self._failed:
+            return
+        await asyncio.to_thread(self.flush_sync, timeout)
+
+    def close(self) -> None:
+        self._producer.flush(10)

@@ -1,0 +1,246 @@
+"""The ingest pipeline for one message: decode → route → validate → dedupe/order → transform →
+redact → merge → clean event. Pure: state is read and written through a :class:`StateStore`,
+and the caller does every I/O (the Faust worker, ``streamproc dry-run`` and tests share this).
+
+State per entity key (``StateEntry``): the last applied source position and the last known
+document — already transformed and redacted, so the state (and its changelog topic) holds no PII.
+
+Dedupe/order rule: an event whose position equals the stored one is a duplicate, one below it
+is stale; both are dropped. Positions of different lengths, or empty ones, are never compared.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from streamproc.errors import DecodeError, StreamprocError, ValidationFailed
+from streamproc.jsonutil import dumps, loads
+from streamproc.model import ChangeEvent, Op, Skip, Update  # noqa: F401
+from streamproc.pipeline.merge import apply_update
+
+__all__ = [
+    "RawMessage",
+    "Emit",
+    "DeadLetter",
+    "Dropped",
+    "Outcome",
+    "StateStore",
+    "StateEntry",
+    "Processor",
+]
+
+
+@dataclass(slots=True)
+class RawMessage:
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]] = field(default_factory=list)
+    partition: int = 0
+    offset: int | None = None
+
+
+@dataclass(slots=True)
+class Emit:
+    entity: str
+    topic: str
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, bytes]]
+    ts_ms: int | None
+    op: str
+
+
+@dataclass(slots=True)
+class DeadLetter:
+    error_class: str  # poison | invalid | configuration
+    reason: str  # names fields/rules/formats, never values
+    stage: str  # decode | route | key | validate | transform
+    exception: str
+
+
+@dataclass(slots=True)
+class Dropped:
+    reason: str  # duplicate | stale | filtered
+    entity: str | None = None
+    detail: str | None = None  # for filtered: operation | unrouted | tombstone | transaction | …
+
+
+Outcome = Emit | DeadLetter | Dropped
+
+
+class StateStore(Protocol):
+    def get(self, key: bytes) -> bytes | None: ...
+    def set(self, key: bytes, value: bytes) -> None: ...
+
+
+@dataclass(slots=True)
+class StateEntry:
+    position: tuple[int, ...]
+    doc: dict[str, Any] | None
+    deleted: bool = False
+
+    def encode(self) -> bytes:
+        return dumps({"p": list(self.position), "d": self.doc, "x": self.deleted})
+
+    @staticmethod
+    def decode(raw: bytes) -> "StateEntry":
+        obj = loads(raw)
+        return StateEntry(tuple(obj["p"]), obj["d"], bool(obj.get("x", False)))
+
+
+def _order(position: tuple[int, ...], stored: tuple[int, ...]) -> str | None:
+    if not position or not stored or len(position) != len(stored):
+        return None
+    if position == stored:
+        return "duplicate"
+    if position < stored:
+        return "stale"
+    return None
+
+
+class Processor:
+    """Runs one message through the configured pipeline. Build once, call :meth:`process` per message."""
+
+    def __init__(self, spec: Any, decoder: Any, redaction_key: bytes, topic_prefix: str) -> None:
+        from streamproc.pipeline.compiled import compile_source
+
+        self.spec = spec
+        self.decoder = decoder
+        self.topic_prefix = topic_prefix
+        self._compiled = {s.entity: compile_source(s, redaction_key) for s in spec.sources}
+        self._routes: dict[tuple[str, str | None], Any] = {}
+
+    def clean_topic(self, entity: str) -> str:
+        return f"{self.topic_prefix}.events.{entity}"
+
+    def _route(self, topic: str, namespace: str | None) -> Any:
+        k = (topic, namespace)
+        try:
+            return self._routes[k]
+        except KeyError:
+            src = self.spec.match(topic, namespace)
+            compiled = self._compiled[src.entity] if src is not None else None
+            self._routes[k] = (src, compiled)
+            return src, compiled
+
+    def process(self, msg: RawMessage, state: StateStore) -> Outcome:
+        try:
+            ev = self.decoder.decode(msg.topic, msg.key, msg.value, msg.headers, offset=msg.offset)
+        except DecodeError as exc:
+            return DeadLetter("poison", str(exc), "decode", type(exc).__name__)
+        if isinstance(ev, Skip):
+            return Dropped("filtered", None, ev.reason)
+        src, compiled = self._route(msg.topic, ev.namespace)
+        if src is None:
+            return Dropped("filtered", None, "unrouted")
+        try:
+            return self._apply(ev, src, compiled, state)
+        except ValidationFailed as exc:
+            return DeadLetter("invalid", str(exc), "validate", type(exc).__name__)
+        except StreamprocError as exc:
+            return DeadLetter(exc.error_class, str(exc), "transform", type(exc).__name__)
+
+    def _entity_key(self, src: Any, ev: ChangeEvent) -> dict[str, Any]:
+        key: dict[str, Any] = {}
+        for name in src.key:
+            if name in ev.key:
+                key[name] = ev.key[name]
+            elif ev.after is not None and name in ev.after:
+                key[name] = ev.after[name]
+            elif ev.before is not None and name in ev.before:
+                key[name] = ev.before[name]
+            else:
+                raise ValidationFailed(f"key field '{name}' missing for entity '{src.entity}'")
+        return key
+
+    def _apply(self, ev: ChangeEvent, src: Any, c: Any, state: StateStore) -> Outcome:
+        op = ev.op
+        entity = src.entity
+        if not c.accepts(op):
+            return Dropped("filtered", entity, "operation")
+        if op is Op.TRUNCATE:
+            return self._emit(src, ev, {}, None, None, None, True)
+
+        key = c.redact_key(self._entity_key(src, ev))
+        if op is not Op.DELETE:
+            if ev.after is not None:
+                c.validate(ev.after, partial=False)
+            elif ev.update is not None:
+                c.validate_update(ev.update)
+
+        key_bytes = dumps(key)
+        skey = entity.encode() + b"\x00" + key_bytes
+        raw_prev = state.get(skey)
+        prev = StateEntry.decode(raw_prev) if raw_prev is not None else None
+        if prev is not None:
+            verdict = _order(ev.position, prev.position)
+            if verdict is not None:
+                return Dropped(verdict, entity)
+
+        before = c.clean_doc(ev.before) if ev.before is not None else None
+        after = c.clean_doc(ev.after) if ev.after is not None else None
+        update = c.clean_update(ev.update) if ev.update is not None else None
+
+        prev_doc = prev.doc if prev is not None and not prev.deleted else None
+        complete = True
+        if op is Op.DELETE:
+            doc = None
+            if before is None:
+                before = prev_doc
+        elif after is not None:
+            doc = after
+        elif update is not None and prev_doc is not None:
+            doc = apply_update(prev_doc, update)
+        else:
+            doc, complete = None, False
+        if before is None and op is not Op.DELETE and prev_doc is not None:
+            before = prev_doc
+        state.set(skey, StateEntry(ev.position, doc, op is Op.DELETE).encode())
+        return self._emit(src, ev, key, before, doc, update, complete, key_bytes)
+
+    def _emit(
+        self,
+        src: Any,
+        ev: ChangeEvent,
+        key: dict[str, Any],
+        before: dict[str, Any] | None,
+        after: dict[str, Any] | None,
+        update: Update | None,
+        complete: bool,
+        key_bytes: bytes | None = None,
+    ) -> Emit:
+        op = ev.op.value
+        event_type = src.event_type(ev.op)
+        position = dumps(list(ev.position))
+        value = {
+            "entity": src.entity,
+            "event_type": event_type,
+            "op": op,
+            "namespace": ev.namespace,
+            "key": key,
+            "position": list(ev.position),
+            "ts_ms": ev.ts_ms,
+            "format": ev.format,
+            "complete": complete,
+            "before": before,
+            "after": after,
+            "update": update.to_json() if update is not None else None,
+        }
+        headers = [
+            ("op", op.encode()),
+            ("entity", src.entity.encode()),
+            ("event_type", event_type.encode()),
+            ("source_position", position),
+            ("source_ts_ms", str(ev.ts_ms if ev.ts_ms is not None else "").encode()),
+        ]
+        return Emit(
+            src.entity,
+            self.clean_topic(src.entity),
+            key_bytes if key_bytes is not None else dumps(key),
+            dumps(value),
+            headers,
+            ev.ts_ms,
+            op,
+        )

@@ -1,0 +1,159 @@
+"""Debezium MongoDB connector change events (change-stream and legacy oplog capture modes).
+
+* ``after``/``before``/``updateDescription.updatedFields``/``patch``/``filter`` are JSON
+  *strings* of Extended JSON (any ``json.serialization.mode``) and are decoded to plain JSON.
+* Key: the Kafka key ``{"id": "<relaxed Extended JSON>"}`` → ``{"_id": <plain>}``
+  (``"1004"`` → 1004, ``"\\"abc\\""`` → "abc", ObjectId → hex, binary → base64); without a
+  key, ``_id`` of ``after``/``before``/``filter``; else ``{}``.
+* ``u`` with ``updateDescription`` → op update, ``update.set`` = updatedFields,
+  ``update.unset`` = removedFields (``after``/``before`` kept when the capture mode provides
+  them). ``truncatedArrays`` are NOT represented in ``update`` (the remaining elements are not
+  known); the event stays an update and consumers that need exact arrays must use ``after``.
+* Legacy oplog ``patch``: ``$set``/``$unset`` → ``update``; a patch without ``$`` operators is
+  a full replacement → op replace with ``after``; other operators (``$inc``, ``$v:2`` diffs)
+  cannot be applied without the stored document → :class:`DecodeError`.
+* ``d`` → op delete with the pre-image ``before`` when present, else ``None``.
+* ``position`` = ``(source.ts_ms, source.ord, transaction.total_order or 0)`` — always three
+  integers; ``(ts_ms, ord)`` is the BSON cluster time, and events of one transaction share
+  it, so ``total_order`` (present with ``provide.transaction.metadata``) breaks the tie.
+  Without ``source.ts_ms``: ``(offset,)`` when an offset is known, else ``()``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from streamproc.errors import DecodeError
+from streamproc.model import ChangeEvent, Op, Skip, Update
+from streamproc.sources import extjson
+from streamproc.sources.common import Message, as_int, fallback_position, require_object, topic_namespace
+from streamproc.sources.detect import debezium_control
+
+__all__ = ["FORMAT", "decode", "document", "mongo_key"]
+
+FORMAT = "debezium-mongodb"
+_OPS = {"c": Op.INSERT, "r": Op.SNAPSHOT, "u": Op.UPDATE, "d": Op.DELETE, "t": Op.TRUNCATE}
+
+
+def document(fmt: str, raw: Any, field: str) -> dict[str, Any] | None:
+    """An Extended JSON string (or already parsed object) → plain document, or ``None``."""
+    if raw is None:
+        return None
+    try:
+        if type(raw) is str:
+            doc = extjson.loads(raw)
+        else:
+            doc = extjson.to_plain(raw)
+    except ValueError as exc:
+        raise DecodeError(f"{fmt}: '{field}' is not valid Extended JSON") from exc
+    if type(doc) is not dict:
+        raise DecodeError(f"{fmt}: '{field}' is not a document")
+    return doc
+
+
+def mongo_key(fmt: str, key: Any) -> dict[str, Any] | None:
+    """The Debezium MongoDB Kafka key ``{"id": …}`` → ``{"_id": plain}`` (``None`` if absent)."""
+    if type(key) is not dict or "id" not in key:
+        return None
+    raw = key["id"]
+    try:
+        value = extjson.loads(raw) if type(raw) is str else extjson.to_plain(raw)
+    except ValueError as exc:
+        raise DecodeError(f"{fmt}: key 'id' is not valid Extended JSON") from exc
+    return {"_id": value}
+
+
+def _patch_update(patch: dict[str, Any]) -> Update:
+    set_: dict[str, Any] = {}
+    unset: list[str] = []
+    for operator, arg in patch.items():
+        if operator == "$set" and type(arg) is dict:
+            set_.update(arg)
+        elif operator == "$unset" and type(arg) is dict:
+            unset.extend(arg)
+        elif operator == "$v":
+            continue
+        else:
+            name = operator if operator.startswith("$") and len(operator) <= 24 else "?"
+            raise DecodeError(f"{FORMAT}: oplog 'patch' operator {name} is not supported")
+    return Update(set_, tuple(unset))
+
+
+def decode(msg: Message) -> ChangeEvent | Skip:
+    v = require_object(FORMAT, msg.value)
+    reason = debezium_control(msg)
+    if reason is not None:
+        return Skip(FORMAT, reason)
+    code = v.get("op")
+    if code == "m":
+        return Skip(FORMAT, "message")
+    op = _OPS.get(code) if type(code) is str else None
+    if op is None:
+        raise DecodeError(
+            f"{FORMAT}: value has no 'op' field" if code is None else f"{FORMAT}: unsupported op"
+        )
+    source = v.get("source")
+    if type(source) is not dict:
+        source = {}
+
+    after = document(FORMAT, v.get("after"), "after")
+    before = document(FORMAT, v.get("before"), "before")
+    update: Update | None = None
+    if op is Op.UPDATE:
+        ud = v.get("updateDescription")
+        patch = v.get("patch")
+        if type(ud) is dict:
+            fields = document(FORMAT, ud.get("updatedFields"), "updateDescription.updatedFields")
+            removed = ud.get("removedFields")
+            if removed is None:
+                removed = []
+            if not isinstance(removed, list) or not all(type(p) is str for p in removed):
+                raise DecodeError(f"{FORMAT}: 'updateDescription.removedFields' is not a list of paths")
+            update = Update(fields or {}, tuple(removed))
+        elif patch is not None:
+            doc = document(FORMAT, patch, "patch")
+            assert doc is not None
+            if any(k[:1] == "$" for k in doc):
+                update = _patch_update(doc)
+            else:
+                op = Op.REPLACE
+                after = doc if after is None else after
+        elif after is None:
+            raise DecodeError(f"{FORMAT}: update without 'after', 'updateDescription' or 'patch'")
+
+    key = mongo_key(FORMAT, msg.key)
+    if key is None:
+        for doc in (after, before, document(FORMAT, v.get("filter"), "filter")):
+            if doc is not None and "_id" in doc:
+                key = {"_id": doc["_id"]}
+                break
+        else:
+            key = {}
+
+    db, coll = source.get("db"), source.get("collection")
+    if db and coll and type(db) is str and type(coll) is str:
+        namespace = f"{db}.{coll}"
+    else:
+        namespace = topic_namespace(msg.topic)
+
+    ts_ms = as_int(source.get("ts_ms"))
+    if ts_ms is not None:
+        txn = v.get("transaction")
+        total = as_int(txn.get("total_order")) if type(txn) is dict else None
+        position: tuple[int, ...] = (ts_ms, as_int(source.get("ord")) or 0, total or 0)
+    else:
+        position = fallback_position(msg.offset)
+
+    if op is Op.DELETE or op is Op.TRUNCATE:
+        after = None
+    return ChangeEvent(
+        format=FORMAT,
+        op=op,
+        namespace=namespace,
+        key=key,
+        before=before,
+        after=after,
+        update=update,
+        position=position,
+        ts_ms=ts_ms,
+    )
