@@ -34,7 +34,7 @@ __all__ = ["create_app", "build_processor", "IngestRuntime"]
 log = logging.getLogger("streamproc.ingest")
 
 
-def build_processor(settings: Settings, spec: Any) -> Processor:
+def build_processor(settings: Settings, spec: Any, fmt: str | None = None) -> Processor:
     """The pipeline shared by the worker and ``dry-run``."""
     from streamproc.sources import Decoder
 
@@ -51,7 +51,7 @@ def build_processor(settings: Settings, spec: Any) -> Processor:
                 formats[topic] = src.format
             key_fields[topic] = list(src.key)
     decoder = Decoder(formats=formats, schema_registry=registry, key_fields=key_fields)
-    return Processor(spec, decoder, settings.redaction_key(), settings.topic_prefix)
+    return Processor(spec, decoder, settings.redaction_key(), settings.topic_prefix, fmt=fmt)
 
 
 class _BatchState:
@@ -100,8 +100,6 @@ class IngestRuntime:
             partitions=partitions,
             key_type=bytes,
             value_type=bytes,
-            key_serializer="raw",
-            value_serializer="raw",
             help=f"last applied position and document per entity key of {topic}",
         )
         channel = app.topic(topic, key_serializer="raw", value_serializer="raw", partitions=partitions)
@@ -211,6 +209,8 @@ def create_app(settings: Settings | None = None, spec: Any = None) -> faust.App:
         web_port=settings.web_port,
         web_bind=settings.web_host,
         autodiscover=False,
+        key_serializer="raw",
+        value_serializer="raw",  # tables hold bytes we encode ourselves
     )
     metrics = Metrics()
     runtime = IngestRuntime(app, settings, processor, metrics)

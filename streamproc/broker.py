@@ -27,8 +27,16 @@ def wait_for_kafka(bootstrap: str, timeout: float = 30.0) -> None:
     from confluent_kafka.admin import AdminClient
 
     deadline = time.monotonic() + timeout
-    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.connection.setup.timeout.ms": 2000})
     last = "no answer"
+    host, _, port = bootstrap.split(",")[0].strip().rpartition(":")
+    while time.monotonic() < deadline:  # a plain TCP probe first keeps librdkafka quiet
+        try:
+            socket.create_connection((host or "127.0.0.1", int(port)), timeout=1).close()
+            break
+        except OSError as exc:
+            last = exc.strerror or str(exc)
+            time.sleep(0.1)
+    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.connection.setup.timeout.ms": 2000})
     while time.monotonic() < deadline:
         try:
             admin.list_topics(timeout=2)

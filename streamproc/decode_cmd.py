@@ -8,8 +8,8 @@ Output lines (strict JSON, in input order; blank input lines produce nothing):
 * ``{"status": "error", "error_class": "poison", "reason": "…"}`` — a message no decoder
   accepts, or a malformed input line (``reason`` starts with ``input line N:``)
 
-Returns the exit code: 0 when every record decoded or was skipped, 1 when at least one line
-is an error. An unknown ``fmt`` raises :class:`~streamproc.errors.ConfigError` before any
+Returns the exit code: 0 once the input was read (per-record errors are output lines, not an
+exit status). An unknown ``fmt`` raises :class:`~streamproc.errors.ConfigError` before any
 output (the CLI maps it to exit code 2); :func:`check_format` is the same check for argument
 parsing. A schema-registry outage (``ServiceUnavailable``) is not a per-record error and
 propagates.
@@ -36,7 +36,6 @@ def run_decode(lines: Iterable[str], out: TextIO, fmt: str | None, decoder: Deco
         check_format(fmt)
     if decoder is None:
         decoder = Decoder()
-    failed = False
     for item in read_dump(lines):
         if type(item) is DumpError:
             result = _error(item.reason)
@@ -49,7 +48,5 @@ def run_decode(lines: Iterable[str], out: TextIO, fmt: str | None, decoder: Deco
                 result = decoded.to_json()
             except DecodeError as exc:
                 result = _error(str(exc))
-        if result["status"] == "error":
-            failed = True
         out.write(to_json_line(result))
-    return 1 if failed else 0
+    return 0

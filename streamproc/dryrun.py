@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, TextIO
 
-from streamproc.jsonutil import dumps_str, loads
+from streamproc.jsonutil import dumps, loads
 from streamproc.pipeline.processor import DeadLetter, Dropped, Emit, RawMessage
 
 __all__ = ["run_dry_run", "outcome_json"]
@@ -33,19 +33,25 @@ def outcome_json(outcome: Emit | DeadLetter | Dropped) -> dict[str, Any]:
     return out
 
 
-def run_dry_run(lines: Iterable[str], out: TextIO, settings: Any, spec: Any, fmt: str | None = None) -> int:
-    from streamproc.app import build_processor
-    from streamproc.dumpio import read_dump
+def _raw(value: Any, is_raw: bool) -> bytes | None:
+    if is_raw or value is None:
+        return value
+    return dumps(value)
 
-    processor = build_processor(settings, spec)
-    if fmt is not None:
-        processor.decoder.default_format = fmt
+
+def run_dry_run(lines: Iterable[str], out: TextIO, settings: Any, spec: Any, fmt: str | None = None) -> int:
+    """One JSON line per input line: ``event``, ``dlq`` or ``dropped``. Exit 0 once the input was read."""
+    from streamproc.app import build_processor
+    from streamproc.dumpio import DumpError, read_dump, to_json_line
+
+    processor = build_processor(settings, spec, fmt=fmt)
     state = DictState()
-    for offset, item in enumerate(read_dump(lines)):
-        if isinstance(item, str):  # malformed input line: reported like a poison message
-            out.write(dumps_str({"kind": "dlq", "error_class": "poison", "reason": item}) + "\n")
+    for item in read_dump(lines):
+        if type(item) is DumpError:  # a malformed input line is reported like a poison message
+            out.write(to_json_line({"kind": "dlq", "error_class": "poison", "reason": item.reason}))
             continue
-        msg = RawMessage(item.topic, item.key, item.value, [], 0, offset)
-        out.write(dumps_str(outcome_json(processor.process(msg, state))) + "\n")
+        offset = item.offset if item.offset is not None else item.line_no
+        msg = RawMessage(item.topic, _raw(item.key, item.raw), _raw(item.value, item.raw), [], 0, offset)
+        out.write(to_json_line(outcome_json(processor.process(msg, state))))
     out.flush()
     return 0

@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["dumps", "loads", "dumps_str"]
+__all__ = ["dumps", "loads", "dumps_str", "parse_json"]
 
 _OPTS = orjson.OPT_NON_STR_KEYS
 
@@ -24,8 +24,43 @@ def dumps_str(obj: Any) -> str:
     return dumps(obj).decode()
 
 
-def loads(data: bytes | str) -> Any:
+_DIGITS = bytes.maketrans(b"123456789", b"000000000")
+_RUN20 = b"0" * 20
+_NEG19 = b"-" + b"0" * 19
+
+
+def _non_finite(_token: str) -> None:
+    return None
+
+
+def _parse_slow(data: bytes | str) -> Any:
+    return json.loads(data, parse_constant=_non_finite)
+
+
+def parse_json(data: bytes | bytearray | memoryview | str) -> Any:
+    """Parse JSON text exactly (big integers kept, ``NaN``/``Infinity`` tokens → ``None``).
+
+    orjson turns integers beyond 64 bits into floats, so text with a run of 20 digits (or a
+    minus and 19) goes to the standard library. Raises :class:`ValueError` (a
+    :class:`json.JSONDecodeError` carrying only a position, or a :class:`UnicodeDecodeError`)
+    when the text is not JSON.
+    """
+    if isinstance(data, str):
+        try:
+            raw = data.encode()
+        except UnicodeEncodeError:  # lone surrogates: only the stdlib parser copes
+            return _parse_slow(data)
+    elif isinstance(data, bytes):
+        raw = data
+    else:
+        raw = bytes(data)
+    scan = raw.translate(_DIGITS)
+    if _RUN20 in scan or _NEG19 in scan:
+        return _parse_slow(raw)
     try:
-        return orjson.loads(data)
+        return orjson.loads(raw)
     except orjson.JSONDecodeError:
-        return json.loads(data)
+        return _parse_slow(raw)
+
+
+loads = parse_json

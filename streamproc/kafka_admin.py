@@ -45,7 +45,8 @@ def ensure_topics(
             NewTopic(t, partitions, replication, config=dict(configs.get(t, {"cleanup.policy": "delete"})))
             for t in missing
         ]
-        for topic, fut in _admin(bootstrap).create_topics(new, operation_timeout=timeout).items():
+        admin = _admin(bootstrap)  # must outlive the futures
+        for topic, fut in admin.create_topics(new, operation_timeout=timeout).items():
             try:
                 fut.result()
             except KafkaException as exc:

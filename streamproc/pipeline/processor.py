@@ -103,11 +103,14 @@ def _order(position: tuple[int, ...], stored: tuple[int, ...]) -> str | None:
 class Processor:
     """Runs one message through the configured pipeline. Build once, call :meth:`process` per message."""
 
-    def __init__(self, spec: Any, decoder: Any, redaction_key: bytes, topic_prefix: str) -> None:
+    def __init__(
+        self, spec: Any, decoder: Any, redaction_key: bytes, topic_prefix: str, fmt: str | None = None
+    ) -> None:
         from streamproc.pipeline.compiled import compile_source
 
         self.spec = spec
         self.decoder = decoder
+        self.fmt = fmt  # fixes the wire format of every message (dry-run --format)
         self.topic_prefix = topic_prefix
         self._compiled = {s.entity: compile_source(s, redaction_key) for s in spec.sources}
         self._routes: dict[tuple[str, str | None], Any] = {}
@@ -127,7 +130,7 @@ class Processor:
 
     def process(self, msg: RawMessage, state: StateStore) -> Outcome:
         try:
-            ev = self.decoder.decode(msg.topic, msg.key, msg.value, msg.headers, offset=msg.offset)
+            ev = self.decoder.decode(msg.topic, msg.key, msg.value, msg.headers, fmt=self.fmt, offset=msg.offset)
         except DecodeError as exc:
             return DeadLetter("poison", str(exc), "decode", type(exc).__name__)
         if isinstance(ev, Skip):

@@ -18,9 +18,9 @@ from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any, Sequence
 
-import orjson
 
 from streamproc.errors import DecodeError
+from streamproc.jsonutil import parse_json  # noqa: F401  (re-exported)
 
 __all__ = [
     "PLACEHOLDER",
@@ -42,43 +42,8 @@ __all__ = [
 #: Debezium's default ``unavailable.value.placeholder`` (unchanged TOASTed column).
 PLACEHOLDER = "__debezium_unavailable_value"
 
-_DIGITS = bytes.maketrans(b"123456789", b"000000000")
-_RUN20 = b"0" * 20
-_NEG19 = b"-" + b"0" * 19
 _EPOCH = datetime(1970, 1, 1)
 _EPOCH_DATE = date(1970, 1, 1)
-
-
-def _non_finite(_token: str) -> None:
-    return None
-
-
-def _parse_slow(data: bytes | str) -> Any:
-    return json.loads(data, parse_constant=_non_finite)
-
-
-def parse_json(data: bytes | bytearray | memoryview | str) -> Any:
-    """Parse JSON text exactly (big integers kept, ``NaN``/``Infinity`` tokens → ``None``).
-
-    Raises :class:`ValueError` (a :class:`json.JSONDecodeError` carrying only a position, or
-    a :class:`UnicodeDecodeError`) when the text is not JSON.
-    """
-    if isinstance(data, str):
-        try:
-            raw = data.encode()
-        except UnicodeEncodeError:  # lone surrogates: only the stdlib parser copes
-            return _parse_slow(data)
-    elif isinstance(data, bytes):
-        raw = data
-    else:
-        raw = bytes(data)
-    scan = raw.translate(_DIGITS)
-    if _RUN20 in scan or _NEG19 in scan:
-        return _parse_slow(raw)
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return _parse_slow(raw)
 
 
 def json_error_where(exc: BaseException) -> str:

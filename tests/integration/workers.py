@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Iterable
 
 import httpx
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, Producer
 
 from streamproc.broker import free_port
 
