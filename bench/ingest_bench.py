@@ -95,7 +95,8 @@ def produce_events(bootstrap: str, topic: str, n: int, docs: int, seed: int = 7)
     assert p.flush(60) == 0
 
 
-def read_timestamps(bootstrap: str, topic: str, expect: int, timeout: float) -> list[int]:
+def read_timestamps(bootstrap: str, topic: str, expect: int, timeout: float,
+                    proc: subprocess.Popen | None = None) -> list[int]:
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-reader-{uuid.uuid4().hex}",
                   "auto.offset.reset": "earliest", "enable.auto.commit": False})
     c.subscribe([topic])
@@ -106,6 +107,8 @@ def read_timestamps(bootstrap: str, topic: str, expect: int, timeout: float) -> 
         for m in c.consume(1000, 0.5):
             if m.error() is None:
                 stamps.append(m.timestamp()[1])
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"worker exited with {proc.returncode} after {len(stamps)} records; see its log")
         if time.monotonic() - last_report > 5:
             print(f"    … {len(stamps)}/{expect} records on {topic}", flush=True)
             last_report = time.monotonic()
@@ -153,7 +156,7 @@ def bench_naive(bootstrap: str, source: str, n: int, workdir: Path) -> float:
     proc = subprocess.Popen([sys.executable, "-m", "faust", "-A", "bench.naive_faust", "worker", "-l", "warning"],
                             cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        return rate(read_timestamps(bootstrap, sink, n, 600))
+        return rate(read_timestamps(bootstrap, sink, n, 600, proc))
     finally:
         proc.terminate()
         proc.wait(30)
@@ -172,13 +175,15 @@ def start_worker(bootstrap: str, source: str, workdir: Path, name: str) -> tuple
     proc = subprocess.Popen([sys.executable, "-m", "streamproc.cli", "worker", "-l", "warning"],
                             cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     entity = "items_live" if source.endswith("_live") else "items"
-    return proc, f"{prefix}.events.{entity}", port
+    clean = f"{prefix}.events.{entity}"
+    ensure_topics(bootstrap, [clean], PARTITIONS)  # so readers subscribing now see it at once
+    return proc, clean, port
 
 
 def bench_streamproc(bootstrap: str, source: str, n: int, workdir: Path) -> float:
     proc, clean, _ = start_worker(bootstrap, source, workdir, "streamproc")
     try:
-        return rate(read_timestamps(bootstrap, clean, n, 600))
+        return rate(read_timestamps(bootstrap, clean, n, 600, proc))
     finally:
         proc.terminate()
         proc.wait(30)
@@ -188,7 +193,6 @@ def bench_latency(bootstrap: str, workdir: Path, docs: int, offered: int, second
     source = "bench.benchdb.items_live"
     ensure_topics(bootstrap, [source], PARTITIONS)
     proc, clean, _ = start_worker(bootstrap, source, workdir, "latency")
-    ensure_topics(bootstrap, [clean], PARTITIONS)
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-lat-{uuid.uuid4().hex}",
                   "auto.offset.reset": "latest", "enable.auto.commit": False, "fetch.wait.max.ms": 10})
     c.subscribe([clean])
@@ -244,6 +248,7 @@ def main() -> int:
     args = ap.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     workdir = Path(tempfile.mkdtemp(prefix="streamproc-bench-"))
+    print(f"work directory (logs): {workdir}", flush=True)
     bootstrap = os.environ.get("STREAMPROC_KAFKA_BOOTSTRAP")
     broker = None
     if not bootstrap:
@@ -277,7 +282,8 @@ def main() -> int:
     finally:
         if broker is not None:
             broker.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+        if not os.environ.get("BENCH_KEEP"):
+            shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 

@@ -70,7 +70,8 @@ class EmbeddedBroker:
 
     def start(self, timeout: float = 30.0) -> "EmbeddedBroker":
         url = f"tcp://127.0.0.1:{self.port}"
-        cmd = [self.binary(), "broker", "--listener-url", url, "--advertised-listener-url", url]
+        cmd = [self.binary(), "broker", "--cluster-id", "streamproc-embedded",
+               "--listener-url", url, "--advertised-listener-url", url]
         if self.log_path is not None:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log = open(self.log_path, "ab")

@@ -10,11 +10,21 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from streamproc.errors import ServiceUnavailable
 
-__all__ = ["ensure_topics", "partition_counts"]
+__all__ = ["ensure_topics", "partition_counts", "cluster_id", "EMBEDDED_CLUSTER_IDS"]
+
+#: Cluster ids of the embedded tansu broker (ours, and tansu's default).
+EMBEDDED_CLUSTER_IDS = frozenset({"streamproc-embedded", "tansu_cluster"})
 
 
 def _admin(bootstrap: str) -> AdminClient:
     return AdminClient({"bootstrap.servers": bootstrap})
+
+
+def cluster_id(bootstrap: str, timeout: float = 10.0) -> str | None:
+    try:
+        return _admin(bootstrap).list_topics(timeout=timeout).cluster_id
+    except KafkaException as exc:
+        raise ServiceUnavailable(f"Kafka at {bootstrap} unreachable: {exc}") from None
 
 
 def partition_counts(bootstrap: str, topics: Iterable[str], timeout: float = 10.0) -> dict[str, int]:

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     batch_size: int = Field(default=2000, ge=1, description="Max events per processing batch.")
     batch_within: float = Field(default=0.1, gt=0, description="Max seconds to wait to fill a batch.")
     commit_interval: float = Field(default=1.0, gt=0)
+    session_timeout: float = Field(default=30.0, gt=0, description="Consumer group session timeout (s).")
+    rebalance_timeout: float = Field(default=30.0, gt=0)
+    heartbeat_interval: float = Field(default=3.0, gt=0)
     dev: bool = Field(default=False, description="Development mode: allows the built-in redaction key.")
 
     @property

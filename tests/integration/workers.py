@@ -1,24 +1,47 @@
 """Helpers for integration tests: run ``streamproc worker`` as a real subprocess, produce and
-consume with confluent-kafka."""
+read topics with confluent-kafka, write per-test pipeline configs with unique topics, and compute
+the expected output offline with the same :class:`Processor` ``streamproc dry-run`` uses."""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable, Sequence
 
 import httpx
-from confluent_kafka import Consumer, Producer
+import yaml
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
 from streamproc.broker import free_port
 
 REPO = Path(__file__).resolve().parents[2]
+SHIPPED_CONFIG = REPO / "config" / "pipelines.yaml"
+REDACTION_KEY = "integration-test-key"
+
+#: Faust reads these from the environment. The embedded broker holds the first JoinGroup of a
+#: new group for about half the rebalance timeout (Faust's default 60 s → ~30 s start-up), and a
+#: worker restarted after SIGKILL waits for the dead member's session to expire: short timeouts
+#: keep start-up and restart at a few seconds without changing what the worker does.
+FAST_GROUP_ENV = {
+    "BROKER_REBALANCE_TIMEOUT": "10",
+    "BROKER_SESSION_TIMEOUT": "10",
+    "BROKER_HEARTBEAT_INTERVAL": "1",
+}
+
+
+EMBEDDED_BROKER = not os.environ.get("STREAMPROC_KAFKA_BOOTSTRAP")
+
+
+class RestartCrashed(Exception):
+    """A worker restarted on an existing state directory stopped during table recovery."""
 
 
 @dataclass
@@ -30,11 +53,15 @@ class WorkerProcess:
     topic_prefix: str = field(default_factory=lambda: f"it{uuid.uuid4().hex[:6]}")
     port: int = field(default_factory=free_port)
     log_path: Path | None = None
+    loglevel: str = "info"
+    fast_group: bool = True
     extra_env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen | None = None
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMPROC_")}
+        if self.fast_group:
+            env.update(FAST_GROUP_ENV)
         env.update(
             STREAMPROC_KAFKA_BOOTSTRAP=self.bootstrap,
             STREAMPROC_APP_ID=self.app_id,
@@ -43,7 +70,7 @@ class WorkerProcess:
             STREAMPROC_WEB_PORT=str(self.port),
             STREAMPROC_WEB_HOST="127.0.0.1",
             STREAMPROC_PIPELINES=str(self.config),
-            STREAMPROC_REDACTION__KEY="integration-test-key",
+            STREAMPROC_REDACTION__KEY=REDACTION_KEY,
             STREAMPROC_BATCH_WITHIN="0.05",
         )
         env.update(self.extra_env)
@@ -53,7 +80,7 @@ class WorkerProcess:
         self.log_path = self.log_path or (self.datadir.parent / f"{self.app_id}.log")
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamproc.cli", "worker", "-l", "info"],
+            [sys.executable, "-m", "streamproc.cli", "worker", "-l", self.loglevel],
             cwd=REPO, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
         )
         log.close()
@@ -63,7 +90,11 @@ class WorkerProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
-                raise AssertionError(f"worker exited with {self.proc.returncode}:\n{self.log()[-4000:]}")
+                log = self.log()
+                crash = re.search(r"Crashed reason=(ConsistencyError\(.*)", log)
+                if crash:
+                    raise RestartCrashed(f"worker exited with {self.proc.returncode} in recovery: {crash.group(1)}")
+                raise AssertionError(f"worker exited with {self.proc.returncode}:\n{log[-4000:]}")
             try:
                 if httpx.get(f"http://127.0.0.1:{self.port}/readyz", timeout=1).status_code == 200:
                     return
@@ -72,8 +103,29 @@ class WorkerProcess:
             time.sleep(0.3)
         raise AssertionError(f"worker not ready in {timeout}s:\n{self.log()[-4000:]}")
 
+    def get(self, path: str) -> httpx.Response:
+        return httpx.get(f"http://127.0.0.1:{self.port}{path}", timeout=5)
+
     def metrics(self) -> str:
-        return httpx.get(f"http://127.0.0.1:{self.port}/metrics", timeout=5).text
+        return self.get("/metrics").text
+
+    def samples(self) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
+        return parse_metrics(self.metrics())
+
+    def total(self, name: str, **labels: str) -> float:
+        """Sum of the samples of ``name`` whose labels include ``labels`` (0 when unreachable)."""
+        try:
+            return metric_total(self.samples(), name, **labels)
+        except httpx.HTTPError:
+            return 0.0
+
+    def wait_processed(self, n: int, timeout: float = 120.0) -> None:
+        def done() -> bool:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise AssertionError(f"worker exited with {self.proc.returncode}:\n{self.log()[-4000:]}")
+            return self.total("streamproc_events_in_total") >= n
+
+        wait_for(done, timeout, message=f"{n} messages consumed by the worker")
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path and self.log_path.exists() else ""
@@ -92,11 +144,47 @@ class WorkerProcess:
                 self.kill()
 
 
-def produce(bootstrap: str, records: Iterable[tuple[str, bytes | None, bytes | None]]) -> int:
-    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+# --------------------------------------------------------------------------- metrics
+
+_SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$")
+_LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+
+
+def parse_metrics(text: str) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
+    """Prometheus text format → ``{sample name: {sorted label pairs: value}}``."""
+    out: dict[str, dict[tuple[tuple[str, str], ...], float]] = defaultdict(dict)
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = _SAMPLE.match(line)
+        if m:
+            labels = tuple(sorted(_LABEL.findall(m.group(2) or "")))
+            out[m.group(1)][labels] = float(m.group(3))
+    return out
+
+
+def metric_total(samples: dict, name: str, **labels: str) -> float:
+    return sum(v for lbl, v in samples.get(name, {}).items()
+               if all(dict(lbl).get(k) == want for k, want in labels.items()))
+
+
+# --------------------------------------------------------------------------- Kafka I/O
+
+Record = tuple  # (topic, key, value) or (topic, key, value, headers)
+
+
+def produce(bootstrap: str, records: Iterable[Record]) -> int:
+    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "enable.idempotence": True})
     n = 0
-    for topic, key, value in records:
-        p.produce(topic, value, key)
+    for rec in records:
+        topic, key, value = rec[0], rec[1], rec[2]
+        headers = rec[3] if len(rec) > 3 else None
+        while True:
+            try:
+                p.produce(topic, value, key, headers=headers)
+                break
+            except BufferError:
+                p.poll(0.05)
         n += 1
         if n % 1000 == 0:
             p.poll(0)
@@ -132,6 +220,73 @@ def consume_all(bootstrap: str, topic: str, expect: int | None = None, timeout: 
     return out
 
 
+def list_topics(bootstrap: str) -> dict[str, int]:
+    """Topic name → partition count."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"meta-{uuid.uuid4().hex}"})
+    try:
+        md = c.list_topics(timeout=10)
+        return {name: len(t.partitions) for name, t in md.topics.items() if t.error is None}
+    finally:
+        c.close()
+
+
+def read_topic(bootstrap: str, topic: str, timeout: float = 60.0) -> list:
+    """Every record of ``topic`` up to its current end, partition by partition in offset order
+    (exact: no idle guessing). A missing topic reads as empty.
+
+    The end of a partition is the high watermark of the *fetch* responses: the embedded broker
+    answers ListOffsets(latest) with the base offset of the last batch + 1, which is short of the
+    log end whenever that batch holds more than one record (see test_crash.py)."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"reader-{uuid.uuid4().hex}",
+                  "enable.auto.commit": False, "enable.partition.eof": False})
+    try:
+        md = c.list_topics(topic, timeout=10).topics.get(topic)
+        if md is None or md.error is not None or not md.partitions:
+            return []
+        nonempty = []
+        for p in md.partitions:
+            _low, high = c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            if high > 0:
+                nonempty.append(p)
+        if not nonempty:
+            return []
+        c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in nonempty])
+        got: dict[int, list] = {p: [] for p in nonempty}
+        pending = set(nonempty)
+        deadline = time.monotonic() + timeout
+        while pending and time.monotonic() < deadline:
+            for m in c.consume(1000, 0.2):
+                if m.error() is None:
+                    got[m.partition()].append(m)
+            for p in list(pending):
+                _low, high = c.get_watermark_offsets(TopicPartition(topic, p), cached=True)
+                if got[p] and high >= 0 and got[p][-1].offset() >= high - 1:
+                    pending.discard(p)
+        assert not pending, f"{topic}: could not read partitions {sorted(pending)} to their end"
+        return [m for p in sorted(got) for m in got[p]]
+    finally:
+        c.close()
+
+
+def end_offsets(bootstrap: str, topics: Iterable[str]) -> dict[tuple[str, int], int]:
+    """(topic, partition) → next offset after the last record, read from the records themselves."""
+    ends: dict[tuple[str, int], int] = {}
+    for topic in topics:
+        for m in read_topic(bootstrap, topic):
+            ends[(topic, m.partition())] = m.offset() + 1
+    return ends
+
+
+def committed_lag(bootstrap: str, group: str, ends: dict[tuple[str, int], int]) -> int:
+    """Records before ``ends`` (see :func:`end_offsets`) not yet committed by consumer group ``group``."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
+    try:
+        committed = c.committed([TopicPartition(t, p) for t, p in ends], timeout=10)
+        return sum(max(0, ends[(tp.topic, tp.partition)] - max(tp.offset, 0)) for tp in committed)
+    finally:
+        c.close()
+
+
 def wait_for(predicate, timeout: float = 60.0, interval: float = 0.5, message: str = "condition") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -139,3 +294,79 @@ def wait_for(predicate, timeout: float = 60.0, interval: float = 0.5, message: s
             return
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+# --------------------------------------------------------------------------- configs and streams
+
+
+def unique_config(path: Path, entities: Sequence[str], topic_prefix: str) -> dict[str, str]:
+    """Write the shipped pipelines config restricted to ``entities``, every source topic prefixed
+    with ``topic_prefix`` (so tests sharing a broker never read each other's records).
+    Returns shipped topic → unique topic."""
+    cfg = yaml.safe_load(SHIPPED_CONFIG.read_text())
+    sources = [s for s in cfg["sources"] if s["entity"] in entities]
+    assert {s["entity"] for s in sources} == set(entities), "unknown entity"
+    mapping: dict[str, str] = {}
+    for src in sources:
+        mapping[src["topic"]] = f"{topic_prefix}.{src['topic']}"
+        src["topic"] = mapping[src["topic"]]
+    cfg["sources"] = sources
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return mapping
+
+
+@dataclass
+class Offline:
+    """The records run offline through the worker's own pipeline (``streamproc dry-run``'s
+    processor and in-memory state), in produce order."""
+
+    records: list[Record]
+    outcomes: list[Any]
+
+    def emits(self) -> list[Any]:
+        from streamproc.pipeline.processor import Emit
+
+        return [o for o in self.outcomes if type(o) is Emit]
+
+    def by_key(self) -> dict[tuple[str, bytes], list[tuple[bytes, list[tuple[str, bytes]]]]]:
+        """(clean topic, key) → [(value, headers)] in per-key order."""
+        out: dict[tuple[str, bytes], list] = defaultdict(list)
+        for e in self.emits():
+            out[(e.topic, e.key)].append((e.value, list(e.headers)))
+        return dict(out)
+
+    def dropped(self, reason: str, entity: str | None = None) -> int:
+        from streamproc.pipeline.processor import Dropped
+
+        return sum(1 for o in self.outcomes if type(o) is Dropped and o.reason == reason
+                   and (entity is None or o.entity == entity))
+
+    def dead_letters(self) -> list[tuple[Record, Any]]:
+        from streamproc.pipeline.processor import DeadLetter
+
+        return [(r, o) for r, o in zip(self.records, self.outcomes) if type(o) is DeadLetter]
+
+
+def run_offline(records: Sequence[Record], config: Path, topic_prefix: str) -> Offline:
+    from streamproc.app import build_processor
+    from streamproc.dryrun import DictState
+    from streamproc.pipeline.processor import RawMessage
+    from streamproc.settings import Settings, load_pipelines
+
+    settings = Settings(pipelines=config, topic_prefix=topic_prefix, redaction={"key": REDACTION_KEY},
+                        schema_registry_url=None)
+    processor = build_processor(settings, load_pipelines(config))
+    state = DictState()
+    outcomes = []
+    for n, rec in enumerate(records):
+        headers = list(rec[3]) if len(rec) > 3 and rec[3] else []
+        outcomes.append(processor.process(RawMessage(rec[0], rec[1], rec[2], headers, 0, n), state))
+    return Offline(list(records), outcomes)
+
+
+def clean_by_key(messages: Iterable[Any]) -> dict[tuple[str, bytes], list[tuple[bytes, list[tuple[str, bytes]]]]]:
+    """Clean-topic records (read partition by partition) → (topic, key) → [(value, headers)]."""
+    out: dict[tuple[str, bytes], list] = defaultdict(list)
+    for m in messages:
+        out[(m.topic(), m.key())].append((m.value(), list(m.headers() or [])))
+    return dict(out)

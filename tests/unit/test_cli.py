@@ -1,0 +1,233 @@
+"""``streamproc`` command line: decode over the CDC corpus, exit codes and messages of usage and
+configuration errors (0 done, 1 runtime failure, 2 usage or configuration error)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from streamproc.cli import main
+from streamproc.model import FORMATS
+
+REPO = Path(__file__).resolve().parents[2]
+CORPUS = REPO.parent / "shared" / "cdc-corpus"
+SECRET = "cli-test-SECRET-redaction-key-7f3a9c"
+
+#: corpus file-name prefix → wire format
+PREFIX_FORMATS = {
+    "debezium_mongodb": "debezium-mongodb",
+    "debezium_mongodb_unwrap": "debezium-mongodb-flat",
+    "debezium_postgres": "debezium-sql",
+    "debezium_postgres_unwrap": "debezium-sql-flat",
+    "mongo_kafka": "mongo-kafka",
+    "aws_dms": "dms",
+}
+#: MongoDB manual examples whose clusterTime is the literal placeholder "<Timestamp>"
+PLACEHOLDER_CLUSTERTIME = {"mongo_kafka__update__1", "mongo_kafka__update__2", "mongo_kafka__replace__1",
+                           "mongo_kafka__delete__2"}
+
+
+def cli(*args: str, env: dict[str, str] | None = None, stdin: str | None = None,
+        timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("STREAMPROC_")}
+    base.update(env or {})
+    return subprocess.run([sys.executable, "-m", "streamproc.cli", *args], cwd=REPO, env=base, input=stdin,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def corpus_files() -> list[Path]:
+    files = sorted(CORPUS.glob("*.json")) if CORPUS.is_dir() else []
+    if not files:
+        pytest.skip(f"CDC corpus not found at {CORPUS}")
+    return files
+
+
+def jsonl(files: list[Path]) -> str:
+    return "".join(json.dumps(json.loads(p.read_text())) + "\n" for p in files)
+
+
+def strict(line: str) -> dict:
+    def reject(token: str) -> None:
+        raise ValueError(f"non-strict JSON token {token}")
+
+    return json.loads(line, parse_constant=reject)
+
+
+# --------------------------------------------------------------------------- decode
+
+
+def test_decode_every_corpus_file_one_line_each(corpus_files: list[Path], tmp_path: Path) -> None:
+    dump = tmp_path / "corpus.jsonl"
+    dump.write_text(jsonl(corpus_files))
+    proc = cli("decode", str(dump))
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == len(corpus_files)
+    results = [strict(line) for line in lines]
+    assert {r["status"] for r in results} <= {"ok", "skip", "error"}
+    by_name = {p.stem: r for p, r in zip(corpus_files, results)}
+    assert by_name["debezium_mongodb__create__1"]["status"] == "ok"
+    assert by_name["debezium_mongodb__tombstone__1"] == {"status": "skip", "format": "debezium-mongodb",
+                                                        "reason": "tombstone"}
+    assert by_name["debezium_postgres__update__1"]["op"] == "update"
+    assert sum(r["status"] == "ok" for r in results) >= len(results) // 2
+
+
+@pytest.mark.parametrize("prefix", sorted(PREFIX_FORMATS))
+def test_decode_with_the_format_fixed_accepts_every_file_of_that_format(
+        corpus_files: list[Path], tmp_path: Path, prefix: str) -> None:
+    files = [p for p in corpus_files if p.stem.split("__", 1)[0] == prefix]
+    assert files, f"no corpus file for {prefix}"
+    dump = tmp_path / f"{prefix}.jsonl"
+    dump.write_text(jsonl(files))
+    proc = cli("decode", "--format", PREFIX_FORMATS[prefix], str(dump))
+    assert proc.returncode == 0, proc.stderr
+    results = [strict(line) for line in proc.stdout.splitlines()]
+    assert len(results) == len(files)
+    for path, result in zip(files, results):
+        if path.stem in PLACEHOLDER_CLUSTERTIME:
+            assert result["status"] == "error", path.stem
+        else:
+            assert result["status"] in ("ok", "skip"), (path.stem, result)
+            assert result["format"] == PREFIX_FORMATS[prefix]
+
+
+def test_decode_reads_stdin_and_reports_malformed_lines_in_place(corpus_files: list[Path]) -> None:
+    text = jsonl(corpus_files[:2]) + "not json\n" + jsonl(corpus_files[2:3])
+    proc = cli("decode", stdin=text)
+    assert proc.returncode == 0
+    results = [strict(line) for line in proc.stdout.splitlines()]
+    assert len(results) == 4
+    assert results[2]["status"] == "error" and results[2]["reason"].startswith("input line 3:")
+
+
+@pytest.mark.parametrize("command", ["decode", "dry-run"])
+def test_unknown_format_exits_2(command: str, tmp_path: Path) -> None:
+    dump = tmp_path / "d.jsonl"
+    dump.write_text("")
+    extra = ["--config", "config/pipelines.yaml"] if command == "dry-run" else []
+    proc = cli(command, *extra, "--format", "avro-magic", str(dump))
+    assert proc.returncode == 2
+    assert "--format" in proc.stderr and "avro-magic" in proc.stderr
+    for fmt in FORMATS:
+        assert fmt in proc.stderr  # the choices are listed
+    assert proc.stdout == ""
+    with pytest.raises(SystemExit) as exc:
+        main([command, *extra, "--format", "avro-magic", str(dump)])
+    assert exc.value.code == 2
+
+
+def test_missing_input_file_exits_2(tmp_path: Path, capsys) -> None:
+    assert main(["decode", str(tmp_path / "absent.jsonl")]) == 2
+    assert "absent.jsonl" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- pipelines file errors
+
+
+def test_invalid_pipelines_yaml_exits_2_naming_file_path_and_problem(tmp_path: Path) -> None:
+    bad = tmp_path / "bad-pipelines.yaml"
+    bad.write_text(
+        "version: 1\n"
+        "defaults: {key: [_id]}\n"
+        "sources:\n"
+        "  - entity: users\n"
+        "    topic: cdc.app.users\n"
+        "    redact:\n"
+        "      - {path: email, mode: PARTIAL_MASK}\n"
+        "      - {path: ssn, mode: SCRAMBLE}\n"
+    )
+    dump = tmp_path / "d.jsonl"
+    dump.write_text("")
+    proc = cli("dry-run", "--config", str(bad), str(dump))
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert (f"{bad}: sources[0].redact[1].mode: unknown redaction mode 'SCRAMBLE'; expected one of "
+            "REMOVE, HASH, PARTIAL_MASK, FULL_MASK, TOKENIZE") in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_every_problem_of_a_pipelines_file_is_reported(tmp_path: Path, capsys) -> None:
+    bad = tmp_path / "p.yaml"
+    bad.write_text(
+        "version: 1\n"
+        "sources:\n"
+        "  - entity: users\n"
+        "    topic: cdc.app.users\n"
+        "    key: [_id]\n"
+        "    redact: [{path: email, mode: MASKED}]\n"
+        "  - entitty: owners\n"
+        "    topic: cdc.app.owners\n"
+        "    key: [_id]\n"
+    )
+    assert main(["dry-run", "--config", str(bad), os.devnull]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}: sources[0].redact[0].mode: unknown redaction mode 'MASKED'" in err
+    assert f"{bad}: sources[1]: unknown key 'entitty'" in err
+
+
+def test_missing_pipelines_file_exits_2(tmp_path: Path, capsys) -> None:
+    assert main(["dry-run", "--config", str(tmp_path / "none.yaml"), os.devnull]) == 2
+    assert f"{tmp_path / 'none.yaml'}: pipelines file not found" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- worker start-up checks
+
+
+def test_worker_without_bootstrap_exits_2_with_a_clear_message() -> None:
+    proc = cli("worker", env={"STREAMPROC_REDACTION__KEY": SECRET})
+    assert proc.returncode == 2, proc.stderr
+    assert "STREAMPROC_KAFKA_BOOTSTRAP is not set" in proc.stderr
+    assert "streamproc dev" in proc.stderr  # says what to do instead
+    assert SECRET not in proc.stderr + proc.stdout
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("key_env", [{}, {"STREAMPROC_REDACTION__KEY": ""}])
+def test_worker_without_redaction_key_exits_2(key_env: dict[str, str]) -> None:
+    from streamproc.settings import DEV_REDACTION_KEY
+
+    # an unreachable bootstrap: the key check must fail before any connection is tried
+    proc = cli("worker", env={"STREAMPROC_KAFKA_BOOTSTRAP": "127.0.0.1:1", **key_env}, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert "configuration error" in proc.stderr
+    assert "STREAMPROC_REDACTION__KEY" in proc.stderr
+    assert DEV_REDACTION_KEY not in proc.stderr + proc.stdout  # never falls back to the dev key
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(("name", "value"), [("STREAMPROC_PARTITIONS", "0"), ("STREAMPROC_WEB_PORT", "http")])
+def test_worker_with_invalid_setting_names_the_variable_not_the_secret(name: str, value: str) -> None:
+    proc = cli("worker", env={"STREAMPROC_KAFKA_BOOTSTRAP": "127.0.0.1:1", "STREAMPROC_REDACTION__KEY": SECRET,
+                              name: value}, timeout=60)
+    assert proc.returncode == 2
+    assert f"{name}:" in proc.stderr
+    assert SECRET not in proc.stderr + proc.stdout
+
+
+def test_worker_unknown_role_exits_2() -> None:
+    proc = cli("worker", "--role", "ingest,sinks3", env={"STREAMPROC_KAFKA_BOOTSTRAP": "127.0.0.1:1",
+                                                      "STREAMPROC_REDACTION__KEY": SECRET})
+    assert proc.returncode == 2
+    assert "unknown role(s) sinks3" in proc.stderr
+
+
+def test_worker_with_invalid_pipelines_exits_2(tmp_path: Path) -> None:
+    bad = tmp_path / "p.yaml"
+    bad.write_text("version: 2\nsources: []\n")
+    proc = cli("worker", "--config", str(bad), env={"STREAMPROC_KAFKA_BOOTSTRAP": "127.0.0.1:1",
+                                                    "STREAMPROC_REDACTION__KEY": SECRET}, timeout=60)
+    assert proc.returncode == 2
+    assert f"{bad}: version: unsupported version 2; expected 1" in proc.stderr
+
+
+def test_no_command_is_a_usage_error(capsys) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main([])
+    assert exc.value.code == 2
