@@ -20,6 +20,7 @@ STREAMPROC_KAFKA_BOOTSTRAP is set.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import random
@@ -44,7 +45,8 @@ WORDS = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lim
 
 
 def oid(i: int) -> str:
-    return f"{0x65000000 + i:08x}{i:016x}"
+    """A realistic ObjectId: 4-byte time, 5 random-looking bytes, 3-byte counter (hex)."""
+    return f"{0x65000000 + i // 50:08x}{hashlib.blake2b(str(i).encode(), digest_size=5).hexdigest()}{i & 0xFFFFFF:06x}"
 
 
 def make_event(doc: int, version: int, ts_ms: int, ord_: int, rnd: random.Random) -> tuple[bytes, bytes]:

@@ -73,7 +73,7 @@ def partial_mask(value: Any) -> Any:
         return None
     text = value if isinstance(value, str) else canonical_bytes(value).decode("utf-8")
     local, at, domain = text.rpartition("@")
-    if at and local and domain and not any(c.isspace() for c in text):
+    if at and local and domain and len(text.split()) == 1 and text.strip() == text:
         labels = domain.split(".")
         if len(labels) > 1:
             masked = [_mask_keep_first(x) for x in labels[:-1]] + [labels[-1]]

@@ -61,6 +61,7 @@ _OPTIONS = JSONOptions(
     tzinfo=_dt.timezone.utc,
     datetime_conversion=DatetimeConversion.DATETIME_AUTO,
 )
+_PLAIN_DECIMAL = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?")  # ≤ 34 chars: exact in Decimal128
 _RE_FLAGS = ((re.IGNORECASE, "i"), (re.LOCALE, "l"), (re.MULTILINE, "m"), (re.DOTALL, "s"),
              (re.UNICODE, "u"), (re.VERBOSE, "x"))
 
@@ -119,6 +120,8 @@ def _wrapper(first: str, d: dict[str, Any]) -> Any:
                 raise ExtJSONError(f"invalid {first} value") from None
         if first == "$date" and ti is int:
             return iso_from_epoch(inner, 1000, 3)
+        if first == "$numberDecimal" and ti is str and len(inner) <= 34 and _PLAIN_DECIMAL.fullmatch(inner):
+            return inner  # what Decimal128(inner) would print back, without the round trip
         if first == "$regularExpression" and ti is dict:
             return f"/{inner.get('pattern', '')}/{inner.get('options', '')}"
     if first == "$regex" and type(inner) is str and n <= 2:

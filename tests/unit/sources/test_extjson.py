@@ -124,3 +124,20 @@ def test_malformed_wrappers_raise_without_the_value(text: str) -> None:
         loads(text)
     assert "twelve" not in str(info.value)
     assert str(info.value).startswith("invalid $")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["12.50", "-0.10", "0", "-0", "0.000", "1234567890123456789012345678901.12", "1E+3", "00.1", "1.",
+     "NaN", "-Infinity", "12345678901234567890123456789012345.5"],
+)
+def test_decimal128_fast_path_prints_what_bson_prints(text):
+    from bson.decimal128 import Decimal128
+
+    try:
+        expected = str(Decimal128(text))
+    except Exception:  # not representable: the decoder must reject it too, never pass it on
+        with pytest.raises(ExtJSONError):
+            to_plain({"$numberDecimal": text})
+        return
+    assert to_plain({"$numberDecimal": text}) == expected
