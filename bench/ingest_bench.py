@@ -155,7 +155,7 @@ def bench_naive(bootstrap: str, source: str, n: int, workdir: Path) -> float:
            "BENCH_APP_ID": f"bench-naive-{uuid.uuid4().hex[:6]}", "BENCH_DATADIR": str(workdir / "naive"),
            "BENCH_PARTITIONS": str(PARTITIONS)}
     log = open(workdir / "naive.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "faust", "-A", "bench.naive_faust", "worker", "-l", "warning"],
+    proc = subprocess.Popen([sys.executable, "-m", "faust", "-A", "bench.naive_faust", "worker", "-l", "warn"],
                             cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         return rate(read_timestamps(bootstrap, sink, n, 600, proc))

@@ -16,10 +16,12 @@ app = faust.App(
     topic_partitions=int(os.environ.get("BENCH_PARTITIONS", "4")),
     consumer_auto_offset_reset="earliest",
     web_enabled=False,
+    key_serializer="raw",
+    value_serializer="raw",
 )
 source = app.topic(os.environ["BENCH_SOURCE"], key_serializer="raw", value_serializer="raw")
 sink = app.topic(os.environ["BENCH_SINK"], key_serializer="raw", value_serializer="raw")
-positions = app.Table("positions", key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+positions = app.Table("positions", key_type=bytes, value_type=bytes)
 
 
 @app.agent(source)

@@ -13,7 +13,9 @@ acknowledged only when the batch body returned.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 import time
 import weakref
 from typing import Any
@@ -22,7 +24,7 @@ import faust
 from faust.streams import _current_event  # set per key so table writes land on the event's partition
 
 from streamproc import faust_consumer
-from streamproc.errors import ConfigError
+from streamproc.errors import ConfigError, ServiceUnavailable
 from streamproc.kafka_admin import EMBEDDED_CLUSTER_IDS, cluster_id, ensure_topics
 from streamproc.metrics import CONTENT_TYPE, Metrics
 from streamproc.output import BatchProducer
@@ -69,19 +71,38 @@ class _BatchState:
         hit = self.overlay.get(key)
         if hit is not None:
             return hit[1]
-        return self.table.get(key)
+        return self.table.data.get(key)
 
     def set(self, key: bytes, value: bytes) -> None:
         self.overlay[key] = (self.event, value)
 
-    def commit(self) -> None:
-        table = self.table
+    def commit(self, producer: BatchProducer) -> None:
+        """Write each touched key once: into the local RocksDB store, and as a changelog record
+        (partition of the source event, as Faust would) through our producer, which batches far
+        more cheaply than Faust's per-record send. Faust restores the table from the changelog
+        as usual; it only lacks a persisted changelog offset, so recovery replays the compacted
+        changelog from its start."""
+        store = self.table.data
+        changelog = self.table.changelog_topic.get_topic_name()
         for key, (event, value) in self.overlay.items():
             token = _current_event.set(weakref.ref(event))
             try:
-                table[key] = value
+                store[key] = value
             finally:
                 _current_event.reset(token)
+            producer.produce(changelog, key, value, partition=event.message.partition)
+
+
+def fail_stop(topic: str, exc: BaseException) -> None:
+    """Exit at once, like SIGKILL. Faust's ``take_events`` acknowledges a batch even when the loop
+    body raised, and a normal shutdown would commit those offsets although the batch's output is
+    not durable. Exiting without shutdown leaves the offsets and the state where the last good
+    batch put them; the batch is redelivered on restart (the crash test covers this path)."""
+    detail = str(exc) if isinstance(exc, ServiceUnavailable) else "unexpected error"  # may hold data
+    log.critical("stopping the worker: a %s batch failed (%s: %s); it will be redelivered on restart",
+                 topic, type(exc).__name__, detail)
+    logging.shutdown()
+    os._exit(70)
 
 
 class IngestRuntime:
@@ -107,7 +128,12 @@ class IngestRuntime:
 
         async def ingest(stream: Any) -> None:
             async for events in stream.take_events(s.batch_size, within=s.batch_within):
-                await self.handle_batch(topic, table, events)
+                try:
+                    await self.handle_batch(topic, table, events)
+                except asyncio.CancelledError:
+                    raise  # handle_batch completed the batch's flush and state write first
+                except BaseException as exc:  # noqa: BLE001 - fail-stop, see below
+                    fail_stop(topic, exc)
 
         ingest.__name__ = f"ingest_{topic}".replace(".", "_").replace("-", "_")
         app.agent(channel, name=f"streamproc.ingest.{topic}")(ingest)
@@ -147,8 +173,12 @@ class IngestRuntime:
                     "DLQ: %s/%s@%s %s at %s: %s",
                     topic, msg.partition, msg.offset, outcome.error_class, outcome.stage, outcome.reason,
                 )
-        await self.producer.flush()
-        state.commit()
+        finish = asyncio.ensure_future(self._finish(state))
+        try:
+            await asyncio.shield(finish)
+        except asyncio.CancelledError:
+            await finish  # shutting down: complete this batch before Faust acknowledges it
+            raise
         now_ms = time.time() * 1000
         counts: dict[tuple[str, str], int] = {}
         for e in emitted:
@@ -165,6 +195,11 @@ class IngestRuntime:
         t["out"] += len(emitted)
         t["dropped"] += dropped
         t["dlq"] += dlq
+
+    async def _finish(self, state: _BatchState) -> None:
+        await self.producer.flush()  # the batch's clean events and DLQ records are durable …
+        state.commit(self.producer)  # … before its state is recorded
+        await self.producer.flush()
 
     def _observe_lag(self, events: list[Any]) -> None:
         last: dict[Any, int] = {}
@@ -198,13 +233,9 @@ def create_app(settings: Settings | None = None, spec: Any = None) -> faust.App:
         "broker_heartbeat_interval": settings.heartbeat_interval,
     }
     if cluster_id(settings.kafka_bootstrap) in EMBEDDED_CLUSTER_IDS:
-        # tansu 0.6 answers ListOffsets(latest) with the base offset of the last batch + 1, so
-        # Faust's table recovery would see a high watermark below its persisted offset and
-        # refuse to start (ConsistencyError). One changelog record per batch keeps the answer
-        # exact. A single local member also needs no long rebalance windows.
-        log.info("embedded broker detected: one record per changelog batch, short group timeouts")
-        group.update(producer_max_batch_size=1, broker_session_timeout=10.0,
-                     broker_rebalance_timeout=10.0, broker_heartbeat_interval=1.0)
+        # A single local member needs no long rebalance windows.
+        log.info("embedded broker detected: short consumer-group timeouts")
+        group.update(broker_session_timeout=10.0, broker_rebalance_timeout=10.0, broker_heartbeat_interval=1.0)
     app = faust.App(
         settings.app_id,
         broker=[f"kafka://{h.strip()}" for h in settings.kafka_bootstrap.split(",")],
@@ -222,6 +253,8 @@ def create_app(settings: Settings | None = None, spec: Any = None) -> faust.App:
         web_host=settings.web_host,
         web_port=settings.web_port,
         web_bind=settings.web_host,
+        web_tables_enabled=False,  # the state is redacted, but it is no public API
+        web_router_enabled=False,
         autodiscover=False,
         key_serializer="raw",
         value_serializer="raw",  # tables hold bytes we encode ourselves

@@ -39,10 +39,12 @@ class BatchProducer:
         key: bytes | None,
         value: bytes | None,
         headers: Sequence[tuple[str, bytes]] | None = None,
+        partition: int | None = None,
     ) -> None:
+        extra = {} if partition is None else {"partition": partition}
         while True:
             try:
-                self._producer.produce(topic, value, key, headers=headers, on_delivery=self._on_delivery)
+                self._producer.produce(topic, value, key, headers=headers, on_delivery=self._on_delivery, **extra)
                 return
             except BufferError:  # local queue full: let deliveries drain
                 self._producer.poll(0.05)

@@ -54,7 +54,7 @@ class Emit:
 
 @dataclass(slots=True)
 class DeadLetter:
-    error_class: str  # poison | invalid | configuration
+    error_class: str  # poison | invalid | configuration | internal
     reason: str  # names fields/rules/formats, never values
     stage: str  # decode | route | key | validate | transform
     exception: str
@@ -133,6 +133,8 @@ class Processor:
             ev = self.decoder.decode(msg.topic, msg.key, msg.value, msg.headers, fmt=self.fmt, offset=msg.offset)
         except DecodeError as exc:
             return DeadLetter("poison", str(exc), "decode", type(exc).__name__)
+        except (RecursionError, ValueError, TypeError, KeyError) as exc:  # a decoder bug on odd input
+            return DeadLetter("internal", f"decoder failed with {type(exc).__name__}", "decode", "DecodeError")
         if isinstance(ev, Skip):
             return Dropped("filtered", None, ev.reason)
         src, compiled = self._route(msg.topic, ev.namespace)
@@ -144,6 +146,10 @@ class Processor:
             return DeadLetter("invalid", str(exc), "validate", type(exc).__name__)
         except StreamprocError as exc:
             return DeadLetter(exc.error_class, str(exc), "transform", type(exc).__name__)
+        except (RecursionError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            # A bug must not stall the partition; the message text may hold data, so only the class.
+            return DeadLetter("internal", f"pipeline failed with {type(exc).__name__}", "transform",
+                              "StreamprocError")
 
     def _entity_key(self, src: Any, ev: ChangeEvent) -> dict[str, Any]:
         key: dict[str, Any] = {}

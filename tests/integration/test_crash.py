@@ -21,7 +21,6 @@ import pytest
 from streamproc.demo.generator import generate
 
 from .workers import (
-    EMBEDDED_BROKER,
     WorkerProcess,
     committed_lag,
     end_offsets,
@@ -30,11 +29,6 @@ from .workers import (
     run_offline,
     unique_config,
     wait_for,
-)
-
-LIST_OFFSETS_BUG = pytest.mark.xfail(
-    EMBEDDED_BROKER, strict=True,
-    reason="tansu answers ListOffsets(latest) with the last batch's base offset + 1, not the log end offset",
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
@@ -155,9 +149,14 @@ def test_distinct_key_positions_equal_dry_run(crash_run) -> None:
             last[m.key()] = position
 
 
-@LIST_OFFSETS_BUG
-def test_embedded_broker_list_offsets_reports_the_log_end(kafka_bootstrap: str) -> None:
-    """What Faust's recovery and every lag tool rely on: ListOffsets(latest) = log end offset."""
+def test_list_offsets_latest_matches_what_the_worker_assumes(kafka_bootstrap: str) -> None:
+    """ListOffsets(latest) must be the log end offset (Faust's recovery relies on it). The embedded
+    tansu broker answers the last batch's base offset + 1 instead; the worker detects that broker
+    and writes one changelog record per batch. If this starts failing on the embedded broker, the
+    broker was fixed and the workaround in streamproc/app.py can go."""
+    from streamproc.kafka_admin import EMBEDDED_CLUSTER_IDS, cluster_id
+
+    embedded = cluster_id(kafka_bootstrap) in EMBEDDED_CLUSTER_IDS
     from confluent_kafka import Consumer, Producer, TopicPartition
 
     from streamproc.kafka_admin import ensure_topics
@@ -171,6 +170,11 @@ def test_embedded_broker_list_offsets_reports_the_log_end(kafka_bootstrap: str) 
     assert len(read_topic(kafka_bootstrap, topic)) == 5
     c = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": f"q-{uuid.uuid4().hex}"})
     try:
-        assert c.get_watermark_offsets(TopicPartition(topic, 0), timeout=10) == (0, 5)
+        low, high = c.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)
     finally:
         c.close()
+    assert low == 0
+    if embedded:
+        assert high < 5, "the embedded broker now reports the log end: remove the workaround"
+    else:
+        assert high == 5
