@@ -277,7 +277,9 @@ def create_app(settings: Settings | None = None, spec: Any = None) -> faust.App:
 
     @app.page("/readyz")
     async def readyz(web: Any, request: Any) -> Any:
-        ready = bool(app.consumer.assignment()) and not app.rebalancing
+        recovery = app.tables.recovery
+        ready = (bool(app.consumer.assignment()) and not app.rebalancing and not app.in_recovery
+                 and recovery.completed.is_set())
         return web.json({"ready": ready}, status=200 if ready else 503)
 
     @app.timer(interval=10.0)

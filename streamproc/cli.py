@@ -6,6 +6,7 @@ Exit codes: 0 done, 1 runtime failure, 2 usage or configuration error.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import sys
 from pathlib import Path
@@ -49,6 +50,9 @@ def _run_worker(settings: object, loglevel: str) -> int:
     from streamproc.app import create_app
 
     app = create_app(settings)  # type: ignore[arg-type]
+    gc.collect()
+    gc.freeze()  # start-up objects (Faust, pydantic, codecs) never need scanning again
+    gc.set_threshold(20_000, 50, 100)
     worker = Worker(app, loglevel=loglevel, quiet=True)
     worker.execute_from_commandline()
     return 0

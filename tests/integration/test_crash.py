@@ -150,10 +150,11 @@ def test_distinct_key_positions_equal_dry_run(crash_run) -> None:
 
 
 def test_list_offsets_latest_matches_what_the_worker_assumes(kafka_bootstrap: str) -> None:
-    """ListOffsets(latest) must be the log end offset (Faust's recovery relies on it). The embedded
-    tansu broker answers the last batch's base offset + 1 instead; the worker detects that broker
-    and writes one changelog record per batch. If this starts failing on the embedded broker, the
-    broker was fixed and the workaround in streamproc/app.py can go."""
+    """ListOffsets(latest) must be the log end offset (Faust's recovery and lag tools rely on it).
+    The embedded tansu broker answers the last batch's base offset + 1 instead; streamproc writes
+    its changelog records itself, so Faust persists no changelog offset that could exceed that
+    answer (docs/CONFIGURATION.md). This pins the broker's behaviour: if it starts failing on
+    the embedded broker, the broker was fixed and the docs' caveat can go."""
     from streamproc.kafka_admin import EMBEDDED_CLUSTER_IDS, cluster_id
 
     embedded = cluster_id(kafka_bootstrap) in EMBEDDED_CLUSTER_IDS
