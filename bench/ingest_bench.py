@@ -172,7 +172,8 @@ def start_worker(bootstrap: str, source: str, workdir: Path, name: str) -> tuple
     env.update(STREAMPROC_KAFKA_BOOTSTRAP=bootstrap, STREAMPROC_APP_ID=f"bench-{name}-{uuid.uuid4().hex[:6]}",
                STREAMPROC_TOPIC_PREFIX=prefix, STREAMPROC_DATADIR=str(workdir / name),
                STREAMPROC_WEB_PORT=str(port), STREAMPROC_WEB_HOST="127.0.0.1",
-               STREAMPROC_PIPELINES=str(REPO / "bench" / "pipelines.yaml"),
+               STREAMPROC_PIPELINES=str(REPO / "bench" / ("pipelines-live.yaml" if source.endswith("_live")
+                                                          else "pipelines.yaml")),
                STREAMPROC_REDACTION__KEY="bench-key", BENCH_SOURCE_TOPIC=source)
     log = open(workdir / f"{name}.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "streamproc.cli", "worker", "-l", "warning"],

@@ -29,9 +29,17 @@ def _open_input(path: str | None) -> TextIO:
 
 def _cmd_decode(args: argparse.Namespace) -> int:
     from streamproc.decode_cmd import run_decode
+    from streamproc.settings import load_settings
+    from streamproc.sources import Decoder
 
+    settings = load_settings()
+    registry = None
+    if settings.schema_registry_url:  # Avro records need the registry
+        from confluent_kafka.schema_registry import SchemaRegistryClient
+
+        registry = SchemaRegistryClient({"url": settings.schema_registry_url})
     with _open_input(args.input) as stream:
-        return run_decode(stream, sys.stdout, args.format)
+        return run_decode(stream, sys.stdout, args.format, Decoder(schema_registry=registry))
 
 
 def _cmd_dry_run(args: argparse.Namespace) -> int:
@@ -89,7 +97,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="streamproc", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="streamproc", description="streamproc: worker, dev, decode, dry-run, demo")
     sub = p.add_subparsers(dest="command", required=True)
 
     def add_common(sp: argparse.ArgumentParser) -> None:

@@ -8,7 +8,7 @@ The tree, with the *error class* each carries (the value written to the DLQ head
     ├── DecodeError            poison         no decoder accepts the message
     ├── ValidationFailed       invalid        a business rule rejected the event
     ├── ServiceUnavailable     transient      a broker or service cannot be reached
-    └── SinkError                              (raised by sinks; see sinks/base.py)
+    └── SinkError                              (for the sinks of the next milestone)
         ├── RetriableSinkError transient
         ├── FatalSinkError     configuration
         └── SinkBackpressure   throttled

@@ -25,7 +25,7 @@ class Metrics:
         )
         self.events_dropped = Counter(
             "streamproc_events_dropped_total",
-            "Events dropped (duplicate, stale, filtered)",
+            "Events dropped; reason: duplicate, stale, operation (not kept by config), unrouted (no pipeline)",
             ["entity", "reason"],
             registry=r,
         )

@@ -26,13 +26,12 @@ from typing import Any
 from streamproc.errors import DecodeError
 from streamproc.model import ChangeEvent, Op, Skip, Update
 from streamproc.sources import extjson
-from streamproc.sources.common import Message, as_int, fallback_position, require_object, topic_namespace
-from streamproc.sources.detect import debezium_control
+from streamproc.sources.common import Message, as_int, fallback_position, topic_namespace
+from streamproc.sources.detect import debezium_envelope
 
 __all__ = ["FORMAT", "decode", "document", "mongo_key"]
 
 FORMAT = "debezium-mongodb"
-_OPS = {"c": Op.INSERT, "r": Op.SNAPSHOT, "u": Op.UPDATE, "d": Op.DELETE, "t": Op.TRUNCATE}
 
 
 def document(fmt: str, raw: Any, field: str) -> dict[str, Any] | None:
@@ -80,21 +79,10 @@ def _patch_update(patch: dict[str, Any]) -> Update:
 
 
 def decode(msg: Message) -> ChangeEvent | Skip:
-    v = require_object(FORMAT, msg.value)
-    reason = debezium_control(msg)
-    if reason is not None:
-        return Skip(FORMAT, reason)
-    code = v.get("op")
-    if code == "m":
-        return Skip(FORMAT, "message")
-    op = _OPS.get(code) if type(code) is str else None
-    if op is None:
-        raise DecodeError(
-            f"{FORMAT}: value has no 'op' field" if code is None else f"{FORMAT}: unsupported op"
-        )
-    source = v.get("source")
-    if type(source) is not dict:
-        source = {}
+    envelope = debezium_envelope(FORMAT, msg)
+    if type(envelope) is Skip:
+        return envelope
+    v, op, source = envelope
 
     after = document(FORMAT, v.get("after"), "after")
     before = document(FORMAT, v.get("before"), "before")

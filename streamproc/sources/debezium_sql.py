@@ -44,16 +44,14 @@ from streamproc.sources.common import (
     as_int,
     fallback_position,
     key_from_fields,
-    require_object,
     topic_namespace,
 )
 from streamproc.sources.connect import convert
-from streamproc.sources.detect import debezium_control
+from streamproc.sources.detect import debezium_envelope
 
 __all__ = ["FORMAT", "decode", "drop_placeholders", "sql_key"]
 
 FORMAT = "debezium-sql"
-_OPS = {"c": Op.INSERT, "u": Op.UPDATE, "d": Op.DELETE, "r": Op.SNAPSHOT, "t": Op.TRUNCATE}
 _PLACEHOLDER_LIST = [PLACEHOLDER]
 _PLACEHOLDER_B64 = base64.b64encode(PLACEHOLDER.encode()).decode()
 
@@ -109,21 +107,10 @@ def _field_schemas(schema: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def decode(msg: Message) -> ChangeEvent | Skip:
-    v = require_object(FORMAT, msg.value)
-    reason = debezium_control(msg)
-    if reason is not None:
-        return Skip(FORMAT, reason)
-    code = v.get("op")
-    if code == "m":
-        return Skip(FORMAT, "message")
-    op = _OPS.get(code) if type(code) is str else None
-    if op is None:
-        raise DecodeError(
-            f"{FORMAT}: value has no 'op' field" if code is None else f"{FORMAT}: unsupported op"
-        )
-    source = v.get("source")
-    if type(source) is not dict:
-        source = {}
+    envelope = debezium_envelope(FORMAT, msg)
+    if type(envelope) is Skip:
+        return envelope
+    v, op, source = envelope
     schemas = _field_schemas(msg.schema)
     before, _ = drop_placeholders(_row(FORMAT, v.get("before"), schemas.get("before"), "before"))
     after = _row(FORMAT, v.get("after"), schemas.get("after"), "after")

@@ -27,8 +27,8 @@ from __future__ import annotations
 from typing import Any
 
 from streamproc.errors import DecodeError
-from streamproc.model import Skip
-from streamproc.sources.common import Message, kind_of
+from streamproc.model import Op, Skip
+from streamproc.sources.common import Message, kind_of, require_object
 
 __all__ = ["detect", "debezium_control", "guess_tombstone_format"]
 
@@ -142,3 +142,22 @@ def detect(msg: Message) -> str | Skip:
         "format not recognised: a plain document without an envelope; "
         f"set the format for topic {msg.topic!r}"
     )
+
+
+DEBEZIUM_OPS = {"c": Op.INSERT, "u": Op.UPDATE, "d": Op.DELETE, "r": Op.SNAPSHOT, "t": Op.TRUNCATE}
+
+
+def debezium_envelope(fmt: str, msg: Message) -> tuple[dict[str, Any], Op, dict[str, Any]] | Skip:
+    """``(value, op, source)`` of a Debezium envelope, or the Skip of a non-data message."""
+    v = require_object(fmt, msg.value)
+    reason = debezium_control(msg)
+    if reason is not None:
+        return Skip(fmt, reason)
+    code = v.get("op")
+    if code == "m":
+        return Skip(fmt, "message")
+    op = DEBEZIUM_OPS.get(code) if type(code) is str else None
+    if op is None:
+        raise DecodeError(f"{fmt}: value has no 'op' field" if code is None else f"{fmt}: unsupported op")
+    source = v.get("source")
+    return v, op, source if type(source) is dict else {}

@@ -33,6 +33,7 @@ from streamproc.model import ChangeEvent, Op, Skip, Update
 from streamproc.sources.common import Message, as_int, fallback_position, require_object, topic_namespace
 from streamproc.sources.connect import convert
 from streamproc.sources.debezium_mongo import mongo_key
+from streamproc.sources.detect import DEBEZIUM_OPS
 from streamproc.sources.debezium_sql import drop_placeholders, sql_key
 from streamproc.sources.detect import debezium_control
 
@@ -40,7 +41,7 @@ __all__ = ["MONGO_FORMAT", "SQL_FORMAT", "decode_mongo", "decode_sql"]
 
 MONGO_FORMAT = "debezium-mongodb-flat"
 SQL_FORMAT = "debezium-sql-flat"
-_OPS = {"c": Op.INSERT, "r": Op.SNAPSHOT, "u": Op.UPDATE, "d": Op.DELETE, "t": Op.TRUNCATE}
+_OPS = DEBEZIUM_OPS  # __op carries the Debezium op codes
 
 
 def _split(row: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
