@@ -20,9 +20,24 @@ from typing import Any
 
 from faust.transport.drivers import aiokafka as _aiokafka
 
-__all__ = ["BatchDrainConsumer", "install"]
+__all__ = ["BatchDrainConsumer", "ShortFetchWaitThread", "install", "FETCH_MAX_WAIT_MS"]
+
+#: Faust hard-codes fetch_max_wait_ms=1500 for its worker consumer. A broker that does not
+#: answer a long-poll fetch as soon as data arrives then adds up to that much latency per fetch
+#: (measured on the embedded broker: p50 end-to-end 1.7 s at 2,000 events/s offered).
+FETCH_MAX_WAIT_MS = 100
+
+
+class ShortFetchWaitThread(_aiokafka.AIOKafkaConsumerThread):
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read by AIOKafkaConsumer.start()
+        return consumer
 
 class BatchDrainConsumer(_aiokafka.Consumer):
+    def _new_consumer_thread(self) -> Any:
+        return ShortFetchWaitThread(self, loop=self.loop, beacon=self.beacon)
+
     async def _drain_messages(self, fetcher: Any) -> None:  # noqa: C901 - one tight loop
         callback = self.callback
         getmany = self.getmany
