@@ -5,7 +5,7 @@ raises :class:`ServiceUnavailable`, so the batch is neither acknowledged nor rec
 from __future__ import annotations
 
 import asyncio
-from typing import Sequence
+from typing import Any, Sequence
 
 from confluent_kafka import KafkaError, Producer
 
@@ -28,10 +28,23 @@ class BatchProducer:
         conf.update(config)
         self._producer = Producer(conf)
         self._failed: list[str] = []
+        self._acked: dict[tuple[str, int], int] = {}
 
-    def _on_delivery(self, err: KafkaError | None, msg: object) -> None:
+    def _on_delivery(self, err: KafkaError | None, msg: Any) -> None:
         if err is not None:
             self._failed.append(f"{err.name()}: {err.str()}")
+            return
+        tp = (msg.topic(), msg.partition())
+        offset = msg.offset()
+        if offset > self._acked.get(tp, -1):
+            self._acked[tp] = offset
+
+    def take_acked(self, topic: str) -> dict[int, int]:
+        """Highest acknowledged offset per partition of ``topic`` since the last call."""
+        out = {p: o for (t, p), o in self._acked.items() if t == topic}
+        for p in out:
+            del self._acked[(topic, p)]
+        return out
 
     def produce(
         self,
