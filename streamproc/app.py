@@ -28,7 +28,7 @@ from streamproc import faust_consumer
 from streamproc.errors import ConfigError, ServiceUnavailable
 from streamproc.kafka_admin import EMBEDDED_CLUSTER_IDS, cluster_id, ensure_topics
 from streamproc.metrics import CONTENT_TYPE, Metrics
-from streamproc.output import BatchProducer
+from streamproc.output import BatchProducer, WatermarkReader
 from streamproc.pipeline.dlq import dlq_headers
 from streamproc.pipeline.processor import DeadLetter, Dropped, Emit, Processor, RawMessage
 from streamproc.settings import Settings, load_pipelines, load_settings
@@ -93,11 +93,14 @@ class _BatchState:
                 _current_event.reset(token)
             producer.produce(changelog, key, value, partition=event.message.partition)
 
-    def persist_offsets(self, producer: BatchProducer) -> None:
-        changelog = self.table.changelog_topic.get_topic_name()
+    @property
+    def changelog(self) -> str:
+        return self.table.changelog_topic.get_topic_name()
+
+    def persist_offsets(self, acked: dict[int, int]) -> None:
         store = self.table.data
-        for partition, offset in producer.take_acked(changelog).items():
-            store.set_persisted_offset(TP(changelog, partition), offset)
+        for partition, offset in acked.items():
+            store.set_persisted_offset(TP(self.changelog, partition), offset)
 
 
 def fail_stop(topic: str, exc: BaseException) -> None:
@@ -121,13 +124,9 @@ class IngestRuntime:
         self.processor = processor
         self.metrics = metrics
         self.producer = BatchProducer(settings.kafka_bootstrap or "")
-        # On the embedded broker every changelog record gets a batch of its own, because tansu
-        # reports the last batch's base offset + 1 as the end of a partition; Faust's recovery
-        # trusts that end (docs/CONFIGURATION.md, "Embedded-broker compatibility").
-        self.changelog_producer = (
-            BatchProducer(settings.kafka_bootstrap or "", **{"batch.num.messages": 1, "linger.ms": 0})
-            if embedded else self.producer
-        )
+        # The embedded broker reports a partition's end as its last batch's base offset + 1;
+        # Faust's recovery trusts that end, so the offsets we persist are capped by it.
+        self.watermarks = WatermarkReader(settings.kafka_bootstrap or "") if embedded else None
         self.totals: dict[str, int] = {"in": 0, "out": 0, "dropped": 0, "dlq": 0}
         self.ready = False
 
@@ -214,9 +213,12 @@ class IngestRuntime:
 
     async def _finish(self, state: _BatchState) -> None:
         await self.producer.flush()  # the batch's clean events and DLQ records are durable …
-        state.commit(self.changelog_producer)  # … before its state is recorded
-        await self.changelog_producer.flush()
-        state.persist_offsets(self.changelog_producer)
+        state.commit(self.producer)  # … before its state is recorded
+        await self.producer.flush()
+        acked = self.producer.take_acked(state.changelog)
+        if self.watermarks is not None and acked:
+            acked = await asyncio.to_thread(self.watermarks.cap, state.changelog, acked)
+        state.persist_offsets(acked)
 
     def _observe_lag(self, events: list[Any]) -> None:
         last: dict[Any, int] = {}
@@ -252,7 +254,7 @@ def create_app(settings: Settings | None = None, spec: Any = None) -> faust.App:
     embedded = cluster_id(settings.kafka_bootstrap) in EMBEDDED_CLUSTER_IDS
     if embedded:
         # A single local member needs no long rebalance windows.
-        log.info("embedded broker detected: one changelog record per batch, short group timeouts")
+        log.info("embedded broker detected: persisted changelog offsets capped, short group timeouts")
         group.update(broker_session_timeout=10.0, broker_rebalance_timeout=10.0, broker_heartbeat_interval=1.0)
     app = faust.App(
         settings.app_id,

@@ -7,11 +7,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Sequence
 
-from confluent_kafka import KafkaError, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 from streamproc.errors import ServiceUnavailable
 
-__all__ = ["BatchProducer"]
+__all__ = ["BatchProducer", "WatermarkReader"]
 
 
 class BatchProducer:
@@ -78,3 +78,23 @@ class BatchProducer:
 
     def close(self) -> None:
         self._producer.flush(10)
+
+
+class WatermarkReader:
+    """High watermarks as the broker reports them (no group membership needed)."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self._consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "streamproc-watermarks",
+                                   "enable.auto.commit": False})
+
+    def cap(self, topic: str, offsets: dict[int, int]) -> dict[int, int]:
+        """``offsets`` lowered to the last offset the broker reports as readable (end - 1)."""
+        out: dict[int, int] = {}
+        for partition, offset in offsets.items():
+            try:
+                _, high = self._consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
+            except KafkaException as exc:
+                raise ServiceUnavailable(f"cannot read the end offset of {topic}[{partition}]: {exc}") from None
+            if high > 0:
+                out[partition] = min(offset, high - 1)
+        return out
