@@ -84,7 +84,7 @@ class _BatchState:
         changelog offsets in the store, as Faust's own send callback would, so recovery reads
         only what the local store does not have yet."""
         store = self.table.data
-        changelog = self.table.changelog_topic.get_topic_name()
+        changelog = self.changelog
         for key, (event, value) in self.overlay.items():
             token = _current_event.set(weakref.ref(event))
             try:
@@ -107,7 +107,7 @@ def fail_stop(topic: str, exc: BaseException) -> None:
     """Exit at once, like SIGKILL. Faust's ``take_events`` acknowledges a batch even when the loop
     body raised, and a normal shutdown would commit those offsets although the batch's output is
     not durable. Exiting without shutdown leaves the offsets and the state where the last good
-    batch put them; the batch is redelivered on restart (the crash test covers this path)."""
+    batch put them; the batch is redelivered on restart, as after the SIGKILL of the crash test."""
     detail = str(exc) if isinstance(exc, ServiceUnavailable) else "unexpected error"  # may hold data
     log.critical("stopping the worker: a %s batch failed (%s: %s); it will be redelivered on restart",
                  topic, type(exc).__name__, detail)
