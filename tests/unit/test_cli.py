@@ -12,24 +12,14 @@ from pathlib import Path
 import pytest
 
 from streamproc.cli import main
+
+from .sources._support import PLACEHOLDER_ERRORS, PREFIX_FORMATS, corpus_dir
 from streamproc.model import FORMATS
 
 REPO = Path(__file__).resolve().parents[2]
-CORPUS = REPO.parent / "shared" / "cdc-corpus"
+CORPUS = corpus_dir()
 SECRET = "cli-test-SECRET-redaction-key-7f3a9c"
 
-#: corpus file-name prefix → wire format
-PREFIX_FORMATS = {
-    "debezium_mongodb": "debezium-mongodb",
-    "debezium_mongodb_unwrap": "debezium-mongodb-flat",
-    "debezium_postgres": "debezium-sql",
-    "debezium_postgres_unwrap": "debezium-sql-flat",
-    "mongo_kafka": "mongo-kafka",
-    "aws_dms": "dms",
-}
-#: MongoDB manual examples whose clusterTime is the literal placeholder "<Timestamp>"
-PLACEHOLDER_CLUSTERTIME = {"mongo_kafka__update__1", "mongo_kafka__update__2", "mongo_kafka__replace__1",
-                           "mongo_kafka__delete__2"}
 
 
 def cli(*args: str, env: dict[str, str] | None = None, stdin: str | None = None,
@@ -91,7 +81,7 @@ def test_decode_with_the_format_fixed_accepts_every_file_of_that_format(
     results = [strict(line) for line in proc.stdout.splitlines()]
     assert len(results) == len(files)
     for path, result in zip(files, results):
-        if path.stem in PLACEHOLDER_CLUSTERTIME:
+        if path.stem in PLACEHOLDER_ERRORS:
             assert result["status"] == "error", path.stem
         else:
             assert result["status"] in ("ok", "skip"), (path.stem, result)

@@ -20,6 +20,15 @@ PREFIX_FORMATS = {
 }
 
 
+#: the MongoDB Server manual shapes whose clusterTime is the placeholder "<Timestamp>"
+PLACEHOLDER_ERRORS = {
+    "mongo_kafka__update__1",
+    "mongo_kafka__update__2",
+    "mongo_kafka__replace__1",
+    "mongo_kafka__delete__2",
+}
+
+
 def corpus_dir() -> Path:
     env = os.environ.get("STREAMPROC_CORPUS")
     return Path(env) if env else REPO_ROOT.parent / "shared" / "cdc-corpus"

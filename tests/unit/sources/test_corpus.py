@@ -10,15 +10,8 @@ from streamproc.errors import DecodeError
 from streamproc.model import ChangeEvent, Op, Skip
 from streamproc.sources import Decoder
 
-from ._support import corpus_names, dumps, format_of, strict_json
+from ._support import PLACEHOLDER_ERRORS, corpus_names, dumps, format_of, strict_json
 
-#: the MongoDB Server manual shapes whose clusterTime is the placeholder "<Timestamp>"
-PLACEHOLDER_ERRORS = {
-    "mongo_kafka__update__1",
-    "mongo_kafka__update__2",
-    "mongo_kafka__replace__1",
-    "mongo_kafka__delete__2",
-}
 #: plain documents with no envelope or marker: recognisable only with the format fixed
 NOT_DETECTABLE = {
     "aws_dms__map_record_to_document__1",
