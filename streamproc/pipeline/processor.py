@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from streamproc.errors import DecodeError, StreamprocError, ValidationFailed
 from streamproc.jsonutil import dumps, loads
-from streamproc.model import ChangeEvent, Op, Skip, Update  # noqa: F401
+from streamproc.model import ChangeEvent, Op, Skip, Update
 from streamproc.pipeline.merge import apply_update
 
 __all__ = [
