@@ -16,7 +16,18 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from streamproc.errors import ConfigError
 
-__all__ = ["Settings", "RedactionSettings", "load_settings", "load_pipelines", "DEV_REDACTION_KEY"]
+__all__ = [
+    "Settings",
+    "RedactionSettings",
+    "AwsSettings",
+    "OpenSearchSettings",
+    "WarehouseSettings",
+    "SinkRuntimeSettings",
+    "ROLES",
+    "load_settings",
+    "load_pipelines",
+    "DEV_REDACTION_KEY",
+]
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +39,44 @@ class RedactionSettings(BaseModel):
     key: SecretStr | None = Field(
         default=None, description="Secret for HASH and TOKENIZE redaction (HMAC-SHA256)."
     )
+
+
+class AwsSettings(BaseModel):
+    region: str = "us-east-1"
+    endpoint_url: str | None = Field(
+        default=None, description="S3 and SQS endpoint (moto, LocalStack); unset means AWS itself."
+    )
+    access_key_id: SecretStr | None = Field(default=None, description="Unset: boto3's default chain.")
+    secret_access_key: SecretStr | None = None
+
+
+class OpenSearchSettings(BaseModel):
+    url: str | None = Field(default=None, description="http(s)://host:port; unset disables the role.")
+    username: str | None = None
+    password: SecretStr | None = None
+    verify_certs: bool = True
+    timeout: float = Field(default=10.0, gt=0)
+
+
+class WarehouseSettings(BaseModel):
+    dsn: SecretStr | None = Field(
+        default=None, description="postgresql://user:pass@host:port/db or duckdb:///path/file.duckdb"
+    )
+
+
+class SinkRuntimeSettings(BaseModel):
+    """Batching, retry and circuit-breaker settings shared by every sink role."""
+
+    batch_records: int = Field(default=500, ge=1, description="Max records per sink batch.")
+    batch_bytes: int = Field(default=8 * 1024 * 1024, ge=1, description="Max bytes per sink batch.")
+    batch_seconds: float = Field(default=0.5, gt=0, description="Max seconds to wait to fill a batch.")
+    retry_initial: float = Field(default=0.2, gt=0, description="First retry delay (s); doubles, with jitter.")
+    retry_max: float = Field(default=10.0, gt=0, description="Longest retry delay (s).")
+    breaker_failures: int = Field(default=5, ge=1, description="Consecutive failures that open the breaker.")
+    breaker_reset: float = Field(default=10.0, gt=0, description="Seconds the breaker stays open before a probe.")
+
+
+ROLES: tuple[str, ...] = ("ingest", "s3", "opensearch", "warehouse")
 
 
 class Settings(BaseSettings):
@@ -56,6 +105,26 @@ class Settings(BaseSettings):
     rebalance_timeout: float = Field(default=30.0, gt=0)
     heartbeat_interval: float = Field(default=3.0, gt=0)
     dev: bool = Field(default=False, description="Development mode: allows the built-in redaction key.")
+    roles: str = Field(default=",".join(ROLES), description="Roles one worker process runs.")
+    aws: AwsSettings = AwsSettings()
+    opensearch: OpenSearchSettings = OpenSearchSettings()
+    warehouse: WarehouseSettings = WarehouseSettings()
+    sink: SinkRuntimeSettings = SinkRuntimeSettings()
+
+    def role_list(self) -> list[str]:
+        """The configured roles, validated (ConfigError names an unknown one)."""
+        roles = [r.strip() for r in self.roles.split(",") if r.strip()]
+        unknown = [r for r in roles if r not in ROLES]
+        if unknown or not roles:
+            raise ConfigError(
+                f"STREAMPROC_ROLES / --role: unknown role {', '.join(unknown) or '(none)'}; "
+                f"choose from {', '.join(ROLES)}"
+            )
+        return list(dict.fromkeys(roles))
+
+    def sink_app_id(self, role: str) -> str:
+        """Consumer group of a sink role: its own, so each sink is replayed and paused alone."""
+        return f"{self.app_id.removesuffix('-ingest')}-sink-{role}"
 
     @property
     def dlq_topic(self) -> str:

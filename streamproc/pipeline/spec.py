@@ -41,6 +41,7 @@ from pydantic_core import PydanticCustomError
 from streamproc.errors import ConfigError
 from streamproc.model import FORMATS, Op
 from streamproc.pipeline.paths import WILDCARD, parse_path
+from streamproc.sinks.spec import SinksSpec
 
 __all__ = [
     "RedactMode",
@@ -373,6 +374,7 @@ class PipelinesSpec(BaseModel):
     version: Annotated[int, BeforeValidator(_version)]
     defaults: Defaults = Field(default_factory=Defaults)
     sources: Annotated[list[SourceSpec], Field(min_length=1)]
+    sinks: SinksSpec = Field(default_factory=SinksSpec)
 
     _by_pair: dict[tuple[str, str], SourceSpec] = PrivateAttr(default_factory=dict)
     _by_namespace: dict[str, SourceSpec] = PrivateAttr(default_factory=dict)
