@@ -25,7 +25,7 @@ from faust.streams import _current_event  # set per key so table writes land on 
 from faust.types import TP
 
 from streamproc import faust_consumer
-from streamproc.errors import ConfigError, ServiceUnavailable
+from streamproc.errors import ConfigError, FatalSinkError, ServiceUnavailable
 from streamproc.kafka_admin import EMBEDDED_CLUSTER_IDS, cluster_id, ensure_topics
 from streamproc.metrics import CONTENT_TYPE, Metrics
 from streamproc.output import BatchProducer, WatermarkReader
@@ -33,7 +33,7 @@ from streamproc.pipeline.dlq import dlq_headers
 from streamproc.pipeline.processor import DeadLetter, Dropped, Emit, Processor, RawMessage
 from streamproc.settings import Settings, load_pipelines, load_settings
 
-__all__ = ["create_app", "build_processor", "IngestRuntime"]
+__all__ = ["create_app", "build_processor", "IngestRuntime", "fail_stop", "group_settings", "install_web"]
 
 log = logging.getLogger("streamproc.ingest")
 
@@ -103,16 +103,17 @@ class _BatchState:
             store.set_persisted_offset(TP(self.changelog, partition), offset)
 
 
-def fail_stop(topic: str, exc: BaseException) -> None:
+def fail_stop(where: str, exc: BaseException, code: int = 70) -> None:
     """Exit at once, like SIGKILL. Faust's ``take_events`` acknowledges a batch even when the loop
     body raised, and a normal shutdown would commit those offsets although the batch's output is
     not durable. Exiting without shutdown leaves the offsets and the state where the last good
     batch put them; the batch is redelivered on restart, as after the SIGKILL of the crash test."""
-    detail = str(exc) if isinstance(exc, ServiceUnavailable) else "unexpected error"  # may hold data
-    log.critical("stopping the worker: a %s batch failed (%s: %s); it will be redelivered on restart",
-                 topic, type(exc).__name__, detail)
+    readable = (ServiceUnavailable, ConfigError, FatalSinkError)
+    detail = str(exc) if isinstance(exc, readable) else "unexpected error"  # others may hold data
+    log.critical("stopping the worker: %s failed (%s: %s); unacknowledged batches are redelivered on restart",
+                 where, type(exc).__name__, detail)
     logging.shutdown()
-    os._exit(70)
+    os._exit(code)
 
 
 class IngestRuntime:
@@ -148,7 +149,7 @@ class IngestRuntime:
                 except asyncio.CancelledError:
                     raise  # handle_batch completed the batch's flush and state write first
                 except BaseException as exc:  # noqa: BLE001 - fail-stop, see below
-                    fail_stop(topic, exc)
+                    fail_stop(f"a {topic} batch", exc)
 
         ingest.__name__ = f"ingest_{topic}".replace(".", "_").replace("-", "_")
         app.agent(channel, name=f"streamproc.ingest.{topic}")(ingest)
@@ -231,34 +232,75 @@ class IngestRuntime:
                 self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(0, hw - offset - 1))
 
 
-def create_app(settings: Settings | None = None, spec: Any = None) -> faust.App:
-    """Build the ingest app; creates missing topics (clean topics, DLQ, sources) with explicit configs."""
-    settings = settings or load_settings()
-    if not settings.kafka_bootstrap:
-        raise ConfigError(
-            "STREAMPROC_KAFKA_BOOTSTRAP is not set: point it at Kafka, or run `streamproc dev` "
-            "to use the embedded local broker"
-        )
-    spec = spec if spec is not None else load_pipelines(settings.pipelines)
-    processor = build_processor(settings, spec)
-    sources = spec.topics(settings.source_topic_prefix)
-    outputs = [settings.clean_topic(s.entity) for s in spec.sources] + [settings.dlq_topic]
-    counts = ensure_topics(
-        settings.kafka_bootstrap, sources + outputs, settings.partitions, settings.replication_factor
-    )
+def group_settings(settings: Settings) -> tuple[dict[str, Any], bool]:
+    """Consumer-group timeouts, shortened on the embedded broker (a single local member needs no
+    long rebalance windows); and whether the broker is the embedded one."""
     group = {
         "broker_session_timeout": settings.session_timeout,
         "broker_rebalance_timeout": settings.rebalance_timeout,
         "broker_heartbeat_interval": settings.heartbeat_interval,
     }
-    embedded = cluster_id(settings.kafka_bootstrap) in EMBEDDED_CLUSTER_IDS
+    embedded = cluster_id(settings.kafka_bootstrap or "") in EMBEDDED_CLUSTER_IDS
     if embedded:
-        # A single local member needs no long rebalance windows.
-        log.info("embedded broker detected: persisted changelog offsets capped, short group timeouts")
         group.update(broker_session_timeout=10.0, broker_rebalance_timeout=10.0, broker_heartbeat_interval=1.0)
+    return group, embedded
+
+
+def require_bootstrap(settings: Settings) -> str:
+    if not settings.kafka_bootstrap:
+        raise ConfigError(
+            "STREAMPROC_KAFKA_BOOTSTRAP is not set: point it at Kafka, or run `streamproc dev` "
+            "to use the embedded local broker"
+        )
+    return settings.kafka_bootstrap
+
+
+def install_web(app: faust.App, registry: Any) -> list[faust.App]:
+    """/metrics (``registry``: every role of this process), /livez, /readyz (every app in the
+    returned list — extend it with the other apps of the process — assigned and recovered)."""
+    from prometheus_client import generate_latest
+
+    apps = [app]
+
+    @app.page("/metrics")
+    async def metrics_page(web: Any, request: Any) -> Any:
+        return web.bytes(generate_latest(registry), content_type=CONTENT_TYPE)
+
+    @app.page("/livez")
+    async def livez(web: Any, request: Any) -> Any:
+        return web.json({"status": "ok"})
+
+    @app.page("/readyz")
+    async def readyz(web: Any, request: Any) -> Any:
+        ready = all(
+            bool(a.consumer.assignment()) and not a.rebalancing and not a.in_recovery
+            and a.tables.recovery.completed.is_set()
+            for a in apps
+        )
+        return web.json({"ready": ready}, status=200 if ready else 503)
+
+    app.web_apps = apps  # type: ignore[attr-defined]
+    return apps
+
+
+def create_app(
+    settings: Settings | None = None, spec: Any = None, registry: Any = None, web: bool = True
+) -> faust.App:
+    """Build the ingest app; creates missing topics (clean topics, DLQ, sources) with explicit configs.
+    ``web`` installs /metrics, /livez and /readyz (for a process running this role alone)."""
+    settings = settings or load_settings()
+    bootstrap = require_bootstrap(settings)
+    spec = spec if spec is not None else load_pipelines(settings.pipelines)
+    processor = build_processor(settings, spec)
+    sources = spec.topics(settings.source_topic_prefix)
+    outputs = [settings.clean_topic(s.entity) for s in spec.sources] + [settings.dlq_topic]
+    counts = ensure_topics(bootstrap, sources + outputs, settings.partitions, settings.replication_factor)
+    group, embedded = group_settings(settings)
+    if embedded:
+        log.info("embedded broker detected: persisted changelog offsets capped, short group timeouts")
     app = faust.App(
         settings.app_id,
-        broker=[f"kafka://{h.strip()}" for h in settings.kafka_bootstrap.split(",")],
+        broker=[f"kafka://{h.strip()}" for h in bootstrap.split(",")],
         store="rocksdb://",
         datadir=str(settings.datadir),
         topic_partitions=settings.partitions,
@@ -269,7 +311,7 @@ def create_app(settings: Settings | None = None, spec: Any = None) -> faust.App:
         broker_max_poll_records=5000,
         stream_buffer_maxsize=20000,
         producer_acks=-1,
-        web_enabled=True,
+        web_enabled=web,
         web_host=settings.web_host,
         web_port=settings.web_port,
         web_bind=settings.web_host,
@@ -281,26 +323,13 @@ def create_app(settings: Settings | None = None, spec: Any = None) -> faust.App:
         **group,
     )
     faust_consumer.install(app)
-    metrics = Metrics()
+    metrics = Metrics(registry)
     runtime = IngestRuntime(app, settings, processor, metrics, embedded)
     app.streamproc = runtime  # type: ignore[attr-defined]
     for topic in sources:
         runtime.add_source(topic, counts[topic])
-
-    @app.page("/metrics")
-    async def metrics_page(web: Any, request: Any) -> Any:
-        return web.bytes(metrics.render(), content_type=CONTENT_TYPE)
-
-    @app.page("/livez")
-    async def livez(web: Any, request: Any) -> Any:
-        return web.json({"status": "ok"})
-
-    @app.page("/readyz")
-    async def readyz(web: Any, request: Any) -> Any:
-        recovery = app.tables.recovery
-        ready = (bool(app.consumer.assignment()) and not app.rebalancing and not app.in_recovery
-                 and recovery.completed.is_set())
-        return web.json({"ready": ready}, status=200 if ready else 503)
+    if web:
+        install_web(app, metrics.registry)
 
     @app.timer(interval=10.0)
     async def progress() -> None:

@@ -52,16 +52,16 @@ def _cmd_dry_run(args: argparse.Namespace) -> int:
         return run_dry_run(stream, sys.stdout, settings, spec, fmt=args.format)
 
 
-def _run_worker(settings: object, loglevel: str) -> int:
+def _run_worker(settings: object, loglevel: str, explicit: bool = False) -> int:
     from faust.worker import Worker
 
-    from streamproc.app import create_app
+    from streamproc.worker import build_apps
 
-    app = create_app(settings)  # type: ignore[arg-type]
+    apps = build_apps(settings, explicit)  # type: ignore[arg-type]
     gc.collect()
     gc.freeze()  # start-up objects (Faust, pydantic, codecs) never need scanning again
     gc.set_threshold(20_000, 50, 100)
-    worker = Worker(app, loglevel=loglevel, quiet=True)
+    worker = Worker(*apps, loglevel=loglevel, quiet=True)
     worker.execute_from_commandline()
     return 0
 
@@ -69,12 +69,9 @@ def _run_worker(settings: object, loglevel: str) -> int:
 def _cmd_worker(args: argparse.Namespace) -> int:
     from streamproc.settings import load_settings
 
-    roles = {r.strip() for r in args.role.split(",") if r.strip()}
-    unknown = roles - {"ingest"}
-    if unknown:
-        raise ConfigError(f"unknown role(s) {', '.join(sorted(unknown))}; available: ingest")
-    settings = load_settings(pipelines=args.config, kafka_bootstrap=args.bootstrap)
-    return _run_worker(settings, args.loglevel)
+    settings = load_settings(pipelines=args.config, kafka_bootstrap=args.bootstrap, roles=args.role)
+    settings.role_list()  # an unknown role is a usage error before anything starts
+    return _run_worker(settings, args.loglevel, explicit=args.role is not None)
 
 
 def _cmd_dev(args: argparse.Namespace) -> int:
@@ -87,7 +84,11 @@ def _cmd_dev(args: argparse.Namespace) -> int:
         print(f"streamproc dev: Kafka at {bootstrap} (export STREAMPROC_KAFKA_BOOTSTRAP={bootstrap} "
               "to reach it from another shell)", file=sys.stderr)
         settings = base.model_copy(update={"kafka_bootstrap": bootstrap})
-        return _run_worker(settings, args.loglevel)
+        from streamproc.devservices import local_services
+
+        say = lambda msg: print(f"streamproc dev: {msg}", file=sys.stderr)  # noqa: E731
+        with local_services(settings, say) as services:
+            return _run_worker(services.settings, args.loglevel)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -106,7 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     w = sub.add_parser("worker", help="run the worker against STREAMPROC_KAFKA_BOOTSTRAP")
     add_common(w)
-    w.add_argument("--role", default="ingest", help="comma-separated roles (available: ingest)")
+    w.add_argument(
+        "--role", default=None,
+        help="comma-separated roles: ingest, s3, opensearch, warehouse (default: every configured role)",
+    )
     w.add_argument("--bootstrap", default=None, help="Kafka bootstrap servers (overrides the environment)")
     w.set_defaults(func=_cmd_worker)
 

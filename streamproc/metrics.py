@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-__all__ = ["Metrics", "CONTENT_TYPE"]
+__all__ = ["Metrics", "SinkMetrics", "CONTENT_TYPE"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4"
 
@@ -15,8 +15,8 @@ _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
 class Metrics:
     """One registry per app, so tests and several apps in one process never collide."""
 
-    def __init__(self) -> None:
-        r = self.registry = CollectorRegistry()
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        r = self.registry = registry or CollectorRegistry()
         self.events_in = Counter(
             "streamproc_events_in_total", "Messages consumed from source topics", ["topic"], registry=r
         )
@@ -53,6 +53,44 @@ class Metrics:
         )
         self.consumer_lag = Gauge(
             "streamproc_consumer_lag", "High watermark minus next offset", ["topic", "partition"], registry=r
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class SinkMetrics:
+    """Per-sink metrics; labels: sink (role name), entity, reason, error class, topic, partition."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        r = self.registry = registry or CollectorRegistry()
+        self.records = Counter(
+            "streamproc_sink_records_total", "Records written durably by a sink", ["sink", "entity"], registry=r
+        )
+        self.bytes = Counter(
+            "streamproc_sink_bytes_total", "Clean-event bytes written by a sink", ["sink", "entity"], registry=r
+        )
+        self.batch_seconds = Histogram(
+            "streamproc_sink_batch_seconds",
+            "Time of one successful sink write",
+            ["sink"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.retries = Counter(
+            "streamproc_sink_retries_total", "Failed sink writes that will be retried", ["sink", "reason"], registry=r
+        )
+        self.dlq = Counter(
+            "streamproc_sink_dlq_total", "Records a sink sent to the DLQ", ["sink", "error_class"], registry=r
+        )
+        self.breaker = Gauge(
+            "streamproc_sink_breaker_state", "Circuit breaker: 0 closed, 1 half-open, 2 open", ["sink"], registry=r
+        )
+        self.lag = Gauge(
+            "streamproc_sink_consumer_lag",
+            "High watermark minus next offset, per sink consumer group",
+            ["sink", "topic", "partition"],
+            registry=r,
         )
 
     def render(self) -> bytes:

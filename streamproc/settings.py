@@ -74,6 +74,9 @@ class SinkRuntimeSettings(BaseModel):
     retry_max: float = Field(default=10.0, gt=0, description="Longest retry delay (s).")
     breaker_failures: int = Field(default=5, ge=1, description="Consecutive failures that open the breaker.")
     breaker_reset: float = Field(default=10.0, gt=0, description="Seconds the breaker stays open before a probe.")
+    create_missing: bool = Field(
+        default=False, description="Create missing buckets and queues (local runs); else a missing one stops the worker."
+    )
 
 
 ROLES: tuple[str, ...] = ("ingest", "s3", "opensearch", "warehouse")

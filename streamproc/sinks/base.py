@@ -151,7 +151,7 @@ class Sink(abc.ABC):
         """Release connections. Called once, after the last ``write``."""
 
     def wants(self, record: SinkRecord) -> bool:
-        """Whether this sink writes records of this entity (by configuration)."""
+        """Whether this sink writes this record (by configuration: its entity, its operation)."""
         return True
 
     def plan(self, records: list[SinkRecord]) -> list[dict[str, Any]]:

@@ -55,6 +55,7 @@ class WorkerProcess:
     log_path: Path | None = None
     loglevel: str = "info"
     fast_group: bool = True
+    roles: str = "ingest"
     extra_env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen | None = None
 
@@ -80,7 +81,7 @@ class WorkerProcess:
         self.log_path = self.log_path or (self.datadir.parent / f"{self.app_id}.log")
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamproc.cli", "worker", "-l", self.loglevel],
+            [sys.executable, "-m", "streamproc.cli", "worker", "--role", self.roles, "-l", self.loglevel],
             cwd=REPO, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
         )
         log.close()

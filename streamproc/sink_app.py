@@ -1,0 +1,268 @@
+"""Builds one Faust app per sink role (``s3``, ``opensearch``, ``warehouse``), each with its own
+consumer group on the clean topics, so one sink's outage never stops another and each can be
+replayed alone (reset that group's offsets).
+
+Per sink, one agent reads every clean topic in batches (``take_events``, by count and time;
+:class:`SinkRunner` splits by bytes). A batch's offsets are acknowledged when the loop body
+returns, which is after the sink wrote it durably and its DLQ records were flushed. Anything
+else — a fatal configuration error, a bug — stops the process at once, before the
+acknowledgement, and the batch is redelivered on restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from typing import Any
+
+import faust
+
+from streamproc import faust_consumer
+from streamproc.errors import ConfigError, DecodeError, FatalSinkError
+from streamproc.metrics import SinkMetrics
+from streamproc.output import BatchProducer
+from streamproc.pipeline.dlq import dlq_headers
+from streamproc.pipeline.processor import DeadLetter, RawMessage
+from streamproc.settings import Settings
+from streamproc.sinks.base import Sink, SinkFailure, SinkRecord, record_from_message
+from streamproc.sinks.runner import SinkRunner
+
+__all__ = ["SINK_ROLES", "build_sinks", "configured_roles", "create_sink_app", "SinkRole"]
+
+log = logging.getLogger("streamproc.sink")
+
+SINK_ROLES: tuple[str, ...] = ("s3", "opensearch", "warehouse")
+
+
+def _missing(role: str, spec: Any, settings: Settings) -> str | None:
+    """Why ``role`` cannot run with this configuration, or ``None``."""
+    sinks = spec.sinks
+    if role == "s3":
+        return None if (sinks.s3_trigger or sinks.s3_archive) else "no 's3_trigger' or 's3_archive' section under 'sinks:'"
+    if role == "opensearch":
+        if sinks.opensearch is None:
+            return "no 'opensearch' section under 'sinks:'"
+        return None if settings.opensearch.url else "STREAMPROC_OPENSEARCH__URL is not set"
+    if role == "warehouse":
+        if sinks.warehouse is None:
+            return "no 'warehouse' section under 'sinks:'"
+        return None if settings.warehouse.dsn else "STREAMPROC_WAREHOUSE__DSN is not set"
+    return f"unknown sink role '{role}'"
+
+
+def configured_roles(roles: list[str], spec: Any, settings: Settings, explicit: bool) -> list[str]:
+    """The roles to run. An explicitly requested role that is not configured is a ConfigError;
+    by default, unconfigured sink roles are skipped with a log line."""
+    out = []
+    for role in roles:
+        why = None if role == "ingest" else _missing(role, spec, settings)
+        if why is None:
+            out.append(role)
+        elif explicit:
+            raise ConfigError(f"role '{role}' cannot run: {why}")
+        else:
+            log.info("role %s not started: %s", role, why)
+    return out
+
+
+def build_sinks(role: str, settings: Settings, spec: Any) -> list[Sink]:
+    """The sinks of one role, constructed without connecting (``start()`` connects)."""
+    sinks = spec.sinks
+    create = settings.sink.create_missing
+    if role == "s3":
+        from streamproc.sinks.s3 import S3ArchiveSink, S3TriggerSink
+
+        out: list[Sink] = []
+        if sinks.s3_trigger is not None:
+            out.append(S3TriggerSink(sinks.s3_trigger, settings.aws, create_missing=create))
+        if sinks.s3_archive is not None:
+            out.append(S3ArchiveSink(sinks.s3_archive, settings.aws, create_missing=create))
+        return out
+    if role == "opensearch":
+        from streamproc.sinks.opensearch import OpenSearchSink
+
+        return [OpenSearchSink(sinks.opensearch, settings.opensearch)]
+    if role == "warehouse":
+        from streamproc.sinks.warehouse import WarehouseSink
+
+        return [WarehouseSink(sinks.warehouse, settings.warehouse)]
+    raise ConfigError(f"unknown sink role '{role}'")
+
+
+def _window(sink: Sink, settings: Settings) -> tuple[int, float, int]:
+    """(max records, max seconds, max bytes) of one sink's batches; the archive sets its own."""
+    conf = settings.sink
+    spec = getattr(sink, "spec", None)
+    if sink.name == "s3-archive" and spec is not None:
+        return spec.max_records, spec.max_seconds, spec.max_bytes
+    return conf.batch_records, conf.batch_seconds, conf.batch_bytes
+
+
+def sink_fail_stop(where: str, exc: BaseException) -> None:
+    """Exit at once, before the batch is acknowledged (see ``app.fail_stop``); 78 = configuration."""
+    from streamproc.app import fail_stop
+
+    code = 78 if isinstance(exc, (FatalSinkError, ConfigError)) else 70
+    fail_stop(where, exc, code=code)
+
+
+async def _finish_or_leave(task: asyncio.Future[Any], role: str, grace: float = 10.0) -> None:
+    """On shutdown, let a batch in flight finish; one still retrying after ``grace`` seconds is
+    left unacknowledged by exiting now (it is redelivered), never acknowledged half-written."""
+    try:
+        await asyncio.wait_for(asyncio.shield(task), grace)
+    except BaseException:  # noqa: BLE001 - timeout, or the batch failed: it must not be acknowledged
+        log.warning("%s: shutting down with a batch not written; it is redelivered on restart", role)
+        logging.shutdown()
+        os._exit(0)
+
+
+class SinkRole:
+    """The runtime of one role's app: runners, DLQ producer, metrics, pause/resume."""
+
+    def __init__(self, app: faust.App, role: str, settings: Settings, sinks: list[Sink], metrics: SinkMetrics,
+                 topics: list[str]) -> None:
+        self.app = app
+        self.role = role
+        self.settings = settings
+        self.metrics = metrics
+        self.topics = topics
+        self.producer = BatchProducer(settings.kafka_bootstrap or "")
+        self.runners: list[SinkRunner] = []
+        for sink in sinks:
+            records, _, size = _window(sink, settings)
+            self.runners.append(SinkRunner(
+                sink, settings.sink, metrics, self.dead_letter,
+                pause=self.pause, resume=self.resume, max_records=records, max_bytes=size,
+            ))
+        self.totals: dict[str, int] = {r.sink.name: 0 for r in self.runners}
+
+    def _assigned(self) -> set[Any]:
+        topics = set(self.topics)
+        return {tp for tp in self.app.consumer.assignment() if tp.topic in topics}
+
+    def pause(self) -> None:
+        tps = self._assigned()
+        if tps:
+            self.app.consumer.pause_partitions(tps)
+            log.info("%s: paused %d partitions while the target is unavailable", self.role, len(tps))
+
+    def resume(self) -> None:
+        tps = self._assigned()
+        if tps:
+            self.app.consumer.resume_partitions(tps)
+            log.info("%s: resumed %d partitions", self.role, len(tps))
+
+    def dead_letter(self, failure: SinkFailure, sink: str) -> None:
+        r = failure.record
+        raw = RawMessage(r.topic, r.raw_key, r.raw_value, list(r.headers), r.partition, r.offset)
+        dl = DeadLetter(failure.error_class, failure.reason, f"sink {sink}", "SinkError")
+        self.producer.produce(self.settings.dlq_topic, r.raw_key, r.raw_value, dlq_headers(raw, dl, self.app.conf.id))
+        log.warning("DLQ: %s/%s@%s from sink %s: %s", r.topic, r.partition, r.offset, sink, failure.reason)
+
+    def records(self, events: list[Any]) -> list[SinkRecord]:
+        out = []
+        for ev in events:
+            m = ev.message
+            headers = list(m.headers or ())
+            try:
+                out.append(record_from_message(m.topic, m.partition, m.offset, m.key, m.value, headers))
+            except DecodeError as exc:
+                raw = RawMessage(m.topic, m.key, m.value, headers, m.partition, m.offset)
+                dl = DeadLetter("poison", str(exc), "sink read", "DecodeError")
+                self.producer.produce(self.settings.dlq_topic, m.key, m.value, dlq_headers(raw, dl, self.app.conf.id))
+                self.metrics.dlq.labels(self.role, "poison").inc()
+                log.warning("DLQ: %s/%s@%s is not a clean event: %s", m.topic, m.partition, m.offset, exc)
+        return out
+
+    async def handle(self, runner: SinkRunner, events: list[Any]) -> None:
+        written = await runner.deliver(self.records(events))
+        await self.producer.flush()  # DLQ records are durable before the batch is acknowledged
+        self.totals[runner.sink.name] += written
+        self._observe_lag(runner.sink.name, events)
+
+    def _observe_lag(self, sink: str, events: list[Any]) -> None:
+        last: dict[Any, int] = {}
+        for ev in events:
+            last[ev.message.tp] = ev.message.offset
+        for tp, offset in last.items():
+            hw = self.app.consumer.highwater(tp)
+            if hw is not None:
+                self.metrics.lag.labels(sink, tp.topic, str(tp.partition)).set(max(0, hw - offset - 1))
+
+
+def create_sink_app(
+    role: str, settings: Settings, spec: Any, metrics: SinkMetrics, *, web: bool = False, group: dict[str, Any]
+) -> faust.App:
+    """One role's app; ``web`` serves /metrics, /livez, /readyz when this role runs alone."""
+    from streamproc.app import install_web, require_bootstrap
+    from streamproc.kafka_admin import ensure_topics
+
+    bootstrap = require_bootstrap(settings)
+    sinks = build_sinks(role, settings, spec)
+    topics = [settings.clean_topic(s.entity) for s in spec.sources]
+    ensure_topics(bootstrap, topics + [settings.dlq_topic], settings.partitions, settings.replication_factor)
+    app = faust.App(
+        settings.sink_app_id(role),
+        broker=[f"kafka://{h.strip()}" for h in bootstrap.split(",")],
+        store="memory://",
+        datadir=str(settings.datadir),
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_interval=settings.commit_interval,
+        broker_max_poll_records=5000,
+        stream_buffer_maxsize=20000,
+        web_enabled=web,
+        web_host=settings.web_host,
+        web_port=settings.web_port,
+        web_bind=settings.web_host,
+        web_tables_enabled=False,
+        web_router_enabled=False,
+        autodiscover=False,
+        key_serializer="raw",
+        value_serializer="raw",
+        **group,
+    )
+    faust_consumer.install(app)
+    runtime = SinkRole(app, role, settings, sinks, metrics, topics)
+    app.streamproc = runtime  # type: ignore[attr-defined]
+    channel = app.topic(*topics, key_serializer="raw", value_serializer="raw")
+
+    for runner in runtime.runners:
+        max_records, within, _ = _window(runner.sink, settings)
+
+        async def consume(stream: Any, runner: SinkRunner = runner, max_records: int = max_records,
+                          within: float = within) -> None:
+            async for events in stream.take_events(max_records, within=within):
+                task = asyncio.ensure_future(runtime.handle(runner, events))
+                try:
+                    await asyncio.shield(task)
+                except asyncio.CancelledError:
+                    await _finish_or_leave(task, role)
+                    raise
+                except BaseException as exc:  # noqa: BLE001 - fail-stop before the acknowledgement
+                    sink_fail_stop(f"a {runner.sink.name} batch", exc)
+
+        name = f"sink_{runner.sink.name}".replace("-", "_")
+        consume.__name__ = name
+        app.agent(channel, name=f"streamproc.sink.{runner.sink.name}")(consume)
+
+    if web:
+        install_web(app, metrics.registry)
+
+    @app.task
+    async def start_sinks() -> None:
+        for runner in runtime.runners:
+            try:
+                await runner.ensure_started()
+            except BaseException as exc:  # noqa: BLE001
+                sink_fail_stop(f"starting sink {runner.sink.name}", exc)
+            log.info("sink %s started", runner.sink.name)
+
+    @app.timer(interval=10.0)
+    async def progress() -> None:
+        log.info("progress %s: %s", role, " ".join(f"{k}={v}" for k, v in runtime.totals.items()))
+
+    return app

@@ -1,0 +1,201 @@
+"""SinkRunner: retries, backoff, circuit breaker, backpressure, byte/count limits, DLQ hand-off.
+The sink here is a scripted test double (the real sinks are tested against real services)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+
+from streamproc.errors import FatalSinkError, RetriableSinkError, SinkBackpressure
+from streamproc.jsonutil import dumps
+from streamproc.metrics import SinkMetrics
+from streamproc.settings import SinkRuntimeSettings
+from streamproc.sinks.base import Sink, SinkBatch, record_from_message
+from streamproc.sinks.runner import Backoff, CircuitBreaker, SinkRunner, chunks
+
+
+def rec(i: int, entity: str = "users", size: int = 0, op: str = "insert"):
+    value = dumps({"entity": entity, "op": op, "key": {"_id": str(i)}, "position": [i], "ts_ms": 1000 + i,
+                   "after": {"_id": str(i), "pad": "x" * size}})
+    return record_from_message(f"p.events.{entity}", 0, i, dumps({"_id": str(i)}), value)
+
+
+class ScriptedSink(Sink):
+    name = "scripted"
+
+    def __init__(self, script=(), fail_ids=()):
+        self.script = list(script)  # exceptions raised by successive write() calls, None = succeed
+        self.fail_ids = set(fail_ids)
+        self.calls: list[list[int]] = []
+        self.written: list[int] = []
+        self.started = 0
+
+    async def start(self):
+        self.started += 1
+
+    async def write(self, batch: SinkBatch):
+        self.calls.append([r.offset for r in batch.records])
+        step = self.script.pop(0) if self.script else None
+        if step is not None:
+            raise step
+        for r in batch.records:
+            if r.offset in self.fail_ids:
+                batch.fail(r, "field 'x' has the wrong type")
+            else:
+                self.written.append(r.offset)
+
+    def wants(self, record):
+        return record.entity != "ignored"
+
+
+def runner(sink, **conf):
+    sleeps: list[float] = []
+
+    async def sleep(s: float):
+        sleeps.append(s)
+
+    dead: list = []
+    paused: list[str] = []
+    settings = SinkRuntimeSettings(**{"retry_initial": 0.1, "retry_max": 2.0, "breaker_failures": 3,
+                                      "breaker_reset": 5.0, **conf})
+    r = SinkRunner(sink, settings, SinkMetrics(), lambda f, name: dead.append((f, name)),
+                   pause=lambda: paused.append("pause"), resume=lambda: paused.append("resume"),
+                   sleep=sleep, rng=random.Random(1))
+    return r, sleeps, dead, paused
+
+
+def test_transient_failures_are_retried_until_written_and_partitions_paused_meanwhile():
+    sink = ScriptedSink([RetriableSinkError("down"), RetriableSinkError("down"), None])
+    r, sleeps, dead, paused = runner(sink)
+    written = asyncio.run(r.deliver([rec(i) for i in range(5)]))
+    assert written == 5
+    assert sink.written == [0, 1, 2, 3, 4]
+    assert len(sink.calls) == 3 and all(c == [0, 1, 2, 3, 4] for c in sink.calls)
+    assert len(sleeps) == 2 and 0.05 <= sleeps[0] <= 0.1 and 0.1 <= sleeps[1] <= 0.2  # doubling, jittered
+    assert paused == ["pause", "resume"]
+    assert sink.started == 1
+    assert dead == []
+
+
+def test_breaker_opens_after_threshold_and_waits_before_probing():
+    sink = ScriptedSink([RetriableSinkError("down")] * 4 + [None])
+    r, sleeps, _, _ = runner(sink, breaker_failures=3, breaker_reset=5.0)
+    asyncio.run(r.deliver([rec(1)]))
+    # After the third consecutive failure the breaker is open: the runner waits ~reset before the probe.
+    assert any(s >= 4.0 for s in sleeps)
+    assert r.breaker.state == "closed"
+    samples = r.metrics.registry.get_sample_value
+    assert samples("streamproc_sink_retries_total", {"sink": "scripted", "reason": "transient"}) == 4
+    assert samples("streamproc_sink_breaker_state", {"sink": "scripted"}) == 0
+
+
+def test_backpressure_waits_at_least_retry_after_without_opening_the_breaker():
+    sink = ScriptedSink([SinkBackpressure("429", retry_after=1.5), None])
+    r, sleeps, _, _ = runner(sink)
+    asyncio.run(r.deliver([rec(1)]))
+    assert sleeps and sleeps[0] >= 1.5
+    assert r.breaker.failures == 0
+
+
+def test_fatal_error_propagates_without_retry():
+    sink = ScriptedSink([FatalSinkError("bucket 'b' does not exist")])
+    r, sleeps, _, _ = runner(sink)
+    with pytest.raises(FatalSinkError, match="bucket 'b'"):
+        asyncio.run(r.deliver([rec(1)]))
+    assert sleeps == [] and len(sink.calls) == 1
+
+
+def test_unexpected_error_propagates():
+    sink = ScriptedSink([KeyError("bug")])
+    r, _, _, _ = runner(sink)
+    with pytest.raises(KeyError):
+        asyncio.run(r.deliver([rec(1)]))
+
+
+def test_permanent_record_failures_go_to_dead_letter_and_the_rest_is_written():
+    sink = ScriptedSink(fail_ids={2})
+    r, _, dead, _ = runner(sink)
+    assert asyncio.run(r.deliver([rec(i) for i in range(4)])) == 3
+    assert [(f.record.offset, f.reason, name) for f, name in dead] == [(2, "field 'x' has the wrong type", "scripted")]
+    assert r.metrics.registry.get_sample_value("streamproc_sink_dlq_total",
+                                               {"sink": "scripted", "error_class": "permanent"}) == 1
+    assert r.metrics.registry.get_sample_value("streamproc_sink_records_total",
+                                               {"sink": "scripted", "entity": "users"}) == 3
+
+
+def test_failures_of_a_failed_attempt_are_not_kept_for_the_retry():
+    class FailThenRaise(ScriptedSink):
+        async def write(self, batch):
+            self.calls.append([r.offset for r in batch.records])
+            if len(self.calls) == 1:
+                batch.fail(batch.records[0], "x")
+                raise RetriableSinkError("down")
+            self.written.extend(r.offset for r in batch.records)
+
+    sink = FailThenRaise()
+    r, _, dead, _ = runner(sink)
+    asyncio.run(r.deliver([rec(1), rec(2)]))
+    assert dead == [] and sink.written == [1, 2]
+
+
+def test_records_the_sink_does_not_want_are_not_written():
+    sink = ScriptedSink()
+    r, _, _, _ = runner(sink)
+    assert asyncio.run(r.deliver([rec(1), rec(2, entity="ignored"), rec(3)])) == 2
+    assert sink.calls == [[1, 3]]
+
+
+def test_batches_are_split_by_count_and_bytes():
+    records = [rec(i, size=1000) for i in range(10)]
+    by_count = [[r.offset for r in c] for c in chunks(records, 4, 10**9)]
+    assert by_count == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    size = records[0].size
+    by_bytes = [[r.offset for r in c] for c in chunks(records, 100, size * 3)]
+    assert by_bytes == [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]
+    big = [rec(0, size=5000), rec(1)]
+    assert [[r.offset for r in c] for c in chunks(big, 100, 100)] == [[0], [1]]  # oversize alone
+
+
+def test_runner_sends_byte_limited_chunks_to_the_sink():
+    sink = ScriptedSink()
+    records = [rec(i, size=1000) for i in range(6)]
+    r, _, _, _ = runner(sink, batch_bytes=records[0].size * 2)
+    asyncio.run(r.deliver(records))
+    assert sink.calls == [[0, 1], [2, 3], [4, 5]]
+
+
+def test_backoff_grows_to_the_maximum_with_jitter():
+    b = Backoff(0.5, 4.0, random.Random(3))
+    for attempt, full in enumerate([0.5, 1, 2, 4, 4, 4]):
+        d = b.delay(attempt)
+        assert full / 2 <= d <= full
+
+
+def test_breaker_half_open_probe_failure_reopens():
+    now = [0.0]
+    cb = CircuitBreaker(2, 10.0, clock=lambda: now[0])
+    cb.failure()
+    assert cb.state == "closed"
+    cb.failure()
+    assert cb.state == "open" and cb.wait_time() == 10.0
+    now[0] = 10.0
+    assert cb.state == "half_open" and cb.wait_time() == 0
+    cb.failure()
+    assert cb.state == "open"
+    cb.success()
+    assert cb.state == "closed"
+
+
+def test_clean_event_parsing_rejects_poison_without_values():
+    from streamproc.errors import DecodeError
+
+    for bad, why in [(b"not json", "not JSON"), (b"[1]", "not a JSON object"), (None, "tombstone"),
+                     (dumps({"entity": "u", "op": "insert"}), "lacks"),
+                     (dumps({"entity": "u", "op": "insert", "key": {}, "position": ["secret-value"]}), "position")]:
+        with pytest.raises(DecodeError, match=why) as info:
+            record_from_message("t", 0, 0, None, bad)
+        assert "secret-value" not in str(info.value)
+    r = rec(7)
+    assert (r.entity, r.op, r.key, r.position, r.ts_ms, r.doc["_id"]) == ("users", "insert", {"_id": "7"}, (7,), 1007, "7")
