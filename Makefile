@@ -6,7 +6,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test unit integration bench dev clean
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+
+.PHONY: setup services demo test unit integration bench dev clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -16,16 +18,23 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# The warehouse tests start a throw-away PostgreSQL server from the Debian packages.
+services:
+	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || { \
+	  echo "installing PostgreSQL from the Debian packages (warehouse tests)"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends postgresql >/dev/null; }
+
 demo: $(STAMP)
 	$(BIN)/streamproc demo
 
-test: $(STAMP)
+test: $(STAMP) services
 	$(BIN)/python -m pytest -v -rs --durations=15
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit -q
 
-integration: $(STAMP)
+integration: $(STAMP) services
 	$(BIN)/python -m pytest tests/integration -v -rs
 
 bench: $(STAMP)
