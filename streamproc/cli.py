@@ -1,4 +1,4 @@
-"""``streamproc <command>``: worker, dev, decode, dry-run, demo.
+"""``streamproc <command>``: worker, dev, decode, dry-run, parity, opensearch init, demo.
 
 Exit codes: 0 done, 1 runtime failure, 2 usage or configuration error.
 """
@@ -91,6 +91,31 @@ def _cmd_dev(args: argparse.Namespace) -> int:
             return _run_worker(services.settings, args.loglevel)
 
 
+def _cmd_parity(args: argparse.Namespace) -> int:
+    from streamproc.parity import run_parity_args
+
+    return run_parity_args(args)
+
+
+def _cmd_opensearch_init(args: argparse.Namespace) -> int:
+    import asyncio
+    import json
+
+    from streamproc.settings import load_pipelines, load_settings
+    from streamproc.sink_app import entity_namespaces
+    from streamproc.sinks.opensearch import opensearch_init
+
+    settings = load_settings(pipelines=args.config)
+    spec = load_pipelines(settings.pipelines)
+    if spec.sinks.opensearch is None:
+        raise ConfigError(f"{settings.pipelines}: no 'opensearch' section under 'sinks:'")
+    if not settings.opensearch.url:
+        raise ConfigError("STREAMPROC_OPENSEARCH__URL is not set")
+    report = asyncio.run(opensearch_init(settings.opensearch, spec.sinks.opensearch, entity_namespaces(settings, spec)))
+    print(json.dumps(report.as_dict(), indent=2))
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from streamproc.demo.run import run_demo
 
@@ -98,7 +123,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="streamproc", description="streamproc: worker, dev, decode, dry-run, demo")
+    p = argparse.ArgumentParser(prog="streamproc", description="streamproc: worker, dev, decode, dry-run, parity, opensearch init, demo")
     sub = p.add_subparsers(dest="command", required=True)
 
     def add_common(sp: argparse.ArgumentParser) -> None:
@@ -128,6 +153,18 @@ def build_parser() -> argparse.ArgumentParser:
     dr.add_argument("input", nargs="?", default=None, help="file (default: stdin)")
     dr.add_argument("--format", choices=FORMATS, default=None, help="fix the wire format")
     dr.set_defaults(func=_cmd_dry_run)
+
+    from streamproc.parity import add_arguments as parity_arguments
+
+    pa = sub.add_parser("parity", help="compare two trigger-compatible S3 trees (shadow-mode parity)")
+    parity_arguments(pa)
+    pa.set_defaults(func=_cmd_parity)
+
+    osp = sub.add_parser("opensearch", help="OpenSearch administration")
+    ossub = osp.add_subparsers(dest="action", required=True)
+    osi = ossub.add_parser("init", help="install index templates and the ISM policy (idempotent)")
+    osi.add_argument("--config", default=None, help="pipelines YAML (default config/pipelines.yaml)")
+    osi.set_defaults(func=_cmd_opensearch_init)
 
     dm = sub.add_parser("demo", help="embedded broker + generated change stream + worker + report")
     dm.add_argument("--documents", type=int, default=300, help="documents per collection")

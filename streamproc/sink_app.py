@@ -28,7 +28,7 @@ from streamproc.settings import Settings
 from streamproc.sinks.base import Sink, SinkFailure, SinkRecord, record_from_message
 from streamproc.sinks.runner import SinkRunner
 
-__all__ = ["SINK_ROLES", "build_sinks", "configured_roles", "create_sink_app", "SinkRole"]
+__all__ = ["SINK_ROLES", "build_sinks", "entity_namespaces", "configured_roles", "create_sink_app", "SinkRole"]
 
 log = logging.getLogger("streamproc.sink")
 
@@ -66,6 +66,14 @@ def configured_roles(roles: list[str], spec: Any, settings: Settings, explicit: 
     return out
 
 
+def entity_namespaces(settings: Settings, spec: Any) -> dict[str, str]:
+    """Entity → namespace (``database.collection``); a topic-only source takes it from its topic."""
+    from streamproc.sources.common import topic_namespace
+
+    return {s.entity: s.namespace or topic_namespace(s.source_topics(settings.source_topic_prefix)[0])
+            for s in spec.sources}
+
+
 def build_sinks(role: str, settings: Settings, spec: Any) -> list[Sink]:
     """The sinks of one role, constructed without connecting (``start()`` connects)."""
     sinks = spec.sinks
@@ -82,7 +90,8 @@ def build_sinks(role: str, settings: Settings, spec: Any) -> list[Sink]:
     if role == "opensearch":
         from streamproc.sinks.opensearch import OpenSearchSink
 
-        return [OpenSearchSink(sinks.opensearch, settings.opensearch)]
+        return [OpenSearchSink(sinks.opensearch, settings.opensearch, namespaces=entity_namespaces(settings, spec),
+                               create_missing=create)]
     if role == "warehouse":
         from streamproc.sinks.warehouse import WarehouseSink
 
@@ -161,7 +170,8 @@ class SinkRole:
         self.producer.produce(self.settings.dlq_topic, r.raw_key, r.raw_value, dlq_headers(raw, dl, self.app.conf.id))
         log.warning("DLQ: %s/%s@%s from sink %s: %s", r.topic, r.partition, r.offset, sink, failure.reason)
 
-    def records(self, events: list[Any]) -> list[SinkRecord]:
+    def records(self, events: list[Any], sink: str) -> list[SinkRecord]:
+        """Parse clean events; one that is not one goes to the DLQ (once per sink that read it)."""
         out = []
         for ev in events:
             m = ev.message
@@ -170,14 +180,14 @@ class SinkRole:
                 out.append(record_from_message(m.topic, m.partition, m.offset, m.key, m.value, headers))
             except DecodeError as exc:
                 raw = RawMessage(m.topic, m.key, m.value, headers, m.partition, m.offset)
-                dl = DeadLetter("poison", str(exc), "sink read", "DecodeError")
+                dl = DeadLetter("poison", str(exc), f"sink {sink} read", "DecodeError")
                 self.producer.produce(self.settings.dlq_topic, m.key, m.value, dlq_headers(raw, dl, self.app.conf.id))
-                self.metrics.dlq.labels(self.role, "poison").inc()
-                log.warning("DLQ: %s/%s@%s is not a clean event: %s", m.topic, m.partition, m.offset, exc)
+                self.metrics.dlq.labels(sink, "poison").inc()
+                log.warning("DLQ: %s/%s@%s is not a clean event (sink %s): %s", m.topic, m.partition, m.offset, sink, exc)
         return out
 
     async def handle(self, runner: SinkRunner, events: list[Any]) -> None:
-        written = await runner.deliver(self.records(events))
+        written = await runner.deliver(self.records(events, runner.sink.name))
         await self.producer.flush()  # DLQ records are durable before the batch is acknowledged
         self.totals[runner.sink.name] += written
         self._observe_lag(runner.sink.name, events)

@@ -74,9 +74,15 @@ def dump(tmp_path: Path) -> Path:
     return path
 
 
+PIPELINE_KINDS = ("event", "dlq", "dropped")
+
+
 def check(lines: list[str]) -> list[dict[str, Any]]:
-    assert len(lines) == len(CASES), "one output line per input line"
-    out = [json.loads(line) for line in lines]
+    """Pipeline outcomes: one per input line, in order (sink actions follow their event)."""
+    everything = [json.loads(line) for line in lines]
+    out = [o for o in everything if o["kind"] in PIPELINE_KINDS]
+    assert len(out) == len(CASES), "one pipeline outcome per input line"
+    assert everything[0]["kind"] in PIPELINE_KINDS
     assert [o["kind"] for o in out] == [kind for _, kind, _ in CASES]
     for o, (_, kind, extra) in zip(out, CASES):
         for k, v in extra.items():
@@ -94,7 +100,34 @@ def check(lines: list[str]) -> list[dict[str, Any]]:
     assert out[3]["reason"].startswith("input line 4:")
     assert "email" in out[4]["reason"] and "not-an-email" not in out[4]["reason"]
     assert SSN not in "".join(lines) and "Jane@Example.com" not in "".join(lines)
+    check_sink_actions(everything)
     return out
+
+
+def check_sink_actions(everything: list[dict[str, Any]]) -> None:
+    """After each event, the actions of the shipped config's sinks, from their own plan()."""
+    first = everything.index(next(o for o in everything if o["kind"] == "event"))
+    actions = []
+    for o in everything[first + 1:]:
+        if o["kind"] in PIPELINE_KINDS:
+            break
+        actions.append(o)
+    kinds = [a["kind"] for a in actions]
+    assert kinds == ["s3", "sqs", "opensearch", "warehouse"], kinds
+    s3, sqs, osr, wh = actions
+    assert s3["bucket"] == "streamproc-changes"
+    assert s3["key"] == f"prod/users/{OID}-1767225600000"
+    assert len(s3["sha256"]) == 64 and s3["bytes"] > 0
+    assert sqs["queue"] == "streamproc-users.fifo" and sqs["group"] == "users" and sqs["dedup_id"]
+    body = sqs["body"] if isinstance(sqs["body"], dict) else json.loads(sqs["body"])
+    assert body == {"operation": "insert",
+                    "S3FilePartsOfJSONDocument": [{"Bucket": "streamproc-changes", "Key": s3["key"]}]}
+    assert (osr["action"], osr["index"], osr["id"]) == ("index", "facilitron_common_users", OID)
+    assert isinstance(osr["version"], int) and osr["version"] > 0
+    assert wh["table"] == "public.users" and wh["op"] == "upsert" and wh["row"]["_id"] == OID
+    archive = [o for o in everything if o["kind"] == "s3" and o["bucket"] == "streamproc-lake"]
+    assert archive and all(a["key"].startswith("archive/") for a in archive)
+    assert everything[-len(archive):] == archive  # the archive batches the whole input, at the end
 
 
 def test_dry_run_via_main(dump: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -151,7 +184,8 @@ def test_dry_run_fixed_format_turns_other_formats_into_poison(tmp_path: Path, ca
     assert json.loads(line) == {"kind": "dlq", "error_class": "poison",
                                 "reason": "debezium-sql: 'after' is not an object"}
     assert main(["dry-run", "--config", str(SHIPPED), str(path)]) == 0
-    assert json.loads(capsys.readouterr().out)["kind"] == "event"
+    first, *actions = capsys.readouterr().out.splitlines()
+    assert json.loads(first)["kind"] == "event" and actions
 
 
 def test_dry_run_missing_input_file_is_a_usage_error(tmp_path: Path, capsys) -> None:

@@ -1,0 +1,396 @@
+"""The whole pipeline against real services: a generated change stream goes through the ingest
+worker and three sink workers (one process per role, as in production) into moto's S3 and SQS
+(a FIFO and a standard queue), the OpenSearch stand-in and a real PostgreSQL.
+
+* Outage: one target is stopped for about 20 s mid-stream. That sink backs off (its retries and
+  breaker show it, its worker stays up) while the other sinks keep writing; after recovery every
+  change has arrived exactly once at every sink.
+* SIGKILL: the S3 and warehouse sink workers are killed mid-stream and restarted; no change is
+  lost, no SQS message is sent twice, no archive record is written twice, no row is duplicated.
+* Poison: a record on a clean topic that is not a clean event goes to the DLQ from every sink.
+
+"Exactly once" is checked against what the running system must produce: every S3 object and
+SQS message the sinks' own ``plan()`` derives from the offline pipeline output (the dry-run
+path), each archived clean-topic offset once, and the final redacted document of every key in
+OpenSearch and in the warehouse (compared with the offline pipeline's final state)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import threading
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import fastavro
+import psycopg
+import pytest
+import yaml
+
+from streamproc.demo.generator import generate
+from streamproc.errors import DecodeError
+from streamproc.sinks.base import record_from_message
+from tests.integration.workers import (
+    WorkerProcess,
+    committed_lag,
+    end_offsets,
+    produce,
+    read_topic,
+    run_offline,
+    unique_config,
+    wait_for,
+)
+from tests.services.moto import MotoService
+from tests.services.opensearch_fake import OpenSearchFake
+from tests.services.postgres import LocalPostgres
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
+
+ENTITIES = ("reservations", "users")
+DOCUMENTS = 150  # per entity; about 1,000 source records in all
+OUTAGE = 20.0
+
+
+class Stack:
+    """Broker topics, services and the four worker processes of one test."""
+
+    def __init__(self, bootstrap: str, work: Path) -> None:
+        self.bootstrap = bootstrap
+        self.work = work
+        self.uniq = f"e2e{uuid.uuid4().hex[:8]}"
+        self.bucket = f"{self.uniq}-changes"
+        self.lake = f"{self.uniq}-lake"
+        self.queues = {"users": f"{self.uniq}-users.fifo", "reservations": f"{self.uniq}-reservations"}
+        self.moto = MotoService().start()
+        self.opensearch = OpenSearchFake().start()
+        self.postgres = LocalPostgres().start()  # its own directory, readable by the postgres user
+        self.dsn = self.postgres.dsn_for(self.postgres.create_database(f"wh_{self.uniq}"))
+        self.config = work / "pipelines.yaml"
+        self.topics = unique_config(self.config, ENTITIES, self.uniq)
+        cfg = yaml.safe_load(self.config.read_text())
+        cfg["sinks"] = {
+            "s3_trigger": {"bucket": self.bucket, "env": "prod/", "entities": {
+                e: {"collection": e, "queue": q} for e, q in self.queues.items()}},
+            "s3_archive": {"bucket": self.lake, "prefix": "archive", "format": "avro", "max_seconds": 1.0},
+            "opensearch": {"index_template": "{database}_{collection}"},
+            "warehouse": {"schema": "public", "entities": "all"},
+        }
+        self.config.write_text(yaml.safe_dump(cfg, sort_keys=False))
+        s3, sqs = self.moto.client("s3"), self.moto.client("sqs")
+        s3.create_bucket(Bucket=self.bucket)
+        s3.create_bucket(Bucket=self.lake)
+        for q in self.queues.values():
+            attrs = {"FifoQueue": "true"} if q.endswith(".fifo") else {}
+            sqs.create_queue(QueueName=q, Attributes=attrs)
+        self.app_id = f"it-{self.uniq}"
+        self.prefix = self.uniq
+        self.workers: dict[str, WorkerProcess] = {}
+        self.batch_records = 100
+
+    def env(self) -> dict[str, str]:
+        aws = self.moto.aws_settings()
+        return {
+            "STREAMPROC_AWS__ENDPOINT_URL": aws.endpoint_url,
+            "STREAMPROC_AWS__REGION": aws.region,
+            "STREAMPROC_AWS__ACCESS_KEY_ID": aws.access_key_id.get_secret_value(),
+            "STREAMPROC_AWS__SECRET_ACCESS_KEY": aws.secret_access_key.get_secret_value(),
+            "STREAMPROC_OPENSEARCH__URL": self.opensearch.url,
+            "STREAMPROC_WAREHOUSE__DSN": self.dsn,
+            "STREAMPROC_SINK__BATCH_SECONDS": "0.2",
+            "STREAMPROC_SINK__BATCH_RECORDS": str(self.batch_records),
+            "STREAMPROC_SINK__RETRY_MAX": "2",
+            "STREAMPROC_SINK__BREAKER_FAILURES": "3",
+            "STREAMPROC_SINK__BREAKER_RESET": "3",
+        }
+
+    def worker(self, role: str) -> WorkerProcess:
+        w = WorkerProcess(self.bootstrap, self.work / f"data-{role}", self.config, app_id=self.app_id,
+                          topic_prefix=self.prefix, roles=role, log_path=self.work / f"{role}.log",
+                          extra_env=self.env())
+        self.workers[role] = w
+        return w.start()
+
+    def start_all(self) -> None:
+        for role in ("ingest", "s3", "opensearch", "warehouse"):
+            self.worker(role)
+        for w in self.workers.values():
+            w.wait_ready()
+
+    def records(self) -> list[tuple]:
+        stream = generate(documents=DOCUMENTS, updates=3, seed=11)
+        return [(self.topics[r.topic], r.key, r.value) for r in stream.records if r.topic in self.topics]
+
+    def clean_topics(self) -> list[str]:
+        return [f"{self.prefix}.events.{e}" for e in ENTITIES]
+
+    def wait_drained(self, timeout: float = 180.0) -> None:
+        sources = list(self.topics.values())
+        clean = self.clean_topics()
+
+        def drained() -> bool:
+            for role, w in self.workers.items():
+                if w.proc is not None and w.proc.poll() is not None:
+                    raise AssertionError(f"{role} worker exited with {w.proc.returncode}:\n{w.log()[-3000:]}")
+            if committed_lag(self.bootstrap, self.app_id, end_offsets(self.bootstrap, sources)):
+                return False
+            ends = end_offsets(self.bootstrap, clean)
+            return all(committed_lag(self.bootstrap, f"{self.app_id}-sink-{role}", ends) == 0
+                       for role in ("s3", "opensearch", "warehouse"))
+
+        wait_for(drained, timeout, interval=1.0, message="every consumer group caught up")
+
+    def close(self) -> None:
+        for w in self.workers.values():
+            w.kill()
+        self.opensearch.stop()
+        self.moto.stop()
+        self.postgres.stop()
+        self.postgres.cleanup()
+
+
+@pytest.fixture
+def stack(kafka_bootstrap: str, tmp_path: Path):
+    s = Stack(kafka_bootstrap, tmp_path)
+    yield s
+    s.close()
+
+
+def produce_slowly(stack: Stack, records: list[tuple], seconds: float) -> threading.Thread:
+    errors: list[BaseException] = []
+    chunk = max(1, len(records) // 30)
+
+    def run() -> None:
+        try:
+            for i in range(0, len(records), chunk):
+                produce(stack.bootstrap, records[i:i + chunk])
+                time.sleep(seconds / 30)
+        except BaseException as exc:  # noqa: BLE001 - re-raised by join_ok
+            errors.append(exc)
+
+    t = threading.Thread(target=run, daemon=True)
+    t.errors = errors  # type: ignore[attr-defined]
+    t.start()
+    return t
+
+
+def join_ok(t: threading.Thread) -> None:
+    t.join(120)
+    assert not t.is_alive() and not t.errors, t.errors  # type: ignore[attr-defined]
+
+
+# --------------------------------------------------------------------------- expectations
+
+
+def expected_records(stack: Stack, records: list[tuple]) -> list[Any]:
+    """Clean events as SinkRecords, from the offline pipeline (the dry-run path)."""
+    offline = run_offline(records, stack.config, stack.prefix)
+    return [record_from_message(e.topic, 0, n, e.key, e.value, e.headers) for n, e in enumerate(offline.emits())]
+
+
+def final_state(recs: list[Any]) -> dict[tuple[str, str], Any]:
+    last: dict[tuple[str, str], Any] = {}
+    for r in recs:
+        last[(r.entity, json.dumps(r.key, sort_keys=True))] = r
+    return last
+
+
+def check_s3_and_sqs(stack: Stack, recs: list[Any], crashed: bool = False) -> None:
+    from streamproc.settings import load_pipelines
+    from streamproc.sinks.s3 import S3TriggerSink
+
+    spec = load_pipelines(stack.config).sinks.s3_trigger
+    planner = S3TriggerSink(spec, stack.moto.aws_settings())
+    want_objects: dict[str, str] = {}
+    want_bodies: dict[str, Counter] = {q: Counter() for q in stack.queues.values()}
+    for action in planner.plan([r for r in recs if planner.wants(r)]):
+        if action["kind"] == "s3":
+            want_objects[action["key"]] = action["sha256"]  # a later change of the same key wins
+        elif action["kind"] == "sqs":
+            body = action["body"] if isinstance(action["body"], str) else json.dumps(action["body"])
+            want_bodies[action["queue"]][json.loads(body)["S3FilePartsOfJSONDocument"][0]["Key"]] += 1
+    s3 = stack.moto.client("s3")
+    got: dict[str, str] = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=stack.bucket, Prefix="prod/"):
+        for obj in page.get("Contents", []):
+            if obj["Key"].startswith("prod/_streamproc/"):  # the sink's progress markers
+                continue
+            body = s3.get_object(Bucket=stack.bucket, Key=obj["Key"])["Body"].read()
+            got[obj["Key"]] = hashlib.sha256(body).hexdigest()
+    assert set(got) == set(want_objects), (len(got), len(want_objects))
+    assert got == want_objects
+    sqs = stack.moto.client("sqs")
+    for queue, want in want_bodies.items():
+        url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+        seen: Counter = Counter()
+        while True:
+            msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=600,
+                                       WaitTimeSeconds=0).get("Messages", [])
+            if not msgs:
+                break
+            for m in msgs:
+                seen[json.loads(m["Body"])["S3FilePartsOfJSONDocument"][0]["Key"]] += 1
+            # FIFO: a group's next messages are delivered only once the received ones are deleted
+            sqs.delete_message_batch(QueueUrl=url, Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(msgs)])
+        assert sum(want.values()) > 0
+        if queue.endswith(".fifo"):
+            # Deduplication id = the object key: changes of one document within one source
+            # second share a key (the object holds the later one) and one message, as with triggers.
+            assert seen == Counter(set(want)), f"{queue}: missing or repeated messages"
+        elif not crashed:
+            # No deduplication on a standard queue: every planned message arrives, none twice.
+            assert seen == want, f"{queue}: missing or repeated messages"
+        else:
+            # After a SIGKILL between sending and the progress marker, a standard queue (which
+            # has no deduplication) may get one batch per partition again (docs/SINKS-S3.md).
+            assert not (want - seen), f"{queue}: planned messages missing"
+            repeats = sum((seen - want).values())
+            assert repeats <= 4 * stack.batch_records, f"{queue}: {repeats} repeated messages"
+
+
+def check_archive(stack: Stack) -> None:
+    s3 = stack.moto.client("s3")
+    offsets: Counter = Counter()
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=stack.lake, Prefix="archive/"):
+        for obj in page.get("Contents", []):
+            if not obj["Key"].endswith(".avro"):
+                continue
+            data = s3.get_object(Bucket=stack.lake, Key=obj["Key"])["Body"].read()
+            for row in fastavro.reader(io.BytesIO(data)):
+                offsets[(row["topic"], row["partition"], row["offset"])] += 1
+    want = set()
+    for topic in stack.clean_topics():
+        for m in read_topic(stack.bootstrap, topic, timeout=10):
+            try:
+                record_from_message(m.topic(), m.partition(), m.offset(), m.key(), m.value())
+            except DecodeError:  # not a clean event: the DLQ's, not the archive's
+                continue
+            want.add((m.topic(), m.partition(), m.offset()))
+    assert set(offsets) == want, (len(offsets), len(want))
+    assert max(offsets.values()) == 1, "an archived record was written twice"
+
+
+def check_opensearch(stack: Stack, final: dict[tuple[str, str], Any]) -> None:
+    from streamproc.settings import load_pipelines
+    from streamproc.sinks.opensearch_plan import source_document
+
+    spec = load_pipelines(stack.config).sinks.opensearch
+    live = {k: r for k, r in final.items() if r.op != "delete"}
+    indices = {"users": "facilitron_common_users", "reservations": "facilitron_prod_reservations"}
+    got = {}
+    for entity, index in indices.items():
+        for doc_id, source in stack.opensearch.documents(index).items():
+            got[(entity, doc_id)] = source
+    assert len(got) == len(live)
+    for (entity, key), r in live.items():
+        doc_id = str(json.loads(key)["_id"])
+        assert got[(entity, doc_id)] == source_document(spec, r.doc)  # `_id` is metadata: renamed
+
+
+def check_warehouse(stack: Stack, final: dict[tuple[str, str], Any]) -> None:
+    with psycopg.connect(stack.dsn) as conn:
+        for entity in ENTITIES:
+            rows = conn.execute(f'SELECT "_id", _src_position, _deleted, _doc FROM public."{entity}"').fetchall()
+            ids = [r[0] for r in rows]
+            assert len(ids) == len(set(ids))
+            want = {json.loads(k)["_id"]: r for (e, k), r in final.items() if e == entity}
+            assert set(ids) == set(want)
+            for _id, position, deleted, doc in rows:
+                r = want[_id]
+                assert tuple(int(p) for p in position) == r.position
+                assert deleted == (r.op == "delete")
+                if not deleted:
+                    assert doc == r.doc
+
+
+def check_everything(stack: Stack, records: list[tuple], crashed: bool = False) -> None:
+    recs = expected_records(stack, records)
+    final = final_state(recs)
+    check_s3_and_sqs(stack, recs, crashed)
+    check_archive(stack)
+    check_opensearch(stack, final)
+    check_warehouse(stack, final)
+
+
+def sink_total(w: WorkerProcess, name: str, **labels: str) -> float:
+    return w.total(name, **labels)
+
+
+# --------------------------------------------------------------------------- tests
+
+
+def _take_down(stack: Stack, target: str) -> tuple[Any, Any]:
+    if target == "s3":
+        return stack.moto.stop, stack.moto.start
+    if target == "opensearch":
+        return stack.opensearch.stop, stack.opensearch.start
+    return stack.postgres.stop, stack.postgres.start
+
+
+@pytest.mark.parametrize("target", ["s3", "opensearch", "warehouse"])
+def test_outage_of_one_target_holds_only_that_sink_and_loses_nothing(stack: Stack, target: str) -> None:
+    stack.start_all()
+    records = stack.records()
+    producer = produce_slowly(stack, records, seconds=OUTAGE + 10)
+    time.sleep(3)
+    down, up = _take_down(stack, target)
+    others = [r for r in ("s3", "opensearch", "warehouse") if r != target]
+    down()
+    try:
+        time.sleep(3)
+        before = {r: sink_total(stack.workers[r], "streamproc_sink_records_total") for r in others}
+        time.sleep(OUTAGE - 6)
+        after = {r: sink_total(stack.workers[r], "streamproc_sink_records_total") for r in others}
+        held = stack.workers[target]
+        assert held.proc.poll() is None, f"the {target} worker stopped during the outage:\n{held.log()[-3000:]}"
+        assert sink_total(held, "streamproc_sink_retries_total") > 0
+        for r in others:
+            assert after[r] > before[r], f"sink {r} did not keep writing while {target} was down"
+    finally:
+        up()
+    join_ok(producer)
+    stack.wait_drained()
+    assert "Traceback" not in stack.workers[target].log()
+    check_everything(stack, records)
+
+
+def test_sigkill_of_sink_workers_mid_stream_loses_nothing_and_duplicates_nothing(stack: Stack) -> None:
+    stack.start_all()
+    records = stack.records()
+    producer = produce_slowly(stack, records, seconds=20)
+    for role in ("s3", "warehouse"):
+        w = stack.workers[role]
+        wait_for(lambda w=w: w.total("streamproc_sink_records_total") > 50, 120, message=f"{role} writing")
+    for role in ("s3", "warehouse"):
+        stack.workers[role].kill()
+    time.sleep(2)
+    for role in ("s3", "warehouse"):
+        old = stack.workers[role]
+        stack.worker(role).wait_ready()
+        assert old.proc.returncode == -9
+    join_ok(producer)
+    stack.wait_drained()
+    check_everything(stack, records, crashed=True)
+
+
+def test_poison_on_a_clean_topic_goes_to_the_dlq_from_every_sink(stack: Stack) -> None:
+    stack.start_all()
+    records = stack.records()[:200]
+    clean = stack.clean_topics()[0]
+    produce(stack.bootstrap, records + [(clean, b'{"_id":"x"}', b"not a clean event", [("h", b"1")])])
+    stack.wait_drained()
+    dlq = read_topic(stack.bootstrap, f"{stack.prefix}.dlq", timeout=10)
+    poison = [m for m in dlq if m.value() == b"not a clean event"]
+    stages = sorted(dict((k, v) for k, v in m.headers())["__connect.errors.stage"].decode() for m in poison)
+    # once per sink (the s3 role runs two), original bytes and headers kept
+    assert stages == ["SINK OPENSEARCH READ", "SINK S3 READ", "SINK S3-ARCHIVE READ", "SINK WAREHOUSE READ"]
+    for m in poison:
+        headers = dict(m.headers())
+        assert m.key() == b'{"_id":"x"}' and headers["h"] == b"1"
+        assert headers["__connect.errors.topic"].decode() == clean
+        assert headers["streamproc.error.class"] == b"poison"
+    check_everything(stack, records)
