@@ -270,7 +270,7 @@ def run_parity(
 def client_from_settings(settings: Any = None) -> Any:
     """A boto3 S3 client from ``Settings().aws`` (endpoint, region, credentials)."""
     from streamproc.settings import load_settings
-    from streamproc.sinks.s3 import make_client
+    from streamproc.sinks.aws import make_client
 
     return make_client("s3", (settings or load_settings()).aws)
 

@@ -79,7 +79,8 @@ def build_sinks(role: str, settings: Settings, spec: Any) -> list[Sink]:
     sinks = spec.sinks
     create = settings.sink.create_missing
     if role == "s3":
-        from streamproc.sinks.s3 import S3ArchiveSink, S3TriggerSink
+        from streamproc.sinks.s3 import S3TriggerSink
+        from streamproc.sinks.s3_archive import S3ArchiveSink
 
         out: list[Sink] = []
         if sinks.s3_trigger is not None:

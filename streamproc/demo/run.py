@@ -59,73 +59,104 @@ def _produce(bootstrap: str, records: list) -> None:
         raise RuntimeError("demo: could not produce the change stream")
 
 
+SINKS = ("s3", "s3-archive", "opensearch", "warehouse")
+
+
+def _sinks_done(metrics: dict, sinks: list[str]) -> bool:
+    """Every sink has written (or sent to the DLQ) every clean event the ingest stage produced."""
+    out = _total(metrics, "streamproc_events_out")
+    return out > 0 and all(
+        _total(metrics, "streamproc_sink_records", sink=s) + _total(metrics, "streamproc_sink_dlq", sink=s) >= out
+        for s in sinks)
+
+
 def run_demo(documents: int = 300, updates: int = 3, timeout: float = 240.0) -> int:
+    from streamproc.devservices import local_services
+    from streamproc.settings import Settings
+
     say = lambda msg: print(msg, flush=True)  # noqa: E731
     work = Path(tempfile.mkdtemp(prefix="streamproc-demo-"))
     say(f"streamproc demo — working directory {work}")
     configured = os.environ.get("STREAMPROC_KAFKA_BOOTSTRAP")
     with maybe_embedded(configured, log_path=work / "broker.log") as bootstrap:
-        say(f"[1/5] Kafka at {bootstrap} ({'configured' if configured else 'embedded tansu broker, in memory'})")
-        stream = generate(documents=documents, updates=updates)
-        topics = sorted({f"cdc.{db}.{c}" for c, (db, *_r) in COLLECTIONS.items()})
-        ensure_topics(bootstrap, topics, partitions=4)
-        t0 = time.monotonic()
-        _produce(bootstrap, stream.records)
-        inj = stream.injected
-        say(f"[2/5] produced {len(stream.records)} Debezium MongoDB change records to {len(topics)} topics in "
-            f"{time.monotonic() - t0:.1f}s: {inj['insert']} inserts, {inj['update']} updates, {inj['replace']} "
-            f"replaces, {inj['delete']} deletes (+{inj['tombstone']} tombstones); faults injected: "
-            f"{inj['duplicate']} duplicates, {inj['reordered']} reordered, {inj['malformed']} malformed, "
-            f"{inj['invalid']} rule violations")
-        port = free_port()
-        prefix = "demo"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMPROC_")}
-        env.update(STREAMPROC_KAFKA_BOOTSTRAP=bootstrap, STREAMPROC_DEV="true",
-                   STREAMPROC_APP_ID=f"streamproc-demo-{uuid.uuid4().hex[:6]}", STREAMPROC_TOPIC_PREFIX=prefix,
-                   STREAMPROC_DATADIR=str(work / "state"), STREAMPROC_WEB_PORT=str(port),
-                   STREAMPROC_WEB_HOST="127.0.0.1")
-        if "STREAMPROC_PIPELINES" in os.environ:
-            env["STREAMPROC_PIPELINES"] = os.environ["STREAMPROC_PIPELINES"]
-        log_path = work / "worker.log"
-        say(f"[3/5] starting `streamproc worker` (log: {log_path}, metrics: http://127.0.0.1:{port}/metrics)")
-        with open(log_path, "wb") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "streamproc.cli", "worker", "-l", "info"],
-                                    env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            expected = len(stream.records)
-            started = time.monotonic()
-            first_seen = None
-            seen = 0
-            metrics: dict = {}
-            while time.monotonic() - started < timeout:
-                if proc.poll() is not None:
-                    say(f"worker exited early with code {proc.returncode}; see {log_path}")
-                    return 1
-                time.sleep(1.0)
-                metrics = _scrape(port) or metrics
-                seen = _total(metrics, "streamproc_events_in")
-                if seen and first_seen is None:
-                    first_seen = time.monotonic()
+        say(f"[1/6] Kafka at {bootstrap} ({'configured' if configured else 'embedded tansu broker, in memory'})")
+        base = Settings(kafka_bootstrap=bootstrap, datadir=work / "state", dev=True)
+        with local_services(base, lambda note: say(f"      {note}")) as services:
+            return _run(say, work, bootstrap, services, documents, updates, timeout)
+
+
+def _run(say, work: Path, bootstrap: str, services, documents: int, updates: int, timeout: float) -> int:
+    stream = generate(documents=documents, updates=updates)
+    topics = sorted({f"cdc.{db}.{c}" for c, (db, *_r) in COLLECTIONS.items()})
+    ensure_topics(bootstrap, topics, partitions=4)
+    t0 = time.monotonic()
+    _produce(bootstrap, stream.records)
+    inj = stream.injected
+    say(f"[2/6] produced {len(stream.records)} Debezium MongoDB change records to {len(topics)} topics in "
+        f"{time.monotonic() - t0:.1f}s: {inj['insert']} inserts, {inj['update']} updates, {inj['replace']} "
+        f"replaces, {inj['delete']} deletes (+{inj['tombstone']} tombstones); faults injected: "
+        f"{inj['duplicate']} duplicates, {inj['reordered']} reordered, {inj['malformed']} malformed, "
+        f"{inj['invalid']} rule violations")
+    port = free_port()
+    prefix = "demo"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMPROC_")}
+    env.update(STREAMPROC_KAFKA_BOOTSTRAP=bootstrap, STREAMPROC_DEV="true",
+               STREAMPROC_APP_ID=f"streamproc-demo-{uuid.uuid4().hex[:6]}-ingest", STREAMPROC_TOPIC_PREFIX=prefix,
+               STREAMPROC_DATADIR=str(work / "state"), STREAMPROC_WEB_PORT=str(port),
+               STREAMPROC_WEB_HOST="127.0.0.1")
+    env.update(services.env())
+    if "STREAMPROC_PIPELINES" in os.environ:
+        env["STREAMPROC_PIPELINES"] = os.environ["STREAMPROC_PIPELINES"]
+    sinks = [s for s in SINKS if s != "opensearch" or services.settings.opensearch.url]
+    log_path = work / "worker.log"
+    say(f"[3/6] starting `streamproc worker` with every role: ingest + sinks {', '.join(sinks)} "
+        f"(log: {log_path}, metrics: http://127.0.0.1:{port}/metrics)")
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "streamproc.cli", "worker", "-l", "info"],
+                                env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        expected = len(stream.records)
+        started = time.monotonic()
+        first_seen = ingest_done = None
+        seen = 0
+        metrics: dict = {}
+        while time.monotonic() - started < timeout:
+            if proc.poll() is not None:
+                say(f"worker exited early with code {proc.returncode}; see {log_path}")
+                return 1
+            time.sleep(1.0)
+            metrics = _scrape(port) or metrics
+            seen = _total(metrics, "streamproc_events_in")
+            if seen and first_seen is None:
+                first_seen = time.monotonic()
+            if seen < expected:
                 bar = "#" * int(30 * seen / expected)
-                say(f"[4/5] processed {seen:>6}/{expected} [{bar:<30}]")
-                if seen >= expected:
-                    break
-            elapsed = time.monotonic() - (first_seen or started)
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        if seen < expected:
-            say(f"demo: only {seen}/{expected} records processed within {timeout:.0f}s; see {log_path}")
-            return 1
-        _report(say, metrics, inj, seen, elapsed, prefix, bootstrap, port)
+                say(f"[4/6] ingest {seen:>6}/{expected} [{bar:<30}]")
+                continue
+            ingest_done = ingest_done or time.monotonic()
+            out = _total(metrics, "streamproc_events_out")
+            say("[5/6] sinks " + "  ".join(
+                f"{s} {_total(metrics, 'streamproc_sink_records', sink=s):>5}/{out}" for s in sinks))
+            if _sinks_done(metrics, sinks):
+                break
+        elapsed = (ingest_done or time.monotonic()) - (first_seen or started)
+        all_done = time.monotonic() - (first_seen or started)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    if seen < expected or not _sinks_done(metrics, sinks):
+        say(f"demo: not everything arrived within {timeout:.0f}s ({seen}/{expected} ingested); see {log_path}")
+        return 1
+    _report(say, metrics, inj, seen, elapsed, all_done, prefix, sinks)
+    _report_targets(say, services)
     return 0
 
 
-def _report(say, m: dict, inj, seen: int, elapsed: float, prefix: str, bootstrap: str, port: int) -> None:
-    say("[5/5] done. What happened:")
+def _report(say, m: dict, inj, seen: int, elapsed: float, all_done: float, prefix: str, sinks: list[str]) -> None:
+    say("[6/6] done. What happened:")
     say(f"  {'entity':<30}{'events out':>11}{'duplicate':>11}{'stale':>8}{'filtered':>10}")
     entities = sorted({dict(lbl)["entity"] for lbl in m.get("streamproc_events_out", {})})
     for e in entities:
@@ -143,11 +174,50 @@ def _report(say, m: dict, inj, seen: int, elapsed: float, prefix: str, bootstrap
         f"(injected {inj['reordered']}); skipped: {skipped} tombstones")
     say(f"  dead-letter: {dlq} on {prefix}.dlq (injected {inj['malformed']} malformed + "
         f"{inj['invalid']} rule violations)")
-    say(f"  throughput: {seen / max(elapsed, 1e-6):,.0f} records/s over {elapsed:.1f}s (one worker, from its first processed record; sampled each second)")
+    say(f"  throughput: {seen / max(elapsed, 1e-6):,.0f} records/s ingested over {elapsed:.1f}s; every sink done "
+        f"{all_done:.1f}s after the first record (one worker process, all roles; sampled each second)")
+    for s in sinks:
+        say(f"  sink {s:<11} {_total(m, 'streamproc_sink_records', sink=s):>6} written, "
+            f"{_total(m, 'streamproc_sink_dlq', sink=s):>4} to the DLQ, "
+            f"{_total(m, 'streamproc_sink_retries', sink=s):>3} retries")
     say("  PII: users/owners e-mail and phone are partially masked, ssn/taxId/password removed, "
         "dateOfBirth hashed (config/pipelines.yaml)")
+
+
+def _report_targets(say, services) -> None:
+    """Count what really landed, by asking each target (not the worker's metrics)."""
+    from streamproc.settings import load_pipelines
+    from streamproc.sinks.aws import make_client
+
+    s = services.settings
+    sinks = load_pipelines(s.pipelines).sinks
+    say("  landed, counted at each target:")
+    s3 = make_client("s3", s.aws)
+    for bucket, prefix, what in ((sinks.s3_trigger.bucket, sinks.s3_trigger.env, "change objects"),
+                                 (sinks.s3_archive.bucket, sinks.s3_archive.prefix + "/", "archive objects")):
+        n = sum(1 for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+                for obj in page.get("Contents", []) if "/_streamproc/" not in "/" + obj["Key"])
+        say(f"    s3://{bucket}/{prefix}: {n} {what}")
+    sqs = make_client("sqs", s.aws)
+    messages = 0
+    for q in sqs.list_queues().get("QueueUrls", []):
+        attrs = sqs.get_queue_attributes(QueueUrl=q, AttributeNames=["ApproximateNumberOfMessages"])
+        messages += int(attrs["Attributes"]["ApproximateNumberOfMessages"])
+    say(f"    SQS: {messages} messages waiting on {len(sqs.list_queues().get('QueueUrls', []))} queues")
+    if services.opensearch is not None:
+        docs = {i: len(services.opensearch.documents(i)) for i in services.opensearch.indices()}
+        say(f"    OpenSearch (stand-in): {sum(docs.values())} documents in {len(docs)} indices")
+    dsn = s.warehouse.dsn.get_secret_value() if s.warehouse.dsn else ""
+    if dsn.startswith("duckdb://"):
+        import duckdb
+
+        with duckdb.connect(dsn.removeprefix("duckdb://"), read_only=True) as con:
+            tables = [r[0] for r in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'").fetchall()]
+            rows = sum(con.execute(f'SELECT count(*) FROM public."{t}"').fetchone()[0] for t in tables)
+        say(f"    warehouse (DuckDB {dsn.removeprefix('duckdb://')}): {rows} rows in {len(tables)} tables")
     say("Where to look next:")
-    say("  - README.md (set-up), docs/ARCHITECTURE.md, docs/OPERATIONS.md (Kafka UI, replay, DLQ)")
-    say("  - streamproc dry-run --config config/pipelines.yaml dump.jsonl  # test a config offline")
+    say("  - README.md (set-up), docs/ARCHITECTURE.md, docs/OPERATIONS.md (Kafka UI, replay, DLQ), docs/SINKS-*.md")
+    say("  - streamproc dry-run --config config/pipelines.yaml dump.jsonl  # events + sink actions, offline")
     say("  - streamproc decode dump.jsonl                                   # inspect raw CDC messages")
-    say("  - streamproc dev   # a worker on the embedded broker; docker compose up for the full stack")
+    say("  - streamproc dev   # every role on the embedded broker with local S3/SQS, DuckDB; docker compose up for the full stack")

@@ -1,8 +1,10 @@
 """The OpenSearch sink and ``streamproc opensearch init`` (opensearch-py's AsyncOpenSearch).
 
-All planning — index names, ids, external versions, bulk lines, chunks, item outcomes, template
-and policy bodies — is pure and lives in :mod:`streamproc.sinks.opensearch_plan`; this module
-only talks to the cluster and maps its answers onto the sink contract:
+All planning is pure and lives elsewhere — index names, ids and actions in
+:mod:`streamproc.sinks.opensearch_plan`, external versions in ``opensearch_version``, bulk lines,
+chunks and item outcomes in ``opensearch_bulk``, template and policy bodies in
+``opensearch_bodies``; this module only talks to the cluster and maps its answers onto the sink
+contract:
 
 * ``start()``: ``GET /``; unreachable cluster, 401, 403 or a non-OpenSearch answer →
   :class:`FatalSinkError` naming ``host:port`` (never credentials). With ``create_missing`` and
@@ -34,21 +36,16 @@ from opensearchpy.exceptions import (
 from streamproc.errors import ConfigError, FatalSinkError, RetriableSinkError, SinkBackpressure
 from streamproc.settings import OpenSearchSettings
 from streamproc.sinks.base import Sink, SinkBatch, SinkRecord
-from streamproc.sinks.opensearch_plan import (
-    OpenSearchSpec,
-    OsAction,
-    Unplannable,
-    action_lines,
+from streamproc.sinks.opensearch_bodies import (
     bootstrap_index_body,
-    bulk_chunks,
     entity_indices,
     index_template_body,
     ism_policy_body,
-    item_outcome,
-    plan_record,
-    rollover_index_names,
     rollover_template_body,
 )
+from streamproc.sinks.opensearch_bulk import action_lines, bulk_chunks, item_outcome
+from streamproc.sinks.opensearch_plan import OpenSearchSpec, OsAction, plan_record, rollover_index_names
+from streamproc.sinks.opensearch_version import Unplannable
 
 __all__ = ["OpenSearchSink", "InitReport", "opensearch_init"]
 
@@ -227,7 +224,7 @@ async def opensearch_init(settings: OpenSearchSettings, spec: OpenSearchSpec,
 
 class OpenSearchSink(Sink):
     """Mirrors each entity into one index: documents indexed or deleted with external versions
-    derived from the source position (see :mod:`streamproc.sinks.opensearch_plan`)."""
+    derived from the source position (see :mod:`streamproc.sinks.opensearch_version`)."""
 
     name = "opensearch"
 

@@ -1,274 +1,51 @@
-"""The S3 (+SQS) sinks: boto3 I/O around the pure layouts of ``s3_layout`` and ``archive_format``.
+"""The trigger-compatible S3 (+SQS) sink: boto3 I/O around the pure layout of ``s3_layout``.
 
-* :class:`S3TriggerSink` (role ``s3``): one object per change (parts above ``max_part_bytes``),
-  then one SQS message per change listing its parts — what the Atlas triggers produced.
-* :class:`S3ArchiveSink` (role ``s3-archive``): batched Avro / gzip JSON Lines objects per entity
-  and event hour.
-
-Both keep a small progress marker per (topic, partition) in the bucket and skip records at or
-below it, so a redelivered batch sends no second SQS message and writes no second object.
-Constructing a sink opens no connection; :meth:`start` connects and checks the bucket (and
-queues). Blocking SDK calls run on the sink's own thread pool.
+:class:`S3TriggerSink` (role ``s3``) writes one object per change (parts above
+``max_part_bytes``), then one SQS message per change listing its parts — what the Atlas triggers
+produced. It keeps a small progress marker per (topic, partition) in the bucket and skips records
+at or below it, so a redelivered batch sends no second SQS message and writes no second object.
+Constructing the sink opens no connection; :meth:`start` connects and checks the bucket and
+queues. Blocking SDK calls run on the sink's own thread pool. Clients, error classification and
+the marker I/O come from ``aws.py``; the archive sink is in ``s3_archive.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable
 from typing import Any
 
-import boto3
 from botocore.config import Config
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    HTTPClientError,
-    NoCredentialsError,
-    ParamValidationError,
-    PartialCredentialsError,
-)
-from botocore.exceptions import (
-    ConnectionError as BotoConnectionError,
-)
+from botocore.exceptions import ClientError
 
-from streamproc.errors import (
-    FatalSinkError,
-    RetriableSinkError,
-    SinkBackpressure,
-    SinkError,
-)
+from streamproc.errors import FatalSinkError, RetriableSinkError, SinkError
 from streamproc.settings import AwsSettings
-from streamproc.sinks.archive_format import ArchiveObject, archive_actions, plan_archive
-from streamproc.sinks.base import Sink, SinkBatch, SinkRecord
+from streamproc.sinks.aws import (
+    _NO_QUEUE,
+    _AwsSink,
+    _code_status,
+    _fail_once,
+    _partitions,
+    _worst,
+    classify_error,
+)
+from streamproc.sinks.base import SinkBatch, SinkRecord
 from streamproc.sinks.s3_layout import (
     SQS_MAX_BYTES,
-    Marker,
     Rejected,
-    S3ArchiveSpec,
     S3TriggerSpec,
     Skipped,
     TriggerObject,
-    archive_marker_key,
     is_fifo,
     plan_trigger,
     trigger_actions,
-    trigger_marker_key,
 )
+from streamproc.sinks.s3_markers import Marker, trigger_marker_key
 
-__all__ = ["S3TriggerSink", "S3ArchiveSink", "boto_config", "make_client", "classify_error"]
+__all__ = ["S3TriggerSink"]
 
 log = logging.getLogger("streamproc.sink.s3")
-
-_THROTTLED = {
-    "SlowDown", "Throttling", "ThrottlingException", "RequestThrottled", "TooManyRequestsException",
-    "RequestLimitExceeded", "ThrottledException", "AWS.SimpleQueueService.RequestThrottled",
-}
-_DENIED = {
-    "AccessDenied", "AccessDeniedException", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken",
-    "InvalidClientTokenId", "UnrecognizedClientException", "AuthFailure", "InvalidToken", "AllAccessDisabled",
-    "MissingAuthenticationToken", "InvalidSecurity",
-}
-_NO_QUEUE = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist", "NonExistentQueue"}
-_NO_KEY = {"NoSuchKey", "404"}
-_SEVERITY = (FatalSinkError, SinkBackpressure, RetriableSinkError)
-
-
-def boto_config(
-    connect_timeout: float = 5.0, read_timeout: float = 30.0, max_attempts: int = 3, pool: int = 16
-) -> Config:
-    """Client settings: bounded timeouts and botocore's standard retry mode (the runner retries on top)."""
-    return Config(
-        connect_timeout=connect_timeout,
-        read_timeout=read_timeout,
-        retries={"max_attempts": max_attempts, "mode": "standard"},
-        max_pool_connections=pool,
-    )
-
-
-def make_client(service: str, aws: AwsSettings, config: Config | None = None) -> Any:
-    """A boto3 client from :class:`AwsSettings` (endpoint, region, credentials). No network I/O."""
-    session = boto3.session.Session(
-        aws_access_key_id=aws.access_key_id.get_secret_value() if aws.access_key_id else None,
-        aws_secret_access_key=aws.secret_access_key.get_secret_value() if aws.secret_access_key else None,
-        region_name=aws.region,
-    )
-    cfg = config or boto_config()
-    if aws.endpoint_url and service == "s3":  # moto, LocalStack, MinIO: no bucket subdomains
-        cfg = cfg.merge(Config(s3={"addressing_style": "path"}))
-    return session.client(service, endpoint_url=aws.endpoint_url, config=cfg)
-
-
-def _code_status(exc: ClientError) -> tuple[str, int]:
-    err = exc.response.get("Error") or {}
-    meta = exc.response.get("ResponseMetadata") or {}
-    return str(err.get("Code") or ""), int(meta.get("HTTPStatusCode") or 0)
-
-
-def classify_error(exc: Exception, action: str, *, bucket: str | None = None, queue: str | None = None) -> SinkError | None:
-    """The :class:`SinkError` an SDK failure means (its ``__cause__`` is ``exc``), or ``None``: a
-    permanent failure of this one request (a per-record failure). Messages name the action, the
-    bucket or queue and the AWS error code only — never an object key, which holds a document id."""
-    err = _classify(exc, action, bucket, queue)
-    if err is not None:
-        err.__cause__ = exc
-    return err
-
-
-def _classify(exc: Exception, action: str, bucket: str | None, queue: str | None) -> SinkError | None:
-    if isinstance(exc, ClientError):
-        code, status = _code_status(exc)
-        what = code or str(status)
-        if code in _THROTTLED or status == 429:
-            return SinkBackpressure(f"{action}: throttled by AWS ({what})", retry_after=1.0)
-        if code == "NoSuchBucket" or (bucket and status == 404 and action.startswith("HeadBucket")):
-            return FatalSinkError(f"S3 bucket '{bucket}' does not exist ({action}); create it or fix sinks.*.bucket")
-        if code in _NO_QUEUE:
-            return FatalSinkError(f"SQS queue '{queue}' does not exist ({action}); create it or fix the entity's queue")
-        if code in _DENIED or status in (401, 403):
-            target = f"bucket '{bucket}'" if bucket else f"queue '{queue}'" if queue else "AWS"
-            return FatalSinkError(f"{action}: access to {target} denied ({what}); check credentials and IAM policy")
-        if status >= 500 or status == 0:
-            return RetriableSinkError(f"{action}: AWS answered {what}")
-        return None
-    if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
-        return FatalSinkError(
-            f"{action}: no AWS credentials (set STREAMPROC_AWS__ACCESS_KEY_ID/SECRET_ACCESS_KEY or the default chain)"
-        )
-    if isinstance(exc, ParamValidationError):
-        return None
-    if isinstance(exc, (BotoConnectionError, HTTPClientError, BotoCoreError)):
-        return RetriableSinkError(f"{action}: cannot reach AWS ({type(exc).__name__})")
-    return None
-
-
-def _worst(errors: Iterable[SinkError]) -> SinkError | None:
-    errs = list(errors)
-    for cls in _SEVERITY:
-        for e in errs:
-            if isinstance(e, cls):
-                return e
-    return errs[0] if errs else None
-
-
-def _fail_once(batch: SinkBatch, record: SinkRecord, reason: str, error_class: str = "permanent") -> None:
-    if not any(f.record is record for f in batch.failures):
-        batch.fail(record, reason, error_class)
-
-
-def _partitions(records: Iterable[SinkRecord]) -> dict[tuple[str, int], int]:
-    """(topic, partition) → highest offset among ``records``."""
-    out: dict[tuple[str, int], int] = {}
-    for r in records:
-        tp = (r.topic, r.partition)
-        if r.offset > out.get(tp, -1):
-            out[tp] = r.offset
-    return out
-
-
-class _AwsSink(Sink):
-    """Shared plumbing: lazy clients, a private thread pool, bucket checks, progress markers."""
-
-    bucket: str
-
-    def __init__(self, aws: AwsSettings, *, create_missing: bool, config: Config | None, concurrency: int) -> None:
-        self.aws = aws
-        self.create_missing = create_missing
-        self.config = config or boto_config(pool=concurrency)
-        self.concurrency = concurrency
-        self._clients: dict[str, Any] = {}
-        self._pool: ThreadPoolExecutor | None = None
-
-    def client(self, service: str) -> Any:
-        if service not in self._clients:
-            self._clients[service] = make_client(service, self.aws, self.config)
-        return self._clients[service]
-
-    async def call(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix=f"streamproc-{self.name}")
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
-
-    async def stop(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            await asyncio.to_thread(pool.shutdown, True)
-        for c in self._clients.values():
-            close = getattr(c, "close", None)
-            if close is not None:
-                close()
-        self._clients.clear()
-
-    async def check_bucket(self) -> None:
-        s3 = await self.call(self.client, "s3")  # building a client reads SDK models: not on the loop
-        try:
-            await self.call(s3.head_bucket, Bucket=self.bucket)
-            return
-        except Exception as exc:
-            err = classify_error(exc, "HeadBucket", bucket=self.bucket)
-            missing = isinstance(exc, ClientError) and _code_status(exc)[1] == 404
-            if not (missing and self.create_missing):
-                raise (err or FatalSinkError(f"HeadBucket of '{self.bucket}' failed")) from exc
-        kwargs: dict[str, Any] = {"Bucket": self.bucket}
-        if self.aws.region != "us-east-1":
-            kwargs["CreateBucketConfiguration"] = {"LocationConstraint": self.aws.region}
-        try:
-            await self.call(s3.create_bucket, **kwargs)
-        except Exception as exc:
-            raise (classify_error(exc, "CreateBucket", bucket=self.bucket)
-                   or FatalSinkError(f"cannot create bucket '{self.bucket}'")) from exc
-        log.info("%s: created bucket %s", self.name, self.bucket)
-
-    async def read_marker(self, key: str) -> Marker:
-        s3 = self.client("s3")
-        try:
-            resp = await self.call(s3.get_object, Bucket=self.bucket, Key=key)
-            data = await self.call(resp["Body"].read)
-        except ClientError as exc:
-            if _code_status(exc)[0] in _NO_KEY:
-                return Marker()
-            raise (classify_error(exc, "GetObject(marker)", bucket=self.bucket)
-                   or RetriableSinkError("GetObject(marker) failed")) from exc
-        except Exception as exc:
-            raise (classify_error(exc, "GetObject(marker)", bucket=self.bucket)
-                   or RetriableSinkError("GetObject(marker) failed")) from exc
-        try:
-            return Marker.decode(data)
-        except ValueError as exc:
-            raise FatalSinkError(f"progress marker s3://{self.bucket}/{key} is corrupt; delete it to reset") from exc
-
-    async def write_marker(self, key: str, marker: Marker) -> None:
-        s3 = self.client("s3")
-        try:
-            await self.call(s3.put_object, Bucket=self.bucket, Key=key, Body=marker.encode(),
-                            ContentType="application/json")
-        except Exception as exc:
-            raise (classify_error(exc, "PutObject(marker)", bucket=self.bucket)
-                   or RetriableSinkError("PutObject(marker) failed")) from exc
-
-    async def read_markers(self, tps: Iterable[tuple[str, int]], key_of: Callable[[str, int], str]) -> dict[tuple[str, int], Marker]:
-        tps = list(tps)
-        found = await asyncio.gather(*(self.read_marker(key_of(t, p)) for t, p in tps), return_exceptions=True)
-        errors = [e for e in found if isinstance(e, BaseException)]
-        if errors:
-            raise _worst(e for e in errors if isinstance(e, SinkError)) or errors[0]
-        return dict(zip(tps, found))  # type: ignore[arg-type]
-
-    async def put_many(self, items: list[tuple[str, bytes, str]]) -> list[SinkError | None | bool]:
-        """PutObject each (key, body, content type); per item True, a SinkError, or None (permanent)."""
-        s3 = self.client("s3")
-
-        async def one(key: str, body: bytes, ctype: str) -> SinkError | None | bool:
-            try:
-                await self.call(s3.put_object, Bucket=self.bucket, Key=key, Body=body, ContentType=ctype)
-                return True
-            except Exception as exc:
-                return classify_error(exc, "PutObject", bucket=self.bucket)
-
-        return list(await asyncio.gather(*(one(*i) for i in items)))
 
 
 class S3TriggerSink(_AwsSink):
@@ -503,103 +280,3 @@ def _message_chunks(items: list[TriggerObject]) -> Iterable[list[TriggerObject]]
         size += n
     if chunk:
         yield chunk
-
-
-class S3ArchiveSink(_AwsSink):
-    """Batched Avro or gzip JSON Lines objects per entity and event hour (see ``archive_format``)."""
-
-    name = "s3-archive"
-
-    def __init__(
-        self,
-        spec: S3ArchiveSpec,
-        aws: AwsSettings,
-        *,
-        create_missing: bool = False,
-        config: Config | None = None,
-        concurrency: int = 8,
-    ) -> None:
-        super().__init__(aws, create_missing=create_missing, config=config, concurrency=concurrency)
-        self.spec = spec
-        self.bucket = spec.bucket
-
-    def wants(self, record: SinkRecord) -> bool:
-        return self.spec.wants(record.entity)
-
-    def plan(self, records: list[SinkRecord]) -> list[dict[str, Any]]:
-        objects, rejected = plan_archive(self.spec, [r for r in records if self.wants(r)])
-        return archive_actions(self.spec, objects, rejected)
-
-    async def start(self) -> None:
-        await self.check_bucket()
-
-    def _marker_key(self, topic: str, partition: int) -> str:
-        return archive_marker_key(self.spec.prefix, topic, partition)
-
-    async def write(self, batch: SinkBatch) -> None:
-        records = [r for r in batch.records if self.wants(r)]
-        if not records:
-            return
-        highest = _partitions(records)
-        markers = await self.read_markers(highest, self._marker_key)
-        fresh = [r for r in records if r.offset > markers[(r.topic, r.partition)].offset]
-        objects, rejected = await self.call(plan_archive, self.spec, fresh)
-        for rej in rejected:
-            _fail_once(batch, rej.record, rej.reason, rej.error_class)
-
-        new_keys: dict[tuple[str, int], set[str]] = {tp: set() for tp in highest}
-        for o in objects:
-            new_keys[(o.topic, o.partition)].add(o.key)
-        intents = [
-            self.write_marker(self._marker_key(*tp), Marker(m.offset, tuple(sorted(set(m.pending) | new_keys[tp]))))
-            for tp, m in markers.items()
-            if new_keys[tp] - set(m.pending)
-        ]
-        await _all(intents)
-
-        results = await self.put_many([(o.key, o.body, _content_type(self.spec.format)) for o in objects])
-        errors = [r for r in results if isinstance(r, SinkError)]
-        if errors:
-            raise _worst(errors)  # type: ignore[misc]
-        self._fail_rejected_objects(batch, fresh, objects, results)
-
-        stale = sorted(k for tp, m in markers.items() for k in set(m.pending) - new_keys[tp])
-        await self._delete(stale)
-        finals = [
-            self.write_marker(self._marker_key(*tp), Marker(max(highest[tp], m.offset)))
-            for tp, m in markers.items()
-            if highest[tp] > m.offset or m.pending or new_keys[tp]
-        ]
-        await _all(finals)
-        log.debug("%s: %d objects from %d records", self.name, len(objects), len(fresh))
-
-    def _fail_rejected_objects(
-        self, batch: SinkBatch, fresh: list[SinkRecord], objects: list[ArchiveObject], results: list[Any]
-    ) -> None:
-        bad = [o for o, res in zip(objects, results) if res is None]
-        for o in bad:
-            wanted = set(o.offsets)
-            for r in fresh:
-                if r.entity == o.entity and (r.topic, r.partition) == (o.topic, o.partition) and r.offset in wanted:
-                    _fail_once(batch, r, f"S3 rejected an archive object of entity '{o.entity}'")
-
-    async def _delete(self, keys: list[str]) -> None:
-        s3 = self.client("s3")
-        for i in range(0, len(keys), 1000):
-            objs = [{"Key": k} for k in keys[i : i + 1000]]
-            try:
-                await self.call(s3.delete_objects, Bucket=self.bucket, Delete={"Objects": objs, "Quiet": True})
-            except Exception as exc:
-                raise (classify_error(exc, "DeleteObjects", bucket=self.bucket)
-                       or RetriableSinkError("DeleteObjects failed")) from exc
-
-
-def _content_type(fmt: str) -> str:
-    return "application/avro" if fmt == "avro" else "application/gzip"
-
-
-async def _all(coros: list[Any]) -> None:
-    found = await asyncio.gather(*coros, return_exceptions=True)
-    errors = [e for e in found if isinstance(e, BaseException)]
-    if errors:
-        raise _worst(e for e in errors if isinstance(e, SinkError)) or errors[0]

@@ -1,7 +1,8 @@
-"""Pure layout of the S3 (+SQS) sinks: configuration models, object keys, parts, messages, markers.
+"""Pure layout of the S3 (+SQS) sinks: configuration models, object keys, parts, messages.
 
-No I/O here (boto3 lives in ``s3.py``, the archive encoding in ``archive_format.py``); ``write()``
-and ``dry-run`` both use these functions.
+No I/O here (boto3 lives in ``aws.py``, ``s3.py`` and ``s3_archive.py``, the archive encoding in
+``archive_format.py``, the progress markers in ``s3_markers.py``, the ``JSON.stringify``
+emulation in ``js_json.py``); ``write()`` and ``dry-run`` both use these functions.
 
 Trigger-compatible mode reproduces what the Atlas triggers wrote: per change, the document as
 ``JSON.stringify`` printed it at ``<env><collection>/<documentId>-<sourceMillis>`` (split into
@@ -11,16 +12,15 @@ Trigger-compatible mode reproduces what the Atlas triggers wrote: per change, th
 from __future__ import annotations
 
 import hashlib
-import math
 import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
-from streamproc.jsonutil import dumps, loads
+from streamproc.jsonutil import loads
 from streamproc.sinks.base import SinkRecord
+from streamproc.sinks.js_json import js_json
 
 __all__ = [
     "S3TriggerEntity",
@@ -34,7 +34,6 @@ __all__ = [
     "TriggerObject",
     "Rejected",
     "Skipped",
-    "Marker",
     "document_id",
     "base_key",
     "split_utf8",
@@ -44,11 +43,7 @@ __all__ = [
     "sqs_body",
     "plan_trigger",
     "trigger_actions",
-    "trigger_marker_key",
-    "archive_marker_key",
     "sha256_hex",
-    "js_json",
-    "js_number",
 ]
 
 _STRICT = ConfigDict(extra="forbid")
@@ -117,117 +112,6 @@ class S3ArchiveSpec(BaseModel):
 
     def wants(self, entity: str) -> bool:
         return self.entities == "all" or entity in self.entities
-
-
-# --------------------------------------------------------------------------- JSON.stringify
-
-
-def js_number(x: float) -> str:
-    """A float as ECMAScript's Number::toString prints it (shortest round-trip digits)."""
-    if not math.isfinite(x):
-        return "null"
-    if x == 0:
-        return "0"
-    if x < 0:
-        return "-" + js_number(-x)
-    mant, _, exp = repr(x).partition("e")
-    ip, _, fp = mant.partition(".")
-    raw = ip + fp
-    stripped = raw.lstrip("0")
-    n = len(ip) + (int(exp) if exp else 0) - (len(raw) - len(stripped))
-    digits = stripped.rstrip("0") or "0"
-    k = len(digits)
-    if k <= n <= 21:
-        return digits + "0" * (n - k)
-    if 0 < n <= 21:
-        return f"{digits[:n]}.{digits[n:]}"
-    if -6 < n <= 0:
-        return "0." + "0" * (-n) + digits
-    e = n - 1
-    sign = "+" if e >= 0 else "-"
-    head = digits if k == 1 else f"{digits[0]}.{digits[1:]}"
-    return f"{head}e{sign}{abs(e)}"
-
-
-def _js_float(x: float) -> Any:
-    if x.is_integer() and abs(x) < 1e21:
-        return int(x)
-    return orjson.Fragment(js_number(x).encode())
-
-
-def _js_prepare(value: Any) -> tuple[Any, bool]:
-    """``value`` with floats in JavaScript's spelling; ``changed`` False when nothing differed."""
-    t = type(value)
-    if t is float:
-        return _js_float(value), True
-    if t is dict:
-        out: dict[Any, Any] | None = None
-        for k, v in value.items():
-            nv, ch = _js_prepare(v)
-            if ch and out is None:
-                out = dict(value)
-            if out is not None:
-                out[k] = nv
-        return (out, True) if out is not None else (value, False)
-    if t is list:
-        lst: list[Any] | None = None
-        for i, v in enumerate(value):
-            nv, ch = _js_prepare(v)
-            if ch and lst is None:
-                lst = list(value)
-            if lst is not None:
-                lst[i] = nv
-        return (lst, True) if lst is not None else (value, False)
-    return value, False
-
-
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _js_slow(value: Any, out: list[str]) -> None:
-    if value is None or value is True or value is False:
-        out.append("null" if value is None else ("true" if value else "false"))
-    elif isinstance(value, str):
-        out.append(_json_str(value))
-    elif isinstance(value, int):
-        out.append(str(value))
-    elif isinstance(value, float):
-        out.append(js_number(value) if not (value.is_integer() and abs(value) < 1e21) else str(int(value)))
-    elif isinstance(value, dict):
-        out.append("{")
-        for i, (k, v) in enumerate(value.items()):
-            out.append(("," if i else "") + _json_str(str(k)) + ":")
-            _js_slow(v, out)
-        out.append("}")
-    elif isinstance(value, (list, tuple)):
-        out.append("[")
-        for i, v in enumerate(value):
-            if i:
-                out.append(",")
-            _js_slow(v, out)
-        out.append("]")
-    else:
-        raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
-
-
-def _json_str(s: str) -> str:
-    import json
-
-    text = json.dumps(s, ensure_ascii=False)
-    return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
-
-
-def js_json(value: Any) -> bytes:
-    """UTF-8 JSON as JavaScript's ``JSON.stringify(value)`` printed it: compact, non-ASCII kept,
-    control characters escaped, integral numbers without ``.0``, lone surrogates as ``\\uXXXX``.
-    Integers beyond 64 bits are written exactly (JavaScript would have rounded them)."""
-    prepared, _ = _js_prepare(value)
-    try:
-        return orjson.dumps(prepared)
-    except TypeError:  # integers beyond 64 bits or lone surrogates: the exact, slower path
-        out: list[str] = []
-        _js_slow(value, out)
-        return "".join(out).encode()
 
 
 # --------------------------------------------------------------------------- keys and parts
@@ -411,45 +295,3 @@ def trigger_actions(spec: S3TriggerSpec, item: TriggerObject | Rejected | Skippe
         out.append({"kind": "sqs", "queue": m.queue, "group": m.group_id, "dedup_id": m.dedup_id,
                     "body": loads(m.body)})
     return out
-
-
-# --------------------------------------------------------------------------- progress markers
-
-
-@dataclass(frozen=True, slots=True)
-class Marker:
-    """Progress of one (topic, partition): every record at or below ``offset`` is done.
-
-    ``pending`` (archive mode) lists object keys a write was about to create; a later write
-    deletes those it does not rewrite, so a crashed larger batch leaves no stale object behind.
-    """
-
-    offset: int = -1
-    pending: tuple[str, ...] = ()
-
-    def encode(self) -> bytes:
-        return dumps({"offset": self.offset, "pending": list(self.pending)})
-
-    @classmethod
-    def decode(cls, data: bytes) -> Marker:
-        try:
-            obj = loads(data)
-            offset = obj["offset"]
-            pending = tuple(str(k) for k in obj.get("pending") or ())
-        except (ValueError, TypeError, KeyError, AttributeError):
-            raise ValueError("progress marker is not a streamproc marker") from None
-        if not isinstance(offset, int) or isinstance(offset, bool):
-            raise ValueError("progress marker offset is not an integer")
-        return cls(offset, pending)
-
-
-def trigger_marker_key(env: str, topic: str, partition: int) -> str:
-    """``<env>/_streamproc/offsets/<topic>/<partition>``: beside the collections, never listed
-    by a ``<env>/<collection>/`` prefix."""
-    return f"{_prefix(env)}_streamproc/offsets/{topic}/{partition}"
-
-
-def archive_marker_key(prefix: str, topic: str, partition: int) -> str:
-    """``_streamproc/archive-offsets/<prefix>/<topic>/<partition>``: outside the archive tree,
-    so crawlers of ``<prefix>/`` see only data files."""
-    return f"_streamproc/archive-offsets/{_prefix(prefix)}{topic}/{partition}"

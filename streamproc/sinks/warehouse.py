@@ -4,7 +4,8 @@ Per batch and table, in one transaction: load the rows into a temporary staging 
 newest position per key (``DISTINCT ON``), merge with ``INSERT … ON CONFLICT (key) DO UPDATE …
 WHERE target._src_position < EXCLUDED._src_position`` (hard deletes: ``DELETE … USING`` under the
 same guard). A retried or redelivered batch therefore changes nothing. The write is durable when
-the transaction commits. Layout, conversion and SQL text come from :mod:`warehouse_plan`.
+the transaction commits. Tables and rows come from :mod:`warehouse_plan` and
+:mod:`warehouse_rows`, conversion from :mod:`warehouse_types`, SQL text from :mod:`warehouse_sql`.
 
 A row the database rejects (a data error) is isolated by bisecting the table's rows into
 smaller transactions; the single bad record goes to ``batch.fail`` and the rest commit.
@@ -22,15 +23,9 @@ from typing import Any, Callable, Sequence
 from streamproc.errors import FatalSinkError, RetriableSinkError
 from streamproc.settings import WarehouseSettings
 from streamproc.sinks.base import Sink, SinkBatch, SinkRecord
-from streamproc.sinks.warehouse_plan import (
-    DUCKDB,
-    POSTGRES,
-    Dialect,
-    PlannedRow,
-    RecordRejected,
-    TablePlan,
-    WarehousePlanner,
-    WarehouseSpec,
+from streamproc.sinks.warehouse_plan import WarehousePlanner, WarehouseSpec
+from streamproc.sinks.warehouse_rows import PlannedRow, RecordRejected, TablePlan, row_json
+from streamproc.sinks.warehouse_sql import (
     add_column_sqls,
     copy_stage_sql,
     create_schema_sql,
@@ -39,9 +34,9 @@ from streamproc.sinks.warehouse_plan import (
     drop_stage_sql,
     hard_delete_sql,
     insert_stage_sql,
-    row_json,
     upsert_sql,
 )
+from streamproc.sinks.warehouse_types import DUCKDB, POSTGRES, Dialect
 
 __all__ = ["WarehouseSink", "WarehouseBackend", "PostgresBackend", "DuckDBBackend", "RowsRejected", "backend_for"]
 

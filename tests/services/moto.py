@@ -132,7 +132,7 @@ class MotoService:
         )
 
     def client(self, service: str, *, timeout: float = 5.0, attempts: int = 2) -> Any:
-        from streamproc.sinks.s3 import boto_config, make_client
+        from streamproc.sinks.aws import boto_config, make_client
 
         return make_client(service, self.aws_settings(),
                            boto_config(connect_timeout=timeout, read_timeout=timeout, max_attempts=attempts))

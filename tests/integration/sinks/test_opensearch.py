@@ -16,7 +16,8 @@ from streamproc.errors import ConfigError, FatalSinkError, RetriableSinkError, S
 from streamproc.settings import OpenSearchSettings
 from streamproc.sinks.base import SinkBatch, SinkRecord
 from streamproc.sinks.opensearch import OpenSearchSink, opensearch_init
-from streamproc.sinks.opensearch_plan import OpenSearchSpec, version_of
+from streamproc.sinks.opensearch_plan import OpenSearchSpec
+from streamproc.sinks.opensearch_version import version_of
 from tests.services.opensearch_fake import OpenSearchFake, opensearch_fake  # noqa: F401 - fixture
 
 IMAGE = "opensearchproject/opensearch:2.11.1"

@@ -15,17 +15,13 @@ from botocore.exceptions import ClientError
 
 from streamproc.errors import FatalSinkError, RetriableSinkError
 from streamproc.parity import run_parity
+from streamproc.sinks.aws import boto_config
 from streamproc.sinks.base import SinkBatch, SinkRecord
-from streamproc.sinks.s3 import S3ArchiveSink, S3TriggerSink, boto_config
-from streamproc.sinks.s3_layout import (
-    MAX_PART_BYTES,
-    Marker,
-    S3ArchiveSpec,
-    S3TriggerEntity,
-    S3TriggerSpec,
-    archive_marker_key,
-    js_json,
-)
+from streamproc.sinks.js_json import js_json
+from streamproc.sinks.s3 import S3TriggerSink
+from streamproc.sinks.s3_archive import S3ArchiveSink
+from streamproc.sinks.s3_layout import MAX_PART_BYTES, S3ArchiveSpec, S3TriggerEntity, S3TriggerSpec
+from streamproc.sinks.s3_markers import Marker, archive_marker_key
 from tests.services.moto import (  # noqa: F401  (fixtures)
     MotoService,
     aws_settings,

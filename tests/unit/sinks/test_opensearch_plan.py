@@ -10,26 +10,23 @@ import pytest
 from pydantic import ValidationError
 
 from streamproc.sinks.base import SinkRecord
+from streamproc.sinks.opensearch_bodies import (
+    entity_indices,
+    index_template_body,
+    ism_policy_body,
+    rollover_template_body,
+)
+from streamproc.sinks.opensearch_bulk import action_lines, bulk_chunks, item_outcome, safe_reason
 from streamproc.sinks.opensearch_plan import (
     MAX_ID_BYTES,
     MAX_INDEX_BYTES,
-    MAX_VERSION,
     OpenSearchSpec,
     OsAction,
-    Unplannable,
-    action_lines,
-    bulk_chunks,
     document_id,
-    entity_indices,
     index_name,
-    index_template_body,
-    ism_policy_body,
-    item_outcome,
     plan_record,
-    rollover_template_body,
-    safe_reason,
-    version_of,
 )
+from streamproc.sinks.opensearch_version import MAX_VERSION, Unplannable, version_of
 
 SPEC = OpenSearchSpec()
 
@@ -383,9 +380,9 @@ def test_shipped_pipelines_config_section_parses(repo_root) -> None:
 
 
 def test_public_api() -> None:
-    from streamproc.sinks import opensearch, opensearch_plan
+    from streamproc.sinks import opensearch, opensearch_bodies, opensearch_bulk, opensearch_plan, opensearch_version
 
     assert opensearch.__all__ == ["OpenSearchSink", "InitReport", "opensearch_init"]
-    for module in (opensearch, opensearch_plan):
+    for module in (opensearch, opensearch_plan, opensearch_version, opensearch_bulk, opensearch_bodies):
         for name in module.__all__:
             assert hasattr(module, name), name

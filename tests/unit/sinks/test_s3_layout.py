@@ -20,29 +20,27 @@ from streamproc.sinks.archive_format import (
     sync_marker,
 )
 from streamproc.sinks.base import SinkRecord
-from streamproc.sinks.s3 import S3ArchiveSink, S3TriggerSink
+from streamproc.sinks.js_json import js_json, js_number
+from streamproc.sinks.s3 import S3TriggerSink
+from streamproc.sinks.s3_archive import S3ArchiveSink
 from streamproc.sinks.s3_layout import (
     MAX_PART_BYTES,
-    Marker,
     Rejected,
     S3ArchiveSpec,
     S3TriggerEntity,
     S3TriggerSpec,
     Skipped,
     TriggerObject,
-    archive_marker_key,
     base_key,
     document_id,
     is_fifo,
-    js_json,
-    js_number,
     part_keys,
     plan_trigger,
     split_utf8,
     sqs_body,
     sqs_id,
-    trigger_marker_key,
 )
+from streamproc.sinks.s3_markers import Marker, archive_marker_key, trigger_marker_key
 
 TS = 1_700_000_000_123  # 2023-11-14T22:13:20.123Z
 
@@ -415,13 +413,20 @@ def test_archive_sink_plan_needs_no_connection() -> None:
 def test_public_api() -> None:
     import streamproc.parity
     import streamproc.sinks.archive_format
+    import streamproc.sinks.aws
+    import streamproc.sinks.js_json
     import streamproc.sinks.s3
+    import streamproc.sinks.s3_archive
     import streamproc.sinks.s3_layout
+    import streamproc.sinks.s3_markers
 
-    assert streamproc.sinks.s3.__all__ == ["S3TriggerSink", "S3ArchiveSink", "boto_config", "make_client",
-                                           "classify_error"]
+    assert streamproc.sinks.s3.__all__ == ["S3TriggerSink"]
+    assert streamproc.sinks.s3_archive.__all__ == ["S3ArchiveSink"]
+    assert streamproc.sinks.aws.__all__ == ["boto_config", "make_client", "classify_error"]
     assert S3TriggerSink.name == "s3" and S3ArchiveSink.name == "s3-archive"
-    for mod in (streamproc.sinks.s3, streamproc.sinks.s3_layout, streamproc.sinks.archive_format, streamproc.parity):
+    for mod in (streamproc.sinks.aws, streamproc.sinks.s3, streamproc.sinks.s3_archive, streamproc.sinks.s3_layout,
+                streamproc.sinks.s3_markers, streamproc.sinks.js_json, streamproc.sinks.archive_format,
+                streamproc.parity):
         for name in mod.__all__:
             assert hasattr(mod, name), f"{mod.__name__}.{name}"
 
@@ -430,7 +435,8 @@ def test_layout_imports_no_sdk() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, streamproc.sinks.spec, streamproc.sinks.s3_layout\n"
+    code = ("import sys, streamproc.sinks.spec, streamproc.sinks.s3_layout, streamproc.sinks.s3_markers\n"
+            "import streamproc.sinks.js_json\n"
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore', 'fastavro')))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
@@ -452,7 +458,7 @@ def test_error_mapping_at_the_boundary() -> None:
     )
 
     from streamproc.errors import FatalSinkError, RetriableSinkError, SinkBackpressure
-    from streamproc.sinks.s3 import classify_error
+    from streamproc.sinks.aws import classify_error
 
     slow = classify_error(_client_error("SlowDown", 503), "PutObject", bucket="b")
     assert isinstance(slow, SinkBackpressure) and slow.retry_after > 0

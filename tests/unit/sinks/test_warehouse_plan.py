@@ -11,27 +11,17 @@ from pydantic import SecretStr, ValidationError
 from streamproc.settings import WarehouseSettings
 from streamproc.sinks.base import SinkRecord
 from streamproc.sinks.warehouse import DuckDBBackend, PostgresBackend, WarehouseSink, backend_for
-from streamproc.sinks.warehouse_plan import (
-    DUCKDB,
-    POSTGRES,
-    ConversionError,
-    RecordRejected,
-    WarehousePlanner,
-    WarehouseSpec,
+from streamproc.sinks.warehouse_plan import WarehousePlanner, WarehouseSpec, table_plan
+from streamproc.sinks.warehouse_rows import RecordRejected, build_row, lookup, quote_ident, row_json
+from streamproc.sinks.warehouse_sql import (
     add_column_sqls,
-    build_row,
-    convert,
     create_stage_sql,
     create_table_sql,
-    encode_position,
     hard_delete_sql,
     insert_stage_sql,
-    lookup,
-    quote_ident,
-    row_json,
-    table_plan,
     upsert_sql,
 )
+from streamproc.sinks.warehouse_types import DUCKDB, POSTGRES, ConversionError, convert, encode_position
 
 
 def rec(op="insert", key=None, position=(1,), doc=None, entity="orders", complete=True, ts_ms=1_700_000_000_000):

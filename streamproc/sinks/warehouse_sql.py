@@ -1,0 +1,114 @@
+"""Pure SQL text of the warehouse sink, per dialect (PostgreSQL or DuckDB).
+
+DDL (schema, table, added columns), the temporary staging table and its load (``COPY`` for
+PostgreSQL, columnar ``INSERT … unnest`` for DuckDB), and the guarded merge: the newest staged row
+per key is upserted, or hard-deleted, only over a row with an older ``_src_position``, so a
+retried or redelivered batch changes nothing. Identifiers are always double-quoted
+(:func:`~streamproc.sinks.warehouse_rows.quote_ident`). No I/O here; ``warehouse.py`` runs it.
+"""
+
+from __future__ import annotations
+
+from streamproc.sinks.warehouse_rows import TablePlan, quote_ident
+from streamproc.sinks.warehouse_types import Dialect
+
+__all__ = [
+    "STAGE_TABLE",
+    "create_schema_sql",
+    "create_table_sql",
+    "add_column_sqls",
+    "create_stage_sql",
+    "copy_stage_sql",
+    "insert_stage_sql",
+    "drop_stage_sql",
+    "upsert_sql",
+    "hard_delete_sql",
+]
+
+STAGE_TABLE = "streamproc_stage"
+
+
+def create_schema_sql(schema: str) -> str:
+    return f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}"
+
+
+def _col_defs(table: TablePlan, d: Dialect) -> list[str]:
+    return [f"{quote_ident(c.name)} {d.types[c.type]}" for c in table.columns]
+
+
+def create_table_sql(table: TablePlan, d: Dialect) -> str:
+    defs = [f"{quote_ident(c.name)} {d.types[c.type]} NOT NULL" for c in table.key]
+    defs += _col_defs(table, d)
+    defs += [
+        f'"_doc" {d.doc_type}',
+        f'"_src_position" {d.position_type} NOT NULL',
+        f'"_src_ts" {d.types["timestamptz"]}',
+        f'"_deleted" {d.types["boolean"]} NOT NULL DEFAULT false',
+        f'"_loaded_at" {d.types["timestamptz"]} NOT NULL DEFAULT now()',
+        f"PRIMARY KEY ({_key_list(table)})",
+    ]
+    return f"CREATE TABLE IF NOT EXISTS {table.qualified} (\n  " + ",\n  ".join(defs) + "\n)"
+
+
+def add_column_sqls(table: TablePlan, d: Dialect) -> list[str]:
+    """One ``ADD COLUMN IF NOT EXISTS`` per configured column (a type change needs a manual ALTER)."""
+    return [f"ALTER TABLE {table.qualified} ADD COLUMN IF NOT EXISTS {c}" for c in _col_defs(table, d)]
+
+
+def _key_list(table: TablePlan, prefix: str = "") -> str:
+    return ", ".join(prefix + quote_ident(c.name) for c in table.key)
+
+
+def create_stage_sql(table: TablePlan, d: Dialect) -> str:
+    cols = ", ".join(f"{quote_ident(n)} {t}" for n, t in zip(table.load_columns, table.load_types(d)))
+    if d.name == "postgres":
+        return f"CREATE TEMP TABLE {STAGE_TABLE} ({cols}) ON COMMIT DROP"
+    return f"CREATE OR REPLACE TEMP TABLE {STAGE_TABLE} ({cols})"
+
+
+def drop_stage_sql() -> str:
+    return f"DROP TABLE IF EXISTS {STAGE_TABLE}"
+
+
+def copy_stage_sql(table: TablePlan) -> str:
+    return f"COPY {STAGE_TABLE} ({', '.join(map(quote_ident, table.load_columns))}) FROM STDIN"
+
+
+def insert_stage_sql(table: TablePlan, d: Dialect) -> str:
+    """Columnar load: one list parameter per column, zipped by ``unnest`` (DuckDB)."""
+    parts = []
+    for i, (name, t) in enumerate(zip(table.load_columns, table.load_types(d)), start=1):
+        if t == "JSON":
+            parts.append(f"unnest(${i}::VARCHAR[])::JSON")
+        else:
+            parts.append(f"unnest(${i}::{t}[])")
+    return f"INSERT INTO {STAGE_TABLE} SELECT {', '.join(parts)}"
+
+
+def _latest(table: TablePlan) -> str:
+    keys = _key_list(table)
+    return f'(SELECT DISTINCT ON ({keys}) * FROM {STAGE_TABLE} ORDER BY {keys}, "_src_position" DESC) AS s'
+
+
+def upsert_sql(table: TablePlan) -> str:
+    """Newest row per key merged under the guard: an equal or older position changes nothing."""
+    cols = [quote_ident(n) for n in table.load_columns]
+    key_names = {c.name for c in table.key}
+    sets = [f"{quote_ident(n)} = EXCLUDED.{quote_ident(n)}" for n in table.load_columns if n not in key_names]
+    sets.append('"_loaded_at" = EXCLUDED."_loaded_at"')
+    where = ' WHERE NOT s."_deleted"' if table.deletes == "hard" else ""
+    return (
+        f"INSERT INTO {table.qualified} AS t ({', '.join(cols)}, \"_loaded_at\")\n"
+        f"SELECT {', '.join('s.' + c for c in cols)}, now() FROM {_latest(table)}{where}\n"
+        f"ON CONFLICT ({_key_list(table)}) DO UPDATE SET {', '.join(sets)}\n"
+        f'WHERE t."_src_position" < EXCLUDED."_src_position"'
+    )
+
+
+def hard_delete_sql(table: TablePlan) -> str:
+    """Rows whose newest event in the batch is a delete with a newer position are removed."""
+    join = " AND ".join(f"t.{quote_ident(c.name)} = s.{quote_ident(c.name)}" for c in table.key)
+    return (
+        f"DELETE FROM {table.qualified} AS t USING {_latest(table)}\n"
+        f'WHERE {join} AND s."_deleted" AND t."_src_position" < s."_src_position"'
+    )
