@@ -138,7 +138,11 @@ class S3TriggerSink(_AwsSink):
         log.debug("%s: %d changes stored, %d skipped", self.name, len(todo), len(records) - len(todo))
 
     async def _put_objects(self, batch: SinkBatch, todo: list[TriggerObject], done: set[int]) -> list[TriggerObject]:
-        flat = [(item, key, body) for item in todo for key, body in item.parts]
+        every = [(item, key, body) for item in todo for key, body in item.parts]
+        # Changes of one document within one source millisecond share a key: only the last is put,
+        # since parallel puts of one key would land in any order (the later change must win).
+        last = {key: i for i, (_, key, _) in enumerate(every)}
+        flat = [part for i, part in enumerate(every) if last[part[1]] == i]
         results = await self.put_many([(k, b, "application/json") for _, k, b in flat])
         errors = [r for r in results if isinstance(r, SinkError)]
         if errors:

@@ -16,7 +16,8 @@ from botocore.exceptions import ClientError
 from streamproc.errors import FatalSinkError, RetriableSinkError
 from streamproc.parity import run_parity
 from streamproc.sinks.aws import boto_config
-from streamproc.sinks.base import SinkBatch, SinkRecord
+from streamproc.jsonutil import dumps
+from streamproc.sinks.base import SinkBatch, SinkRecord, record_from_message
 from streamproc.sinks.js_json import js_json
 from streamproc.sinks.s3 import S3TriggerSink
 from streamproc.sinks.s3_archive import S3ArchiveSink
@@ -461,3 +462,27 @@ def test_moto_service_outage_restarts_on_the_same_port(moto_factory: Any) -> Non
     back.join(timeout=10)
     assert svc.running and svc.port == port
     s3.head_bucket(Bucket=bucket)  # state kept
+
+
+def test_two_changes_of_one_document_in_one_millisecond_leave_the_later_one(
+        moto_server: MotoService, aws_settings, s3_client) -> None:
+    """Same key within one batch: the later change's bytes win (puts run in parallel)."""
+    bucket = unique_name("same-ms")
+    s3_client.create_bucket(Bucket=bucket)
+    spec = S3TriggerSpec(bucket=bucket, env="prod/", entities={"users": S3TriggerEntity(collection="users")})
+    sink = S3TriggerSink(spec, aws_settings)
+    versions = [{"_id": "a", "n": i, "pad": "x" * (i * 37)} for i in range(40)]
+    records = [record_from_message("t.events.users", 0, i, dumps({"_id": "a"}), dumps({
+        "entity": "users", "op": "update", "key": {"_id": "a"}, "position": [i], "ts_ms": 1000, "after": doc}))
+        for i, doc in enumerate(versions)]
+
+    async def go() -> None:
+        await sink.start()
+        try:
+            await sink.write(SinkBatch(records))
+        finally:
+            await sink.stop()
+
+    asyncio.run(go())
+    body = s3_client.get_object(Bucket=bucket, Key="prod/users/a-1000")["Body"].read()
+    assert json.loads(body) == versions[-1]
