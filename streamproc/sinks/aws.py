@@ -45,6 +45,9 @@ from streamproc.sinks.s3_markers import Marker
 __all__ = ["boto_config", "make_client", "classify_error"]
 
 log = logging.getLogger("streamproc.sink.s3")
+# botocore logs request and response bodies at DEBUG: payloads. Never below WARNING here.
+for _name in ("botocore", "boto3", "urllib3", "s3transfer"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
 
 _THROTTLED = {
     "SlowDown", "Throttling", "ThrottlingException", "RequestThrottled", "TooManyRequestsException",

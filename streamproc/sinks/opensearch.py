@@ -50,6 +50,11 @@ from streamproc.sinks.opensearch_version import Unplannable
 __all__ = ["OpenSearchSink", "InitReport", "opensearch_init"]
 
 log = logging.getLogger("streamproc.sink.opensearch")
+# opensearch-py logs every failed request with a traceback (its "opensearch" logger) and, at
+# DEBUG, whole request bodies as curl commands ("opensearchpy.trace"): payloads. The sink logs
+# each classified failure itself, without values.
+logging.getLogger("opensearch").setLevel(logging.ERROR)
+logging.getLogger("opensearchpy.trace").disabled = True
 
 
 def _where(url: str | None) -> str:
