@@ -167,9 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
     osi.set_defaults(func=_cmd_opensearch_init)
 
     dm = sub.add_parser("demo", help="embedded broker + generated change stream + worker + report")
-    dm.add_argument("--documents", type=int, default=300, help="documents per collection")
+    dm.add_argument("--documents", type=int, default=100, help="documents per collection")
     dm.add_argument("--updates", type=int, default=3, help="updates per document (average)")
-    dm.add_argument("--timeout", type=float, default=240.0, help="give up after this many seconds")
+    dm.add_argument("--timeout", type=float, default=300.0, help="give up after this many seconds")
     dm.set_defaults(func=_cmd_demo)
     return p
 

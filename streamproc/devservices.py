@@ -8,7 +8,13 @@ Only what is not configured is started: a configured endpoint always wins.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
+import socket
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -17,9 +23,14 @@ from pydantic import SecretStr
 from streamproc.broker import free_port
 from streamproc.settings import Settings
 
-__all__ = ["local_services", "LocalServices"]
+__all__ = ["local_services", "LocalServices", "MotoServer", "MotoProcess"]
 
 log = logging.getLogger("streamproc.dev")
+
+#: moto accepts any credentials; these are not secrets.
+ACCESS_KEY = "testing"
+SECRET_KEY = "testing"
+REGION = "us-east-1"
 
 
 class LocalServices:
@@ -48,12 +59,153 @@ class LocalServices:
         return out
 
 
+class MotoServer:
+    """moto in server mode on loopback, quiet; ``stop()`` closes the socket (clients get "connection
+    refused", not a hang) and ``start()`` again reuses the port with the same buckets and queues."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.host = host
+        self.port = port
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    def start(self) -> MotoService:
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
+        from werkzeug.serving import make_server
+
+        with self._lock:
+            if self._server is not None:
+                return self
+            class QuietHandler(MotoRequestHandler):
+                def log_request(self, *args: Any, **kwargs: Any) -> None:
+                    pass
+
+            app = DomainDispatcherApplication(create_backend_app)
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    server = make_server(self.host, self.port, app, threaded=True, request_handler=QuietHandler)
+                    break
+                except OSError:  # the port of a just-stopped server may linger for a moment
+                    if self.port == 0 or time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.1)
+            self.port = server.server_port
+            self._server = server
+            self._thread = threading.Thread(target=server.serve_forever, name=f"moto-{self.port}", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        with self._lock:
+            server, self._server = self._server, None
+            thread, self._thread = self._thread, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if thread is not None:
+            thread.join(timeout=10)
+
+    def outage(self, seconds: float) -> threading.Thread:
+        """Stop now and start again (same port, same state) after ``seconds``; join the thread to wait."""
+        self.stop()
+
+        def back() -> None:
+            time.sleep(seconds)
+            self.start()
+
+        t = threading.Thread(target=back, name=f"moto-outage-{self.port}", daemon=True)
+        t.start()
+        return t
+
+    def aws_settings(self) -> Any:
+        from pydantic import SecretStr
+
+        from streamproc.settings import AwsSettings
+
+        return AwsSettings(
+            region=REGION,
+            endpoint_url=self.endpoint_url,
+            access_key_id=SecretStr(ACCESS_KEY),
+            secret_access_key=SecretStr(SECRET_KEY),
+        )
+
+    def client(self, service: str, *, timeout: float = 5.0, attempts: int = 2) -> Any:
+        from streamproc.sinks.aws import boto_config, make_client
+
+        return make_client(service, self.aws_settings(),
+                           boto_config(connect_timeout=timeout, read_timeout=timeout, max_attempts=attempts))
+
+    def __enter__(self) -> MotoService:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+
+class MotoProcess:
+    """moto in server mode as its own process (a whole core for it; ~150 S3 puts/s here, twice
+    the in-process thread), for ``streamproc dev`` and the demo. State is lost on stop."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> "MotoProcess":
+        self.proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"moto server exited with code {self.proc.returncode}")
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                return self
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"moto server did not listen on port {self.port} within {timeout:.0f}s")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+    def aws_settings(self) -> Any:
+        return MotoServer.aws_settings(self)  # type: ignore[arg-type]
+
+
 def _opensearch_fake() -> Any:
-    try:
-        from tests.services.opensearch_fake import OpenSearchFake  # a source checkout only
-    except ImportError:
+    """The stand-in from ``tests/services`` when running from a source checkout, else ``None``."""
+    path = Path(__file__).resolve().parents[1] / "tests" / "services" / "opensearch_fake.py"
+    if not path.is_file():
         return None
-    return OpenSearchFake(port=free_port()).start()
+    spec = importlib.util.spec_from_file_location("streamproc_dev_opensearch_fake", path)
+    if spec is None or spec.loader is None:
+        return None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve their module by name
+    spec.loader.exec_module(module)
+    return module.OpenSearchFake(port=free_port()).start()
 
 
 @contextlib.contextmanager
@@ -62,19 +214,11 @@ def local_services(settings: Settings, say: Callable[[str], None] = log.info) ->
     started = LocalServices(settings)
     with contextlib.ExitStack() as stack:
         if not settings.aws.endpoint_url:
-            from moto.server import ThreadedMotoServer
-
-            port = free_port()
-            server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-            server.start()
+            server = MotoProcess().start()
             stack.callback(server.stop)
             started.moto = server
-            updates["aws"] = settings.aws.model_copy(update={
-                "endpoint_url": f"http://127.0.0.1:{port}",
-                "access_key_id": SecretStr("local"),
-                "secret_access_key": SecretStr("local"),
-            })
-            started.notes.append(f"S3 + SQS: moto server at http://127.0.0.1:{port} (in memory)")
+            updates["aws"] = server.aws_settings()
+            started.notes.append(f"S3 + SQS: moto server at {server.endpoint_url} (in memory)")
         if settings.warehouse.dsn is None:
             path = Path(settings.datadir) / "warehouse.duckdb"
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -6,10 +6,11 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import tempfile
 import time
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 from streamproc.broker import free_port, maybe_embedded
@@ -62,6 +63,46 @@ def _produce(bootstrap: str, records: list) -> None:
 SINKS = ("s3", "s3-archive", "opensearch", "warehouse")
 
 
+class QueueConsumer(threading.Thread):
+    """Plays the ETL consumer of the trigger queues: receives and deletes every message, counting
+    them (a FIFO group delivers its next messages only after the received ones are deleted)."""
+
+    def __init__(self, aws) -> None:
+        super().__init__(name="demo-sqs-consumer", daemon=True)
+        from streamproc.sinks.aws import make_client
+
+        self.sqs = make_client("sqs", aws)
+        self.received: Counter = Counter()
+        self.stopping = threading.Event()
+
+    def drain_once(self) -> int:
+        n = 0
+        for url in self.sqs.list_queues().get("QueueUrls", []):
+            while True:
+                msgs = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
+                                                VisibilityTimeout=60).get("Messages", [])
+                if not msgs:
+                    break
+                self.sqs.delete_message_batch(QueueUrl=url, Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(msgs)])
+                self.received[url.rsplit("/", 1)[-1]] += len(msgs)
+                n += len(msgs)
+        return n
+
+    def run(self) -> None:
+        while not self.stopping.wait(0.5):
+            try:
+                self.drain_once()
+            except Exception:  # noqa: BLE001 - a queue not created yet; try again
+                continue
+
+    def finish(self) -> Counter:
+        self.stopping.set()
+        self.join(30)
+        self.drain_once()
+        return self.received
+
+
 def _sinks_done(metrics: dict, sinks: list[str]) -> bool:
     """Every sink has written (or sent to the DLQ) every clean event the ingest stage produced."""
     out = _total(metrics, "streamproc_events_out")
@@ -70,7 +111,7 @@ def _sinks_done(metrics: dict, sinks: list[str]) -> bool:
         for s in sinks)
 
 
-def run_demo(documents: int = 300, updates: int = 3, timeout: float = 240.0) -> int:
+def run_demo(documents: int = 100, updates: int = 3, timeout: float = 300.0) -> int:
     from streamproc.devservices import local_services
     from streamproc.settings import Settings
 
@@ -114,6 +155,8 @@ def _run(say, work: Path, bootstrap: str, services, documents: int, updates: int
     with open(log_path, "wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", "streamproc.cli", "worker", "-l", "info"],
                                 env=env, stdout=log, stderr=subprocess.STDOUT)
+    consumer = QueueConsumer(services.settings.aws)
+    consumer.start()
     try:
         expected = len(stream.records)
         started = time.monotonic()
@@ -151,7 +194,7 @@ def _run(say, work: Path, bootstrap: str, services, documents: int, updates: int
         say(f"demo: not everything arrived within {timeout:.0f}s ({seen}/{expected} ingested); see {log_path}")
         return 1
     _report(say, metrics, inj, seen, elapsed, all_done, prefix, sinks)
-    _report_targets(say, services)
+    _report_targets(say, services, consumer.finish())
     return 0
 
 
@@ -184,7 +227,7 @@ def _report(say, m: dict, inj, seen: int, elapsed: float, all_done: float, prefi
         "dateOfBirth hashed (config/pipelines.yaml)")
 
 
-def _report_targets(say, services) -> None:
+def _report_targets(say, services, received: Counter) -> None:
     """Count what really landed, by asking each target (not the worker's metrics)."""
     from streamproc.settings import load_pipelines
     from streamproc.sinks.aws import make_client
@@ -198,12 +241,8 @@ def _report_targets(say, services) -> None:
         n = sum(1 for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
                 for obj in page.get("Contents", []) if "/_streamproc/" not in "/" + obj["Key"])
         say(f"    s3://{bucket}/{prefix}: {n} {what}")
-    sqs = make_client("sqs", s.aws)
-    messages = 0
-    for q in sqs.list_queues().get("QueueUrls", []):
-        attrs = sqs.get_queue_attributes(QueueUrl=q, AttributeNames=["ApproximateNumberOfMessages"])
-        messages += int(attrs["Attributes"]["ApproximateNumberOfMessages"])
-    say(f"    SQS: {messages} messages waiting on {len(sqs.list_queues().get('QueueUrls', []))} queues")
+    say(f"    SQS: {sum(received.values())} messages received (and deleted) by the demo's consumer "
+        f"from {len(received)} queues")
     if services.opensearch is not None:
         docs = {i: len(services.opensearch.documents(i)) for i in services.opensearch.indices()}
         say(f"    OpenSearch (stand-in): {sum(docs.values())} documents in {len(docs)} indices")

@@ -30,6 +30,8 @@ from typing import Any
 
 import pytest
 
+from streamproc.devservices import ACCESS_KEY, REGION, SECRET_KEY, MotoServer  # noqa: F401
+
 __all__ = [
     "MotoService",
     "unique_name",
@@ -40,9 +42,6 @@ __all__ = [
     "sqs_client",
 ]
 
-ACCESS_KEY = "testing"
-SECRET_KEY = "testing"
-REGION = "us-east-1"
 
 
 def unique_name(prefix: str) -> str:
@@ -50,98 +49,8 @@ def unique_name(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
-class MotoService:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.host = host
-        self.port = port
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-
-    @property
-    def endpoint_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    @property
-    def running(self) -> bool:
-        return self._server is not None
-
-    def start(self) -> MotoService:
-        from moto.moto_server.werkzeug_app import (
-            DomainDispatcherApplication,
-            MotoRequestHandler,
-            create_backend_app,
-        )
-        from werkzeug.serving import make_server
-
-        with self._lock:
-            if self._server is not None:
-                return self
-            class QuietHandler(MotoRequestHandler):
-                def log_request(self, *args: Any, **kwargs: Any) -> None:
-                    pass
-
-            app = DomainDispatcherApplication(create_backend_app)
-            deadline = time.monotonic() + 10
-            while True:
-                try:
-                    server = make_server(self.host, self.port, app, threaded=True, request_handler=QuietHandler)
-                    break
-                except OSError:  # the port of a just-stopped server may linger for a moment
-                    if self.port == 0 or time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.1)
-            self.port = server.server_port
-            self._server = server
-            self._thread = threading.Thread(target=server.serve_forever, name=f"moto-{self.port}", daemon=True)
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        with self._lock:
-            server, self._server = self._server, None
-            thread, self._thread = self._thread, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if thread is not None:
-            thread.join(timeout=10)
-
-    def outage(self, seconds: float) -> threading.Thread:
-        """Stop now and start again (same port, same state) after ``seconds``; join the thread to wait."""
-        self.stop()
-
-        def back() -> None:
-            time.sleep(seconds)
-            self.start()
-
-        t = threading.Thread(target=back, name=f"moto-outage-{self.port}", daemon=True)
-        t.start()
-        return t
-
-    def aws_settings(self) -> Any:
-        from pydantic import SecretStr
-
-        from streamproc.settings import AwsSettings
-
-        return AwsSettings(
-            region=REGION,
-            endpoint_url=self.endpoint_url,
-            access_key_id=SecretStr(ACCESS_KEY),
-            secret_access_key=SecretStr(SECRET_KEY),
-        )
-
-    def client(self, service: str, *, timeout: float = 5.0, attempts: int = 2) -> Any:
-        from streamproc.sinks.aws import boto_config, make_client
-
-        return make_client(service, self.aws_settings(),
-                           boto_config(connect_timeout=timeout, read_timeout=timeout, max_attempts=attempts))
-
-    def __enter__(self) -> MotoService:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+#: The server itself lives in the package: ``streamproc dev`` and the demo run it too.
+MotoService = MotoServer
 
 
 @pytest.fixture(scope="session")
