@@ -222,7 +222,7 @@ def local_services(settings: Settings, say: Callable[[str], None] = log.info) ->
         if settings.warehouse.dsn is None:
             path = Path(settings.datadir) / "warehouse.duckdb"
             path.parent.mkdir(parents=True, exist_ok=True)
-            updates["warehouse"] = settings.warehouse.model_copy(update={"dsn": SecretStr(f"duckdb:///{path}")})
+            updates["warehouse"] = settings.warehouse.model_copy(update={"dsn": SecretStr(f"duckdb://{path.resolve()}")})
             started.notes.append(f"warehouse: DuckDB file {path}")
         if not settings.opensearch.url:
             fake = _opensearch_fake()
