@@ -1,0 +1,52 @@
+"""`streamproc worker --role`: a sink whose target is misconfigured stops the worker loudly (exit
+78, the missing bucket named) before acknowledging anything; a requested role that is not
+configured is a usage error (exit 2)."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.integration.workers import WorkerProcess, unique_config, wait_for
+from tests.services.moto import MotoService, unique_name
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
+
+
+def config_with_sinks(path: Path, sinks: dict) -> None:
+    unique_config(path, ("users",), f"roles{uuid.uuid4().hex[:8]}")
+    cfg = yaml.safe_load(path.read_text())
+    cfg["sinks"] = sinks
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+
+
+def test_missing_bucket_stops_the_s3_role_with_exit_78_naming_it(kafka_bootstrap: str, tmp_path: Path) -> None:
+    bucket = unique_name("absent")
+    config_with_sinks(tmp_path / "p.yaml", {"s3_trigger": {"bucket": bucket, "entities": {"users": {}}}})
+    with MotoService() as moto:
+        aws = moto.aws_settings()
+        w = WorkerProcess(kafka_bootstrap, tmp_path / "data", tmp_path / "p.yaml", roles="s3", extra_env={
+            "STREAMPROC_AWS__ENDPOINT_URL": aws.endpoint_url,
+            "STREAMPROC_AWS__ACCESS_KEY_ID": "testing", "STREAMPROC_AWS__SECRET_ACCESS_KEY": "testing"}).start()
+        try:
+            wait_for(lambda: w.proc.poll() is not None, 120, message="the worker to stop")
+        finally:
+            w.kill()
+    assert w.proc.returncode == 78, w.log()[-2000:]
+    log = w.log()
+    assert bucket in log and "FatalSinkError" in log
+    assert "testing" not in log  # no credentials in the message
+
+
+def test_a_requested_role_without_configuration_is_a_usage_error(kafka_bootstrap: str, tmp_path: Path) -> None:
+    config_with_sinks(tmp_path / "p.yaml", {})
+    w = WorkerProcess(kafka_bootstrap, tmp_path / "data", tmp_path / "p.yaml", roles="ingest,opensearch").start()
+    try:
+        wait_for(lambda: w.proc.poll() is not None, 60, message="the worker to stop")
+    finally:
+        w.kill()
+    assert w.proc.returncode == 2
+    assert "role 'opensearch' cannot run: no 'opensearch' section under 'sinks:'" in w.log()
