@@ -59,19 +59,21 @@ OUTAGE = 20.0
 class Stack:
     """Broker topics, services and the four worker processes of one test."""
 
-    def __init__(self, bootstrap: str, work: Path) -> None:
+    def __init__(self, bootstrap: str, work: Path, entities: tuple[str, ...] = ENTITIES) -> None:
+        self.entities = entities
         self.bootstrap = bootstrap
         self.work = work
         self.uniq = f"e2e{uuid.uuid4().hex[:8]}"
         self.bucket = f"{self.uniq}-changes"
         self.lake = f"{self.uniq}-lake"
-        self.queues = {"users": f"{self.uniq}-users.fifo", "reservations": f"{self.uniq}-reservations"}
+        # the first entity on a FIFO queue, the others on standard queues
+        self.queues = {e: f"{self.uniq}-{e}" + (".fifo" if n == 0 else "") for n, e in enumerate(sorted(entities))}
         self.moto = MotoService().start()
         self.opensearch = OpenSearchFake().start()
         self.postgres = LocalPostgres().start()  # its own directory, readable by the postgres user
         self.dsn = self.postgres.dsn_for(self.postgres.create_database(f"wh_{self.uniq}"))
         self.config = work / "pipelines.yaml"
-        self.topics = unique_config(self.config, ENTITIES, self.uniq)
+        self.topics = unique_config(self.config, entities, self.uniq)
         cfg = yaml.safe_load(self.config.read_text())
         cfg["sinks"] = {
             "s3_trigger": {"bucket": self.bucket, "env": "prod/", "entities": {
@@ -108,16 +110,16 @@ class Stack:
             "STREAMPROC_SINK__BREAKER_RESET": "3",
         }
 
-    def worker(self, role: str) -> WorkerProcess:
+    def worker(self, role: str, loglevel: str = "info") -> WorkerProcess:
         w = WorkerProcess(self.bootstrap, self.work / f"data-{role}", self.config, app_id=self.app_id,
                           topic_prefix=self.prefix, roles=role, log_path=self.work / f"{role}.log",
-                          extra_env=self.env())
+                          extra_env=self.env(), loglevel=loglevel)
         self.workers[role] = w
         return w.start()
 
-    def start_all(self) -> None:
+    def start_all(self, loglevel: str = "info") -> None:
         for role in ("ingest", "s3", "opensearch", "warehouse"):
-            self.worker(role)
+            self.worker(role, loglevel)
         for w in self.workers.values():
             w.wait_ready()
 
@@ -126,7 +128,7 @@ class Stack:
         return [(self.topics[r.topic], r.key, r.value) for r in stream.records if r.topic in self.topics]
 
     def clean_topics(self) -> list[str]:
-        return [f"{self.prefix}.events.{e}" for e in ENTITIES]
+        return [f"{self.prefix}.events.{e}" for e in self.entities]
 
     def wait_drained(self, timeout: float = 180.0) -> None:
         sources = list(self.topics.values())
