@@ -416,6 +416,7 @@ class PipelinesSpec(BaseModel):
                         f"sources[{n}].redact[{r}]: cannot REMOVE key field '{rule.path}'; "
                         "use HASH or TOKENIZE"
                     )
+        problems += self._unknown_sink_entities(set(seen_entity))
         if problems:
             raise ValueError("\n".join(problems))
         for src in self.sources:
@@ -430,6 +431,21 @@ class PipelinesSpec(BaseModel):
             if src.topic is not None:
                 self._by_any_topic.setdefault(src.topic, []).append(src)
         return self
+
+    def _unknown_sink_entities(self, entities: set[str]) -> list[str]:
+        """A sink section naming an entity no source has is a typo that would silently write nothing."""
+        named: list[tuple[str, Any]] = []
+        for section in ("s3_trigger", "s3_archive", "opensearch", "warehouse"):
+            spec = getattr(self.sinks, section)
+            if spec is None:
+                continue
+            listed = getattr(spec, "entities", "all")
+            if listed != "all":
+                named += [(f"sinks.{section}.entities", e) for e in listed]
+            ism = getattr(getattr(spec, "ism", None), "entities", None) or []
+            named += [(f"sinks.{section}.ism.entities", e) for e in ism]
+        return [f"{where}: unknown entity '{e}' (not the entity of any source)"
+                for where, e in named if e not in entities]
 
     def match(self, topic: str, namespace: str | None) -> SourceSpec | None:
         """The source for an event (precedence in the module docstring), or ``None``."""

@@ -296,3 +296,23 @@ def test_error_messages_do_not_echo_arbitrary_values():
         msg = error_of(f"version: 1\nsources:\n  - {snippet}\n")
         assert secret not in msg, msg
         assert msg.startswith(FILE)
+
+
+def test_sink_sections_must_name_known_entities():
+    text = """
+        version: 1
+        sources:
+          - {entity: users, topic: cdc.db.users, key: [_id]}
+        sinks:
+          s3_trigger: {bucket: b-bucket, entities: {users: {}, userz: {}}}
+          opensearch: {entities: [users]}
+          warehouse: {entities: {ownerz: {}}}
+    """
+    with pytest.raises(ConfigError) as info:
+        parse(text)
+    msg = str(info.value)
+    assert "sinks.s3_trigger.entities: unknown entity 'userz'" in msg
+    assert "sinks.warehouse.entities: unknown entity 'ownerz'" in msg
+    assert "'users'" not in msg
+    ok = parse(text.replace("userz: {}", "").replace("ownerz", "users"))
+    assert set(ok.sinks.s3_trigger.entities) == {"users"}
