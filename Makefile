@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: setup services demo test unit integration bench dev clean
+.PHONY: setup services demo test unit integration bench bench-sinks dev clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -39,6 +39,9 @@ integration: $(STAMP) services
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest_bench.py
+
+bench-sinks: $(STAMP) services
+	$(BIN)/python bench/sinks_bench.py --events 3000 --docs 1500
 
 dev: $(STAMP)
 	$(BIN)/streamproc dev
