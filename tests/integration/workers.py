@@ -301,8 +301,8 @@ def wait_for(predicate, timeout: float = 60.0, interval: float = 0.5, message: s
 
 
 def unique_config(path: Path, entities: Sequence[str], topic_prefix: str) -> dict[str, str]:
-    """Write the shipped pipelines config restricted to ``entities``, every source topic prefixed
-    with ``topic_prefix`` (so tests sharing a broker never read each other's records).
+    """Write the shipped pipelines config restricted to ``entities`` and without sinks, every source
+    topic prefixed with ``topic_prefix`` (so tests sharing a broker never read each other's records).
     Returns shipped topic → unique topic."""
     cfg = yaml.safe_load(SHIPPED_CONFIG.read_text())
     sources = [s for s in cfg["sources"] if s["entity"] in entities]
@@ -312,6 +312,7 @@ def unique_config(path: Path, entities: Sequence[str], topic_prefix: str) -> dic
         mapping[src["topic"]] = f"{topic_prefix}.{src['topic']}"
         src["topic"] = mapping[src["topic"]]
     cfg["sources"] = sources
+    cfg.pop("sinks", None)  # the shipped sinks name every entity; a test that wants sinks sets its own
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     return mapping
 
