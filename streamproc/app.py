@@ -14,6 +14,7 @@ acknowledged only when the batch body returned.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import time
@@ -33,7 +34,17 @@ from streamproc.pipeline.dlq import dlq_headers
 from streamproc.pipeline.processor import DeadLetter, Dropped, Emit, Processor, RawMessage
 from streamproc.settings import Settings, load_pipelines, load_settings
 
-__all__ = ["create_app", "build_processor", "IngestRuntime", "fail_stop", "group_settings", "install_web"]
+__all__ = [
+    "create_app",
+    "build_processor",
+    "IngestRuntime",
+    "fail_stop",
+    "faust_app",
+    "group_settings",
+    "install_web",
+    "observe_lag",
+    "require_bootstrap",
+]
 
 log = logging.getLogger("streamproc.ingest")
 
@@ -204,7 +215,7 @@ class IngestRuntime:
         for (entity, op), n in counts.items():
             m.events_out.labels(entity, op).inc(n)
         m.events_in.labels(topic).inc(len(events))
-        self._observe_lag(events)
+        observe_lag(self.app.consumer, events, m.consumer_lag)
         m.batch_seconds.labels(topic).observe(time.perf_counter() - started)
         t = self.totals
         t["in"] += len(events)
@@ -221,15 +232,24 @@ class IngestRuntime:
             acked = await asyncio.to_thread(self.watermarks.cap, state.changelog, acked)
         state.persist_offsets(acked)
 
-    def _observe_lag(self, events: list[Any]) -> None:
-        last: dict[Any, int] = {}
-        for ev in events:
-            last[ev.message.tp] = ev.message.offset
-        consumer = self.app.consumer
-        for tp, offset in last.items():
-            hw = consumer.highwater(tp)
-            if hw is not None:
-                self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(0, hw - offset - 1))
+
+
+def observe_lag(consumer: Any, events: list[Any], gauge: Any, *labels: str) -> None:
+    """Set ``gauge`` (labels ``*labels, topic, partition``) to high watermark minus next offset
+    for each partition of the batch."""
+    last: dict[Any, int] = {}
+    for ev in events:
+        last[ev.message.tp] = ev.message.offset
+    for tp, offset in last.items():
+        hw = consumer.highwater(tp)
+        if hw is not None:
+            gauge.labels(*labels, tp.topic, str(tp.partition)).set(max(0, hw - offset - 1))
+
+
+@functools.lru_cache(maxsize=8)
+def _is_embedded(bootstrap: str) -> bool:
+    """Asked once per process and broker, however many roles it runs."""
+    return cluster_id(bootstrap) in EMBEDDED_CLUSTER_IDS
 
 
 def group_settings(settings: Settings) -> tuple[dict[str, Any], bool]:
@@ -240,7 +260,7 @@ def group_settings(settings: Settings) -> tuple[dict[str, Any], bool]:
         "broker_rebalance_timeout": settings.rebalance_timeout,
         "broker_heartbeat_interval": settings.heartbeat_interval,
     }
-    embedded = cluster_id(settings.kafka_bootstrap or "") in EMBEDDED_CLUSTER_IDS
+    embedded = _is_embedded(settings.kafka_bootstrap or "")
     if embedded:
         group.update(broker_session_timeout=10.0, broker_rebalance_timeout=10.0, broker_heartbeat_interval=1.0)
     return group, embedded
@@ -255,9 +275,9 @@ def require_bootstrap(settings: Settings) -> str:
     return settings.kafka_bootstrap
 
 
-def install_web(app: faust.App, registry: Any) -> list[faust.App]:
-    """/metrics (``registry``: every role of this process), /livez, /readyz (every app in the
-    returned list — extend it with the other apps of the process — assigned and recovered)."""
+def install_web(app: faust.App, registry: Any) -> None:
+    """/metrics (``registry``: every role of this process), /livez, /readyz (every app in
+    ``app.web_apps`` — extend it with the other apps of the process — assigned and recovered)."""
     from prometheus_client import generate_latest
 
     apps = [app]
@@ -280,7 +300,37 @@ def install_web(app: faust.App, registry: Any) -> list[faust.App]:
         return web.json({"ready": ready}, status=200 if ready else 503)
 
     app.web_apps = apps  # type: ignore[attr-defined]
-    return apps
+
+
+def faust_app(app_id: str, settings: Settings, bootstrap: str, *, store: str, web: bool,
+              group: dict[str, Any], **extra: Any) -> faust.App:
+    """A Faust app as every role configures it (raw bytes, our batch-drain consumer, no table or
+    router pages); ``extra`` adds role-specific settings."""
+    app = faust.App(
+        app_id,
+        broker=[f"kafka://{h.strip()}" for h in bootstrap.split(",")],
+        store=store,
+        datadir=str(settings.datadir),
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_interval=settings.commit_interval,
+        broker_max_poll_records=5000,
+        stream_buffer_maxsize=20000,
+        web_enabled=web,
+        web_host=settings.web_host,
+        web_port=settings.web_port,
+        web_bind=settings.web_host,
+        web_tables_enabled=False,  # the state is redacted, but it is no public API
+        web_router_enabled=False,
+        autodiscover=False,
+        key_serializer="raw",
+        value_serializer="raw",  # tables hold bytes we encode ourselves
+        **group,
+        **extra,
+    )
+    faust_consumer.install(app)
+    return app
 
 
 def create_app(
@@ -295,34 +345,11 @@ def create_app(
     sources = spec.topics(settings.source_topic_prefix)
     outputs = [settings.clean_topic(s.entity) for s in spec.sources] + [settings.dlq_topic]
     counts = ensure_topics(bootstrap, sources + outputs, settings.partitions, settings.replication_factor)
-    group, embedded = group_settings(settings)
+    group_conf, embedded = group_settings(settings)
     if embedded:
         log.info("embedded broker detected: persisted changelog offsets capped, short group timeouts")
-    app = faust.App(
-        settings.app_id,
-        broker=[f"kafka://{h.strip()}" for h in bootstrap.split(",")],
-        store="rocksdb://",
-        datadir=str(settings.datadir),
-        topic_partitions=settings.partitions,
-        topic_replication_factor=settings.replication_factor,
-        topic_allow_declare=True,
-        consumer_auto_offset_reset="earliest",
-        broker_commit_interval=settings.commit_interval,
-        broker_max_poll_records=5000,
-        stream_buffer_maxsize=20000,
-        producer_acks=-1,
-        web_enabled=web,
-        web_host=settings.web_host,
-        web_port=settings.web_port,
-        web_bind=settings.web_host,
-        web_tables_enabled=False,  # the state is redacted, but it is no public API
-        web_router_enabled=False,
-        autodiscover=False,
-        key_serializer="raw",
-        value_serializer="raw",  # tables hold bytes we encode ourselves
-        **group,
-    )
-    faust_consumer.install(app)
+    app = faust_app(settings.app_id, settings, bootstrap, store="rocksdb://", web=web, group=group_conf,
+                    topic_allow_declare=True, producer_acks=-1)
     metrics = Metrics(registry)
     runtime = IngestRuntime(app, settings, processor, metrics, embedded)
     app.streamproc = runtime  # type: ignore[attr-defined]

@@ -21,9 +21,9 @@ from typing import Any, Callable, Iterator
 from pydantic import SecretStr
 
 from streamproc.broker import free_port
-from streamproc.settings import Settings
+from streamproc.settings import AwsSettings, Settings
 
-__all__ = ["local_services", "LocalServices", "MotoServer", "MotoProcess"]
+__all__ = ["local_services", "LocalServices", "MotoServer", "MotoProcess", "moto_aws_settings"]
 
 log = logging.getLogger("streamproc.dev")
 
@@ -33,12 +33,17 @@ SECRET_KEY = "testing"
 REGION = "us-east-1"
 
 
+def moto_aws_settings(endpoint_url: str) -> AwsSettings:
+    """Settings for a moto endpoint (moto accepts any credentials)."""
+    return AwsSettings(region=REGION, endpoint_url=endpoint_url,
+                       access_key_id=SecretStr(ACCESS_KEY), secret_access_key=SecretStr(SECRET_KEY))
+
+
 class LocalServices:
     """What :func:`local_services` started; ``settings`` points at them."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.moto: Any = None
         self.opensearch: Any = None
         self.notes: list[str] = []
 
@@ -131,17 +136,8 @@ class MotoServer:
         t.start()
         return t
 
-    def aws_settings(self) -> Any:
-        from pydantic import SecretStr
-
-        from streamproc.settings import AwsSettings
-
-        return AwsSettings(
-            region=REGION,
-            endpoint_url=self.endpoint_url,
-            access_key_id=SecretStr(ACCESS_KEY),
-            secret_access_key=SecretStr(SECRET_KEY),
-        )
+    def aws_settings(self) -> AwsSettings:
+        return moto_aws_settings(self.endpoint_url)
 
     def client(self, service: str, *, timeout: float = 5.0, attempts: int = 2) -> Any:
         from streamproc.sinks.aws import boto_config, make_client
@@ -190,8 +186,8 @@ class MotoProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
 
-    def aws_settings(self) -> Any:
-        return MotoServer.aws_settings(self)  # type: ignore[arg-type]
+    def aws_settings(self) -> AwsSettings:
+        return moto_aws_settings(self.endpoint_url)
 
 
 def _opensearch_fake() -> Any:
@@ -216,7 +212,6 @@ def local_services(settings: Settings, say: Callable[[str], None] = log.info) ->
         if not settings.aws.endpoint_url:
             server = MotoProcess().start()
             stack.callback(server.stop)
-            started.moto = server
             updates["aws"] = server.aws_settings()
             started.notes.append(f"S3 + SQS: moto server at {server.endpoint_url} (in memory)")
         if settings.warehouse.dsn is None:

@@ -41,19 +41,17 @@ def _raw(value: Any, is_raw: bool) -> bytes | None:
 
 
 def planning_sinks(settings: Any, spec: Any) -> tuple[list[Any], list[Any]]:
-    """The configured sinks, built without connecting: (per-change sinks, batching sinks).
-    The archive plans whole batches, so dry-run plans it once over the whole input."""
-    from streamproc.sink_app import SINK_ROLES, build_sinks
+    """The configured sinks, built without connecting: (per-change sinks, batching sinks). A sink
+    with its own batch limits (the archive) lays out whole batches, so dry-run plans it once over
+    the whole input."""
+    from streamproc.sink_app import SINK_ROLES, build_sinks, section_missing
 
     per_change: list[Any] = []
     batching: list[Any] = []
-    sections = spec.sinks
-    wanted = {"s3": sections.s3_trigger or sections.s3_archive, "opensearch": sections.opensearch,
-              "warehouse": sections.warehouse}
     for role in SINK_ROLES:
-        if wanted[role] is not None:
+        if section_missing(role, spec) is None:
             for sink in build_sinks(role, settings, spec):
-                (batching if sink.name == "s3-archive" else per_change).append(sink)
+                (batching if sink.batch_limits is not None else per_change).append(sink)
     return per_change, batching
 
 

@@ -3,7 +3,7 @@ never keys, values or anything derived from a payload."""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 __all__ = ["Metrics", "SinkMetrics", "CONTENT_TYPE"]
 
@@ -55,9 +55,6 @@ class Metrics:
             "streamproc_consumer_lag", "High watermark minus next offset", ["topic", "partition"], registry=r
         )
 
-    def render(self) -> bytes:
-        return generate_latest(self.registry)
-
 
 class SinkMetrics:
     """Per-sink metrics; labels: sink (role name), entity, reason, error class, topic, partition."""
@@ -92,6 +89,3 @@ class SinkMetrics:
             ["sink", "topic", "partition"],
             registry=r,
         )
-
-    def render(self) -> bytes:
-        return generate_latest(self.registry)

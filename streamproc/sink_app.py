@@ -18,7 +18,7 @@ from typing import Any
 
 import faust
 
-from streamproc import faust_consumer
+from streamproc.app import fail_stop, faust_app, group_settings, install_web, observe_lag, require_bootstrap
 from streamproc.errors import ConfigError, DecodeError, FatalSinkError
 from streamproc.metrics import SinkMetrics
 from streamproc.output import BatchProducer
@@ -28,27 +28,42 @@ from streamproc.settings import Settings
 from streamproc.sinks.base import Sink, SinkFailure, SinkRecord, record_from_message
 from streamproc.sinks.runner import SinkRunner
 
-__all__ = ["SINK_ROLES", "build_sinks", "entity_namespaces", "configured_roles", "create_sink_app", "SinkRole"]
+__all__ = [
+    "SINK_ROLES",
+    "build_sinks",
+    "entity_namespaces",
+    "configured_roles",
+    "section_missing",
+    "create_sink_app",
+    "SinkRole",
+]
 
 log = logging.getLogger("streamproc.sink")
 
 SINK_ROLES: tuple[str, ...] = ("s3", "opensearch", "warehouse")
 
 
-def _missing(role: str, spec: Any, settings: Settings) -> str | None:
-    """Why ``role`` cannot run with this configuration, or ``None``."""
+def section_missing(role: str, spec: Any) -> str | None:
+    """Why the pipelines file does not configure ``role``, or ``None``."""
     sinks = spec.sinks
-    if role == "s3":
-        return None if (sinks.s3_trigger or sinks.s3_archive) else "no 's3_trigger' or 's3_archive' section under 'sinks:'"
-    if role == "opensearch":
-        if sinks.opensearch is None:
-            return "no 'opensearch' section under 'sinks:'"
-        return None if settings.opensearch.url else "STREAMPROC_OPENSEARCH__URL is not set"
-    if role == "warehouse":
-        if sinks.warehouse is None:
-            return "no 'warehouse' section under 'sinks:'"
-        return None if settings.warehouse.dsn else "STREAMPROC_WAREHOUSE__DSN is not set"
-    return f"unknown sink role '{role}'"
+    present = {"s3": sinks.s3_trigger or sinks.s3_archive, "opensearch": sinks.opensearch,
+               "warehouse": sinks.warehouse}
+    if role not in present:
+        return f"unknown sink role '{role}'"
+    if present[role] is None:
+        return "no 's3_trigger' or 's3_archive' section under 'sinks:'" if role == "s3" else \
+            f"no '{role}' section under 'sinks:'"
+    return None
+
+
+def _missing(role: str, spec: Any, settings: Settings) -> str | None:
+    """Why ``role`` cannot run with this configuration (file and endpoint settings), or ``None``."""
+    why = section_missing(role, spec)
+    if why is None and role == "opensearch" and not settings.opensearch.url:
+        why = "STREAMPROC_OPENSEARCH__URL is not set"
+    if why is None and role == "warehouse" and not settings.warehouse.dsn:
+        why = "STREAMPROC_WAREHOUSE__DSN is not set"
+    return why
 
 
 def configured_roles(roles: list[str], spec: Any, settings: Settings, explicit: bool) -> list[str]:
@@ -101,18 +116,13 @@ def build_sinks(role: str, settings: Settings, spec: Any) -> list[Sink]:
 
 
 def _window(sink: Sink, settings: Settings) -> tuple[int, float, int]:
-    """(max records, max seconds, max bytes) of one sink's batches; the archive sets its own."""
+    """(max records, max seconds, max bytes) of one sink's batches: its own, else the settings'."""
     conf = settings.sink
-    spec = getattr(sink, "spec", None)
-    if sink.name == "s3-archive" and spec is not None:
-        return spec.max_records, spec.max_seconds, spec.max_bytes
-    return conf.batch_records, conf.batch_seconds, conf.batch_bytes
+    return sink.batch_limits or (conf.batch_records, conf.batch_seconds, conf.batch_bytes)
 
 
 def sink_fail_stop(where: str, exc: BaseException) -> None:
     """Exit at once, before the batch is acknowledged (see ``app.fail_stop``); 78 = configuration."""
-    from streamproc.app import fail_stop
-
     code = 78 if isinstance(exc, (FatalSinkError, ConfigError)) else 70
     fail_stop(where, exc, code=code)
 
@@ -164,12 +174,15 @@ class SinkRole:
             self.app.consumer.resume_partitions(tps)
             log.info("%s: resumed %d partitions", self.role, len(tps))
 
+    def _to_dlq(self, raw: RawMessage, dl: DeadLetter) -> None:
+        """The original bytes and headers, plus the Connect-style error headers (not awaited)."""
+        self.producer.produce(self.settings.dlq_topic, raw.key, raw.value, dlq_headers(raw, dl, self.app.conf.id))
+        log.warning("DLQ: %s/%s@%s at %s: %s", raw.topic, raw.partition, raw.offset, dl.stage, dl.reason)
+
     def dead_letter(self, failure: SinkFailure, sink: str) -> None:
         r = failure.record
-        raw = RawMessage(r.topic, r.raw_key, r.raw_value, list(r.headers), r.partition, r.offset)
-        dl = DeadLetter(failure.error_class, failure.reason, f"sink {sink}", "SinkError")
-        self.producer.produce(self.settings.dlq_topic, r.raw_key, r.raw_value, dlq_headers(raw, dl, self.app.conf.id))
-        log.warning("DLQ: %s/%s@%s from sink %s: %s", r.topic, r.partition, r.offset, sink, failure.reason)
+        self._to_dlq(RawMessage(r.topic, r.raw_key, r.raw_value, list(r.headers), r.partition, r.offset),
+                     DeadLetter(failure.error_class, failure.reason, f"sink {sink}", "SinkError"))
 
     def records(self, events: list[Any], sink: str) -> list[SinkRecord]:
         """Parse clean events; one that is not one goes to the DLQ (once per sink that read it)."""
@@ -180,63 +193,30 @@ class SinkRole:
             try:
                 out.append(record_from_message(m.topic, m.partition, m.offset, m.key, m.value, headers))
             except DecodeError as exc:
-                raw = RawMessage(m.topic, m.key, m.value, headers, m.partition, m.offset)
-                dl = DeadLetter("poison", str(exc), f"sink {sink} read", "DecodeError")
-                self.producer.produce(self.settings.dlq_topic, m.key, m.value, dlq_headers(raw, dl, self.app.conf.id))
+                self._to_dlq(RawMessage(m.topic, m.key, m.value, headers, m.partition, m.offset),
+                             DeadLetter("poison", str(exc), f"sink {sink} read", "DecodeError"))
                 self.metrics.dlq.labels(sink, "poison").inc()
-                log.warning("DLQ: %s/%s@%s is not a clean event (sink %s): %s", m.topic, m.partition, m.offset, sink, exc)
         return out
 
     async def handle(self, runner: SinkRunner, events: list[Any]) -> None:
         written = await runner.deliver(self.records(events, runner.sink.name))
         await self.producer.flush()  # DLQ records are durable before the batch is acknowledged
         self.totals[runner.sink.name] += written
-        self._observe_lag(runner.sink.name, events)
-
-    def _observe_lag(self, sink: str, events: list[Any]) -> None:
-        last: dict[Any, int] = {}
-        for ev in events:
-            last[ev.message.tp] = ev.message.offset
-        for tp, offset in last.items():
-            hw = self.app.consumer.highwater(tp)
-            if hw is not None:
-                self.metrics.lag.labels(sink, tp.topic, str(tp.partition)).set(max(0, hw - offset - 1))
+        observe_lag(self.app.consumer, events, self.metrics.lag, runner.sink.name)
 
 
 def create_sink_app(
-    role: str, settings: Settings, spec: Any, metrics: SinkMetrics, *, web: bool = False, group: dict[str, Any]
+    role: str, settings: Settings, spec: Any, metrics: SinkMetrics, *, web: bool = False
 ) -> faust.App:
     """One role's app; ``web`` serves /metrics, /livez, /readyz when this role runs alone."""
-    from streamproc.app import install_web, require_bootstrap
     from streamproc.kafka_admin import ensure_topics
 
     bootstrap = require_bootstrap(settings)
     sinks = build_sinks(role, settings, spec)
     topics = [settings.clean_topic(s.entity) for s in spec.sources]
     ensure_topics(bootstrap, topics + [settings.dlq_topic], settings.partitions, settings.replication_factor)
-    app = faust.App(
-        settings.sink_app_id(role),
-        broker=[f"kafka://{h.strip()}" for h in bootstrap.split(",")],
-        store="memory://",
-        datadir=str(settings.datadir),
-        topic_partitions=settings.partitions,
-        topic_replication_factor=settings.replication_factor,
-        consumer_auto_offset_reset="earliest",
-        broker_commit_interval=settings.commit_interval,
-        broker_max_poll_records=5000,
-        stream_buffer_maxsize=20000,
-        web_enabled=web,
-        web_host=settings.web_host,
-        web_port=settings.web_port,
-        web_bind=settings.web_host,
-        web_tables_enabled=False,
-        web_router_enabled=False,
-        autodiscover=False,
-        key_serializer="raw",
-        value_serializer="raw",
-        **group,
-    )
-    faust_consumer.install(app)
+    app = faust_app(settings.sink_app_id(role), settings, bootstrap, store="memory://", web=web,
+                    group=group_settings(settings)[0])
     runtime = SinkRole(app, role, settings, sinks, metrics, topics)
     app.streamproc = runtime  # type: ignore[attr-defined]
     channel = app.topic(*topics, key_serializer="raw", value_serializer="raw")

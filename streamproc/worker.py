@@ -18,7 +18,7 @@ log = logging.getLogger("streamproc.worker")
 def build_apps(settings: Settings, explicit: bool, spec: Any = None) -> list[Any]:
     """Apps for ``settings.roles``. With ``explicit`` (``--role`` given), a role that is not
     configured is a ConfigError; otherwise unconfigured sink roles are skipped with a log line."""
-    from streamproc.app import create_app, group_settings
+    from streamproc.app import create_app
     from streamproc.metrics import SinkMetrics
     from streamproc.sink_app import configured_roles, create_sink_app
 
@@ -32,8 +32,7 @@ def build_apps(settings: Settings, explicit: bool, spec: Any = None) -> list[Any
         if role == "ingest":
             apps.append(create_app(settings, spec, registry=registry, web=web))
         else:
-            group, _ = group_settings(settings)
-            apps.append(create_sink_app(role, settings, spec, sink_metrics, web=web, group=group))
+            apps.append(create_sink_app(role, settings, spec, sink_metrics, web=web))
     apps[0].web_apps.extend(apps[1:])
     log.info("roles in this process: %s", ", ".join(roles))
     return apps

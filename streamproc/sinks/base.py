@@ -52,10 +52,6 @@ class SinkRecord:
     headers: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
 
     @property
-    def is_delete(self) -> bool:
-        return self.op == "delete"
-
-    @property
     def size(self) -> int:
         return len(self.raw_value or b"") + len(self.raw_key or b"")
 
@@ -127,10 +123,6 @@ class SinkBatch:
         """Report a permanent per-record failure; the record goes to the DLQ, the batch goes on."""
         self.failures.append(SinkFailure(record, reason, error_class))
 
-    @property
-    def bytes(self) -> int:
-        return sum(r.size for r in self.records)
-
     def __len__(self) -> int:
         return len(self.records)
 
@@ -139,6 +131,8 @@ class Sink(abc.ABC):
     """One target. Subclasses set ``name`` (the role: s3, opensearch, warehouse, …)."""
 
     name: str = "sink"
+    #: (max records, max seconds, max bytes) of this sink's batches; ``None``: the sink settings'.
+    batch_limits: tuple[int, float, int] | None = None
 
     async def start(self) -> None:
         """Connect, validate the configuration, create what is missing (FatalSinkError if wrong)."""

@@ -45,6 +45,7 @@ class S3ArchiveSink(_AwsSink):
     ) -> None:
         super().__init__(aws, create_missing=create_missing, config=config, concurrency=concurrency)
         self.spec = spec
+        self.batch_limits = (spec.max_records, spec.max_seconds, spec.max_bytes)  # the archive's rotation
         self.bucket = spec.bucket
 
     def wants(self, record: SinkRecord) -> bool:
