@@ -1,10 +1,10 @@
 """The OpenSearch sink and ``streamproc opensearch init`` (opensearch-py's AsyncOpenSearch).
 
 All planning is pure and lives elsewhere — index names, ids and actions in
-:mod:`streamproc.sinks.opensearch_plan`, external versions in ``opensearch_version``, bulk lines,
-chunks and item outcomes in ``opensearch_bulk``, template and policy bodies in
-``opensearch_bodies``; this module only talks to the cluster and maps its answers onto the sink
-contract:
+:mod:`streamproc.sinks.opensearch_plan`, external versions in ``opensearch_version``, bulk lines
+and item outcomes in ``opensearch_bulk`` (chunks come from the runner's ``chunks``), template and
+policy bodies in ``opensearch_bodies``; this module only talks to the cluster and maps its answers
+onto the sink contract:
 
 * ``start()``: ``GET /``; unreachable cluster, 401, 403 or a non-OpenSearch answer →
   :class:`FatalSinkError` naming ``host:port`` (never credentials). With ``create_missing`` and
@@ -43,9 +43,16 @@ from streamproc.sinks.opensearch_bodies import (
     ism_policy_body,
     rollover_template_body,
 )
-from streamproc.sinks.opensearch_bulk import action_lines, bulk_chunks, item_outcome
-from streamproc.sinks.opensearch_plan import OpenSearchSpec, OsAction, plan_record, rollover_index_names
+from streamproc.sinks.opensearch_bulk import action_lines, item_outcome
+from streamproc.sinks.opensearch_plan import (
+    IndexNames,
+    OpenSearchSpec,
+    OsAction,
+    plan_record,
+    rollover_index_names,
+)
 from streamproc.sinks.opensearch_version import Unplannable
+from streamproc.sinks.runner import chunks
 
 __all__ = ["OpenSearchSink", "InitReport", "opensearch_init"]
 
@@ -86,14 +93,15 @@ def _etype(exc: TransportError) -> str:
     return str(exc.error)[:80] if exc.error else "error"
 
 
-def _transport_error(exc: Exception, where: str, doing: str) -> Exception:
-    """The sink error for a failed request (``raise _transport_error(...) from exc``)."""
+def _transport_error(exc: Exception, where: str, doing: str, retry_after: float = 1.0) -> Exception:
+    """The sink error for a failed request (``raise _transport_error(...) from exc``); a 429
+    becomes :class:`SinkBackpressure` with ``retry_after``."""
     if isinstance(exc, OsConnectionError):
         return RetriableSinkError(f"OpenSearch at {where} unreachable while {doing} ({type(exc).__name__})")
     if isinstance(exc, TransportError):
         status = exc.status_code
         if status == 429:
-            return SinkBackpressure(f"OpenSearch at {where} throttled {doing} (429 {_etype(exc)})")
+            return SinkBackpressure(f"OpenSearch at {where} throttled {doing} (429 {_etype(exc)})", retry_after)
         if isinstance(status, int) and status >= 500:
             return RetriableSinkError(f"OpenSearch at {where} failed {doing} ({status} {_etype(exc)})")
         if status == 401:
@@ -242,12 +250,13 @@ class OpenSearchSink(Sink):
         self.where = _where(settings.url)
         self._client: AsyncOpenSearch | None = None
         self._aliases_ready: set[str] = set()
+        self._index_names = IndexNames(spec)
 
     def wants(self, record: SinkRecord) -> bool:
         return self.spec.wants(record.entity)
 
     def plan(self, records: list[SinkRecord]) -> list[dict[str, Any]]:
-        return [plan_record(self.spec, r).as_plan() for r in records]
+        return [plan_record(self.spec, r, self._index_names).as_plan() for r in records]
 
     async def start(self) -> None:
         client = _client(self.settings)
@@ -255,6 +264,7 @@ class OpenSearchSink(Sink):
             info = await _cluster_info(client, self.where)
             if self.create_missing and self.namespaces is not None:
                 report = await _install(client, self.spec, self.namespaces, self.where, str(info["version"]["number"]))
+                self._aliases_ready.update(report.indices[e] for e in self.spec.ism.entities)
                 log.info("opensearch: installed templates %s and ISM policy %s (%s)",
                          ", ".join(report.templates) or "(none)", report.policy, report.policy_result)
             elif not await self._template_present(client):
@@ -285,7 +295,7 @@ class OpenSearchSink(Sink):
         entries: list[tuple[tuple[SinkRecord, OsAction], bytes]] = []
         skipped = 0
         for record in batch.records:
-            act = plan_record(self.spec, record)
+            act = plan_record(self.spec, record, self._index_names)
             if act.action == "dlq":
                 batch.fail(record, act.reason or "unplannable")
             elif act.action == "skip":
@@ -299,7 +309,7 @@ class OpenSearchSink(Sink):
             await _ensure_alias(client, alias, self.where)
             self._aliases_ready.add(alias)
         stale = 0
-        for chunk in bulk_chunks(entries, self.spec.max_bulk_records, self.spec.max_bulk_bytes):
+        for chunk in chunks(entries, self.spec.max_bulk_records, self.spec.max_bulk_bytes, size=lambda e: len(e[1])):
             stale += await self._send(client, chunk, batch)
         if stale:
             log.debug("opensearch: %d stale or repeated write(s) refused by version (done)", stale)
@@ -314,10 +324,7 @@ class OpenSearchSink(Sink):
             if exc.status_code == 413:
                 raise FatalSinkError(f"OpenSearch at {self.where} refused {doing} ({len(body)} bytes) as too large "
                                      "(413); lower sinks.opensearch.max_bulk_bytes") from exc
-            err = _transport_error(exc, self.where, doing)
-            if isinstance(err, SinkBackpressure):
-                err.retry_after = self.spec.backpressure_seconds
-            raise err from exc
+            raise _transport_error(exc, self.where, doing, self.spec.backpressure_seconds) from exc
         items = resp.get("items") if isinstance(resp, dict) else None
         if not isinstance(items, list) or len(items) != len(chunk):
             raise RetriableSinkError(f"OpenSearch at {self.where} answered {doing} with "

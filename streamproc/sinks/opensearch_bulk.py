@@ -1,24 +1,24 @@
-"""Pure bulk requests of the OpenSearch sink: action lines, chunks and the outcome of each item.
+"""Pure bulk requests of the OpenSearch sink: action lines and the outcome of each item.
 
-:func:`action_lines` writes the NDJSON of one planned action (``version_type=external``),
-:func:`bulk_chunks` cuts them into ``_bulk`` requests of bounded records and bytes, and
-:func:`item_outcome` classifies each item of the answer (done, stale, fail, throttled, retry,
-fatal). :func:`safe_reason` reduces an OpenSearch error to type, field and mapping type, because
-its reason text quotes field values. No I/O here (``opensearch.py`` sends the requests).
+:func:`action_lines` writes the NDJSON of one planned action (``version_type=external``; the
+sink cuts them into ``_bulk`` requests of bounded records and bytes with the runner's
+:func:`~streamproc.sinks.runner.chunks`), and :func:`item_outcome` classifies each item of the
+answer (done, stale, fail, throttled, retry, fatal). :func:`safe_reason` reduces an OpenSearch
+error to type, field and mapping type, because its reason text quotes field values. No I/O here
+(``opensearch.py`` sends the requests).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Iterable, Literal, Mapping, TypeVar
+from typing import Any, Literal, Mapping
 
 from streamproc.jsonutil import dumps
 from streamproc.sinks.opensearch_plan import OpenSearchSpec, OsAction, source_document
 
 __all__ = [
     "action_lines",
-    "bulk_chunks",
     "Outcome",
     "item_outcome",
     "safe_reason",
@@ -36,27 +36,6 @@ def action_lines(spec: OpenSearchSpec, action: OsAction, doc: Mapping[str, Any] 
     if action.action != "index" or doc is None:
         raise ValueError(f"no bulk lines for a {action.action} action")
     return dumps(meta) + b"\n" + dumps(source_document(spec, doc)) + b"\n"
-
-
-T = TypeVar("T")
-
-
-def bulk_chunks(entries: Iterable[tuple[T, bytes]], max_records: int, max_bytes: int) -> list[list[tuple[T, bytes]]]:
-    """Consecutive chunks of at most ``max_records`` entries and ``max_bytes`` bytes of lines (an
-    entry larger than ``max_bytes`` travels alone); order is kept."""
-    chunks: list[list[tuple[T, bytes]]] = []
-    current: list[tuple[T, bytes]] = []
-    size = 0
-    for entry in entries:
-        n = len(entry[1])
-        if current and (len(current) >= max_records or size + n > max_bytes):
-            chunks.append(current)
-            current, size = [], 0
-        current.append(entry)
-        size += n
-    if current:
-        chunks.append(current)
-    return chunks
 
 
 # --------------------------------------------------------------------------------- bulk results

@@ -2,7 +2,7 @@
 
 No I/O here (opensearch-py lives in ``opensearch.py``); ``write()``, ``plan()`` (dry-run) and
 ``streamproc opensearch init`` all use these functions. External versions are in
-``opensearch_version.py``, bulk lines, chunks and item outcomes in ``opensearch_bulk.py``, the
+``opensearch_version.py``, bulk lines and item outcomes in ``opensearch_bulk.py``, the
 index template and ISM policy bodies in ``opensearch_bodies.py``. The rules are documented in
 docs/SINKS-OPENSEARCH.md; the short form:
 
@@ -38,6 +38,7 @@ __all__ = [
     "MAX_INDEX_BYTES",
     "METADATA_FIELDS",
     "index_name",
+    "IndexNames",
     "rollover_index_names",
     "document_id",
     "source_document",
@@ -204,6 +205,21 @@ def index_name(spec: OpenSearchSpec, entity: str, namespace: str | None) -> str:
     return name
 
 
+class IndexNames:
+    """:func:`index_name` of one spec, computed once per (entity, namespace): a sink sees few
+    pairs, each in many records. An :class:`Unplannable` pair is not remembered."""
+
+    def __init__(self, spec: OpenSearchSpec) -> None:
+        self.spec = spec
+        self._names: dict[tuple[str, str | None], str] = {}
+
+    def __call__(self, entity: str, namespace: str | None) -> str:
+        name = self._names.get((entity, namespace))
+        if name is None:
+            name = self._names[(entity, namespace)] = index_name(self.spec, entity, namespace)
+        return name
+
+
 def rollover_index_names(alias: str) -> tuple[str, str]:
     """(index pattern, first index) behind a rollover alias."""
     return f"{alias}-*", f"{alias}-000001"
@@ -269,8 +285,9 @@ class OsAction:
         return {"kind": "opensearch", "action": self.action, "reason": self.reason}
 
 
-def plan_record(spec: OpenSearchSpec, record: SinkRecord) -> OsAction:
-    """The action of one record (pure; the same for every redelivery of it)."""
+def plan_record(spec: OpenSearchSpec, record: SinkRecord, names: IndexNames | None = None) -> OsAction:
+    """The action of one record (pure; the same for every redelivery of it). ``names``: a cache
+    of this spec's index names (a sink keeps one)."""
     op = record.op
     if op == "truncate":
         return OsAction("skip", reason="truncate is not applied to OpenSearch")
@@ -279,7 +296,10 @@ def plan_record(spec: OpenSearchSpec, record: SinkRecord) -> OsAction:
     if op != "delete" and (record.doc is None or not record.complete):
         return OsAction("dlq", reason="partial update without a known full document; OpenSearch indexes whole documents")
     try:
-        index = index_name(spec, record.entity, record.namespace)
+        if names is None:
+            index = index_name(spec, record.entity, record.namespace)
+        else:
+            index = names(record.entity, record.namespace)
         doc_id = document_id(record.key)
         version = version_of(record.position)
     except Unplannable as exc:

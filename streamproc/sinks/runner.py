@@ -73,17 +73,21 @@ class CircuitBreaker:
             self.opened_at = self.clock()
 
 
-def chunks(records: list[SinkRecord], max_records: int, max_bytes: int) -> Iterator[list[SinkRecord]]:
-    """Consecutive slices of at most ``max_records`` records and ``max_bytes`` bytes (a record
-    larger than ``max_bytes`` forms a slice of its own)."""
-    out: list[SinkRecord] = []
-    size = 0
+def chunks(
+    records: Iterable[Any], max_records: int, max_bytes: int, size: Callable[[Any], int] = lambda r: r.size
+) -> Iterator[list[Any]]:
+    """Consecutive slices of at most ``max_records`` items and ``max_bytes`` bytes, each item
+    weighing ``size(item)`` (default: ``item.size``); an item larger than ``max_bytes`` forms a
+    slice of its own. Order is kept."""
+    out: list[Any] = []
+    total = 0
     for r in records:
-        if out and (len(out) >= max_records or size + r.size > max_bytes):
+        n = size(r)
+        if out and (len(out) >= max_records or total + n > max_bytes):
             yield out
-            out, size = [], 0
+            out, total = [], 0
         out.append(r)
-        size += r.size
+        total += n
     if out:
         yield out
 

@@ -1,6 +1,7 @@
 """The BI warehouse sink: PostgreSQL (psycopg 3, COPY + merge) or DuckDB (embedded demo default).
 
-Per batch and table, in one transaction: load the rows into a temporary staging table, keep the
+Per batch and table, in one transaction: load the rows into a temporary staging table (PostgreSQL:
+one per table and connection, created once and emptied at every commit), keep the
 newest position per key (``DISTINCT ON``), merge with ``INSERT … ON CONFLICT (key) DO UPDATE …
 WHERE target._src_position < EXCLUDED._src_position`` (hard deletes: ``DELETE … USING`` under the
 same guard). A retried or redelivered batch therefore changes nothing. The write is durable when
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import abc
 import asyncio
-import logging
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -31,16 +31,14 @@ from streamproc.sinks.warehouse_sql import (
     create_schema_sql,
     create_stage_sql,
     create_table_sql,
-    drop_stage_sql,
     hard_delete_sql,
     insert_stage_sql,
+    stage_name,
     upsert_sql,
 )
 from streamproc.sinks.warehouse_types import DUCKDB, POSTGRES, Dialect
 
 __all__ = ["WarehouseSink", "WarehouseBackend", "PostgresBackend", "DuckDBBackend", "RowsRejected", "backend_for"]
-
-log = logging.getLogger(__name__)
 
 _DSN_HINT = "check STREAMPROC_WAREHOUSE__DSN"
 
@@ -64,7 +62,7 @@ class WarehouseBackend(abc.ABC):
 
     @abc.abstractmethod
     async def ensure(self, schema: str, table: TablePlan | None) -> None:
-        """Create the schema and, if given, the table and its missing columns."""
+        """Create the schema and, if given, the table and its missing columns (one transaction)."""
 
     @abc.abstractmethod
     async def merge(self, table: TablePlan, rows: Sequence[tuple[Any, ...]]) -> None:
@@ -130,6 +128,7 @@ class PostgresBackend(WarehouseBackend):
         self._timeout = connect_timeout
         self._conn: Any = None
         self._where = "the configured server"
+        self._stages: set[str] = set()  # staging tables of this connection, added once committed
 
     async def connect(self) -> None:
         import psycopg
@@ -188,25 +187,37 @@ class PostgresBackend(WarehouseBackend):
                 if col.name not in existing:
                     await cur.execute(sql)
 
-        try:
-            await self._run(table.display if table else schema, body)
-        except RowsRejected as exc:
-            raise RetriableSinkError(f"warehouse: creating {table.display if table else schema} failed ({exc.what})") from exc
+        await self._run(table.display if table else schema, body)
 
     async def merge(self, table: TablePlan, rows: Sequence[tuple[Any, ...]]) -> None:
+        stage = stage_name(table)
+        created = False
+
         async def body(cur: Any) -> None:
-            await cur.execute(create_stage_sql(table, POSTGRES))
-            async with cur.copy(copy_stage_sql(table)) as copy:
+            nonlocal created
+            if stage not in self._stages:  # checked once connected: a reconnect empties the set
+                await cur.execute(create_stage_sql(table, POSTGRES, stage))
+                created = True
+            async with cur.copy(copy_stage_sql(table, stage)) as copy:
                 for row in rows:
                     await copy.write_row(row)
-            await cur.execute(upsert_sql(table))
+            await cur.execute(upsert_sql(table, stage))
             if table.deletes == "hard":
-                await cur.execute(hard_delete_sql(table))
+                await cur.execute(hard_delete_sql(table, stage))
 
-        await self._run(table.display, body)
+        try:
+            await self._run(table.display, body)
+        except RowsRejected:
+            raise
+        except Exception:
+            self._stages.discard(stage)  # not sure it exists (a pooler may switch sessions): recreate
+            raise
+        if created:  # only now: a rolled-back transaction took the staging table with it
+            self._stages.add(stage)
 
     async def close(self) -> None:
         conn, self._conn = self._conn, None
+        self._stages.clear()  # temporary tables end with their session; a reconnect starts empty
         if conn is not None:
             try:
                 await conn.close()
@@ -307,10 +318,7 @@ class DuckDBBackend(WarehouseBackend):
                 con.execute(sql)
 
         await self.connect()
-        try:
-            await self._call(self._tx, table.display if table else schema, statements)
-        except RowsRejected as exc:
-            raise RetriableSinkError(f"warehouse: creating {table.display if table else schema} failed ({exc.what})") from exc
+        await self._call(self._tx, table.display if table else schema, statements)
 
     async def merge(self, table: TablePlan, rows: Sequence[tuple[Any, ...]]) -> None:
         columns = [list(col) for col in zip(*rows)]
@@ -321,7 +329,6 @@ class DuckDBBackend(WarehouseBackend):
             con.execute(upsert_sql(table))
             if table.deletes == "hard":
                 con.execute(hard_delete_sql(table))
-            con.execute(drop_stage_sql())
 
         await self.connect()
         await self._call(self._tx, table.display, statements)
@@ -354,9 +361,7 @@ class WarehouseSink(Sink):
         self._backend = backend_for(dsn) if dsn else None
         self.dialect = self._backend.dialect if self._backend else POSTGRES
         self._planner = WarehousePlanner(spec, self.dialect)
-        self._ensured: dict[TablePlan, bool] = {}
-        self._schema_ready = False
-        self._lock = asyncio.Lock()
+        self._ensured: set[TablePlan] = set()
 
     def _require_backend(self) -> WarehouseBackend:
         if self._backend is None:
@@ -367,10 +372,12 @@ class WarehouseSink(Sink):
         return self._planner.wants(record.entity)
 
     async def start(self) -> None:
-        backend = self._require_backend()
-        await backend.connect()
         await self._ensure(None)
-        for table in self._planner.configured_tables():
+        try:
+            tables = self._planner.configured_tables()
+        except RecordRejected as exc:  # the config validation catches these; reasons name no values
+            raise FatalSinkError(f"warehouse: {exc.reason}") from None
+        for table in tables:
             await self._ensure(table)
 
     async def stop(self) -> None:
@@ -378,15 +385,16 @@ class WarehouseSink(Sink):
             await self._backend.close()
 
     async def _ensure(self, table: TablePlan | None) -> None:
-        backend = self._require_backend()
-        if table is None:
-            if not self._schema_ready:
-                await backend.ensure(self.spec.db_schema, None)
-                self._schema_ready = True
+        """Create the schema and, if given, the table (once per table until a write fails)."""
+        if table in self._ensured:
             return
-        if table not in self._ensured:
-            await backend.ensure(self.spec.db_schema, table)
-            self._ensured[table] = True
+        try:
+            await self._require_backend().ensure(self.spec.db_schema, table)
+        except RowsRejected as exc:
+            what = table.display if table else self.spec.db_schema
+            raise RetriableSinkError(f"warehouse: creating {what} failed ({exc.what})") from exc
+        if table is not None:
+            self._ensured.add(table)
 
     def _group(self, records: list[SinkRecord], planner: WarehousePlanner, reject: Callable[[SinkRecord, RecordRejected], None]) -> dict[TablePlan, list[PlannedRow]]:
         groups: dict[TablePlan, list[PlannedRow]] = {}
@@ -402,34 +410,18 @@ class WarehouseSink(Sink):
         return groups
 
     async def write(self, batch: SinkBatch) -> None:
-        reported = {id(f.record) for f in batch.failures}
-
-        def fail(record: SinkRecord, reason: str, error_class: str) -> None:
-            if id(record) in reported:
-                return
-            reported.add(id(record))
-            log.warning(
-                "warehouse: record rejected entity=%s topic=%s partition=%s offset=%s: %s",
-                record.entity, record.topic, record.partition, record.offset, reason,
-            )
-            batch.fail(record, reason, error_class)
-
-        async with self._lock:
-            groups = self._group(batch.records, self._planner, lambda r, e: fail(r, e.reason, e.error_class))
-            if groups:
-                await self._write_groups(groups, fail)
+        groups = self._group(batch.records, self._planner, lambda r, e: batch.fail(r, e.reason, e.error_class))
+        if groups:
+            await self._write_groups(groups, batch.fail)
 
     async def _write_groups(self, groups: dict[TablePlan, list[PlannedRow]], fail: Callable[[SinkRecord, str, str], None]) -> None:
         backend = self._require_backend()
-        await backend.connect()
-        await self._ensure(None)
         for table, rows in groups.items():
             try:
-                await self._ensure(table)
+                await self._ensure(table)  # creates the schema too, in the same transaction
                 await self._merge(backend, table, rows, fail)
             except (RetriableSinkError, FatalSinkError):
-                self._ensured.pop(table, None)
-                self._schema_ready = False
+                self._ensured.discard(table)
                 raise
 
     async def _merge(self, backend: WarehouseBackend, table: TablePlan, rows: list[PlannedRow], fail: Callable[[SinkRecord, str, str], None]) -> None:

@@ -85,6 +85,10 @@ class WarehouseTable(BaseModel):
             seen[name] = path
         for field in self.key or ():
             _check_ident(field, "key field")
+        if self.key:
+            clash = _clashes(*_columns(tuple(self.key), self.columns))
+            if clash:
+                raise ValueError(f"key field(s) {clash} clash with system or configured columns")
         return self
 
 
@@ -116,6 +120,25 @@ def column_type(col: ColumnType | WarehouseColumn) -> str:
     return col.type if isinstance(col, WarehouseColumn) else col
 
 
+def _columns(
+    key_fields: tuple[str, ...], columns: dict[str, ColumnType | WarehouseColumn]
+) -> tuple[tuple[Column, ...], tuple[Column, ...]]:
+    """(key columns, other configured columns): a key field listed in ``columns`` takes its type and name."""
+    configured = dict(columns)
+    key_cols = []
+    for f in key_fields:
+        col = configured.pop(f, None)
+        key_cols.append(Column(column_name(f, col) if col else f, column_type(col) if col else "text", (f,)))
+    cols = tuple(Column(column_name(p, c), column_type(c), tuple(p.split("."))) for p, c in configured.items())
+    return tuple(key_cols), cols
+
+
+def _clashes(key_cols: tuple[Column, ...], cols: tuple[Column, ...]) -> list[str]:
+    """Column names that the key gives twice or shares with a system or configured column."""
+    names = [c.name for c in key_cols + cols]
+    return sorted({n for n in names if n in SYSTEM_COLUMNS or names.count(n) > 1})
+
+
 def table_plan(spec: WarehouseSpec, entity: str, cfg: WarehouseTable, key_fields: tuple[str, ...]) -> TablePlan:
     """The table of ``entity`` keyed by ``key_fields``; :class:`RecordRejected` if they clash."""
     name = cfg.table or entity
@@ -127,20 +150,14 @@ def table_plan(spec: WarehouseSpec, entity: str, cfg: WarehouseTable, key_fields
         raise RecordRejected(f"entity {entity!r}: {exc}", "invalid") from None
     if not key_fields:
         raise RecordRejected(f"entity {entity!r}: record has no key fields", "invalid")
-    configured = {path: col for path, col in cfg.columns.items()}
-    key_cols = []
-    for f in key_fields:
-        col = configured.pop(f, None)
-        key_cols.append(Column(column_name(f, col) if col else f, column_type(col) if col else "text", (f,)))
-    cols = tuple(Column(column_name(p, c), column_type(c), tuple(p.split("."))) for p, c in configured.items())
-    names = [c.name for c in key_cols] + [c.name for c in cols]
-    clash = sorted({n for n in names if n in SYSTEM_COLUMNS or names.count(n) > 1})
+    key_cols, cols = _columns(key_fields, cfg.columns)
+    clash = _clashes(key_cols, cols)
     if clash:
         raise RecordRejected(
             f"table {spec.db_schema}.{name}: key field(s) {clash} clash with system or configured columns",
             "invalid",
         )
-    return TablePlan(entity, spec.db_schema, name, tuple(key_cols), cols, cfg.deletes)
+    return TablePlan(entity, spec.db_schema, name, key_cols, cols, cfg.deletes)
 
 
 class WarehousePlanner:

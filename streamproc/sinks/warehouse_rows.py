@@ -28,10 +28,9 @@ from typing import Any, Literal
 from streamproc.jsonutil import loads
 from streamproc.sinks.base import SinkRecord
 from streamproc.sinks.warehouse_types import (
-    _EPOCH,
+    EPOCH,
     ConversionError,
     Dialect,
-    _to_json,
     convert,
     encode_position,
 )
@@ -139,7 +138,7 @@ def _src_ts(ts_ms: int | None) -> datetime | None:
     if ts_ms is None:
         return None
     try:
-        return _EPOCH + timedelta(milliseconds=ts_ms)
+        return EPOCH + timedelta(milliseconds=ts_ms)
     except OverflowError:
         return None
 
@@ -171,7 +170,7 @@ def build_row(table: TablePlan, record: SinkRecord, dialect: Dialect) -> Planned
         values.append(_convert_col(table, col, lookup(doc, col.path), dialect))
     try:
         position = encode_position(record.position)
-        doc_json = None if doc is None else _to_json(doc, dialect)
+        doc_json = convert(doc, "jsonb", dialect)  # None stays None
     except ConversionError as exc:
         raise RecordRejected(f"table {table.display}: {exc}", "invalid", table.display) from None
     values += [doc_json, position, _src_ts(record.ts_ms), op == "delete"]

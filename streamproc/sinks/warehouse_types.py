@@ -27,6 +27,7 @@ __all__ = [
     "ConversionError",
     "convert",
     "encode_position",
+    "EPOCH",
 ]
 
 ColumnType = Literal[
@@ -83,7 +84,8 @@ class ConversionError(ValueError):
 _INT_RE = re.compile(r"[+-]?\d+")
 _TRUE = frozenset({"true", "t", "yes", "y", "on", "1"})
 _FALSE = frozenset({"false", "f", "no", "n", "off", "0"})
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+#: 1970-01-01T00:00:00Z, the origin of epoch-millisecond timestamps.
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _INT_BITS = {"bigint": 63, "integer": 31}
 
 
@@ -165,7 +167,7 @@ def _parse_datetime(v: Any) -> datetime:
         raise ConversionError("is not a timestamp")
     try:
         if isinstance(v, (int, float)):
-            return _EPOCH + timedelta(milliseconds=v)
+            return EPOCH + timedelta(milliseconds=v)
         if isinstance(v, str):
             dt = datetime.fromisoformat(v.strip())
             return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)

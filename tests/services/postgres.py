@@ -29,7 +29,6 @@ import glob
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -39,6 +38,8 @@ from typing import Callable, Iterator
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
+
+from streamproc.broker import free_port
 
 __all__ = [
     "PostgresNotInstalled",
@@ -78,12 +79,6 @@ def find_bindir() -> Path:
     )
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _ensure_os_user() -> None:
     if subprocess.run(["id", "-u", _OS_USER], capture_output=True).returncode == 0:
         return
@@ -94,7 +89,26 @@ def _ensure_os_user() -> None:
     )
 
 
-class LocalPostgres:
+class _Server:
+    """Administration shared by :class:`LocalPostgres` and :class:`ExternalPostgres`: statements
+    run as the superuser of :meth:`dsn_for`, in autocommit mode."""
+
+    def dsn_for(self, dbname: str, user: str | None = None, password: str | None = None) -> str:
+        raise NotImplementedError
+
+    def execute(self, sql: str, dbname: str = "postgres") -> None:
+        _admin_execute(self.dsn_for(dbname), sql)
+
+    def create_database(self, name: str | None = None) -> str:
+        name = name or f"t_{uuid.uuid4().hex[:16]}"
+        self.execute(f'CREATE DATABASE "{name}"')
+        return name
+
+    def drop_database(self, name: str) -> None:
+        self.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class LocalPostgres(_Server):
     """A private PostgreSQL server in a temporary directory (see the module docstring)."""
 
     def __init__(self, base_dir: Path | None = None, port: int | None = None) -> None:
@@ -103,7 +117,7 @@ class LocalPostgres:
         self.base_dir = Path(base_dir or tempfile.mkdtemp(prefix="streamproc-pg-"))
         self.data_dir = self.base_dir / "data"
         self.log_file = self.base_dir / "postgres.log"
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.user = "postgres"
         self.password = secrets.token_hex(16)
         self._as_root = os.geteuid() == 0
@@ -211,18 +225,8 @@ class LocalPostgres:
     def __exit__(self, *exc: object) -> None:
         self.cleanup()
 
-    # -- administration, shared with ExternalPostgres ------------------------------------------
-    def execute(self, sql: str, dbname: str = "postgres") -> None:
-        _admin_execute(self.dsn_for(dbname), sql)
 
-    def create_database(self, name: str | None = None) -> str:
-        return _create_database(self, name)
-
-    def drop_database(self, name: str) -> None:
-        self.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-class ExternalPostgres:
+class ExternalPostgres(_Server):
     """A server given by ``STREAMPROC_TEST_POSTGRES_DSN`` (a superuser DSN); never stopped."""
 
     def __init__(self, dsn: str) -> None:
@@ -240,27 +244,12 @@ class ExternalPostgres:
         netloc = f"{auth}{host}:{self.port}"
         return urlunsplit((p.scheme, netloc, "/" + quote(dbname, safe=""), p.query, ""))
 
-    def execute(self, sql: str, dbname: str = "postgres") -> None:
-        _admin_execute(self.dsn_for(dbname), sql)
-
-    def create_database(self, name: str | None = None) -> str:
-        return _create_database(self, name)
-
-    def drop_database(self, name: str) -> None:
-        self.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
 
 def _admin_execute(dsn: str, sql: str) -> None:
     import psycopg
 
     with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as conn:
         conn.execute(sql)
-
-
-def _create_database(server: LocalPostgres | ExternalPostgres, name: str | None) -> str:
-    name = name or f"t_{uuid.uuid4().hex[:16]}"
-    server.execute(f'CREATE DATABASE "{name}"')
-    return name
 
 
 # ------------------------------------------------------------------------------------ fixtures

@@ -320,6 +320,24 @@ def test_rollover_alias_is_bootstrapped_by_the_sink_when_init_did_not_run(opense
     asyncio.run(run())
 
 
+def test_start_with_create_missing_bootstraps_aliases_once(opensearch_fake: OpenSearchFake) -> None:  # noqa: F811
+    async def run() -> None:
+        spec = OpenSearchSpec(ism={"entities": ["events"]})
+        sink = OpenSearchSink(spec, OpenSearchSettings(url=opensearch_fake.url),
+                              namespaces={"users": "app.users", "events": "app.events"}, create_missing=True)
+        await sink.start()
+        assert "app_events-000001" in opensearch_fake.indices()
+        before = len(opensearch_fake.requests())
+        ev = rec("insert", "e1", (1,), {"kind": "login"}, "app.events", entity="events")
+        assert (await _write(sink, [ev])).failures == []
+        await sink.stop()
+        sent = opensearch_fake.requests()[before:]
+        assert [p for _, p in sent] == ["/_bulk"]  # no alias look-up: start() bootstrapped it
+        assert opensearch_fake.documents("app_events-000001") == {"e1": {"kind": "login"}}
+
+    asyncio.run(run())
+
+
 def test_init_rejects_entities_without_a_source(opensearch_fake: OpenSearchFake) -> None:  # noqa: F811
     spec = OpenSearchSpec(entities=["users", "ghosts"])
     with pytest.raises(ConfigError, match="ghosts is not an entity"):

@@ -248,6 +248,44 @@ def test_postgres_stopped_is_retriable_and_the_sink_recovers(local_postgres_fact
     assert sorted(by_id(dsn)) == [1, 2]
 
 
+def test_postgres_keeps_one_stage_table_per_table_and_connection(postgres_database) -> None:  # noqa: F811
+    """Created once per connection (not per merge), emptied by every commit, recreated after a reconnect."""
+    dsn = postgres_database()
+
+    async def go() -> None:
+        sink = make_sink(dsn, entities={"orders": ORDERS, "users": {}})
+        await sink.start()
+        backend: Any = sink._backend
+
+        async def stages() -> list[tuple[str, int, int]]:
+            cur = await backend._conn.execute(
+                "SELECT relname, oid FROM pg_class WHERE relnamespace = pg_my_temp_schema() AND relkind = 'r' ORDER BY 1")
+            out = []
+            for name, oid in await cur.fetchall():
+                (count,) = await (await backend._conn.execute(f"SELECT count(*) FROM {name}")).fetchone()
+                out.append((name, oid, count))
+            return out
+
+        try:
+            await write(sink, order(1, (1,)), order(2, (1,)), rec("insert", 7, (1,), {"id": 7}, entity="users"))
+            first = await stages()
+            assert len(first) == 2 and all(n.startswith("streamproc_stage_") and c == 0 for n, _, c in first)
+            await write(sink, order(1, (2,), status="paid"), rec("delete", 7, (2,), entity="users"))
+            await write(sink, order(3, (1,)))
+            assert await stages() == first  # the same tables (same oids), empty after each commit
+            await backend.close()
+            await write(sink, order(4, (1,)), rec("insert", 8, (1,), {"id": 8}, entity="users"))
+            assert [n for n, _, _ in await stages()] == [n for n, _, _ in first]
+        finally:
+            await sink.stop()
+
+    asyncio.run(go())
+    got = by_id(dsn)
+    assert sorted(got) == [1, 2, 3, 4] and got[1]["status"] == "paid"
+    users = {r["id"]: r for r in rows(dsn, "users")}
+    assert users["7"]["_deleted"] is True and users["8"]["_deleted"] is False
+
+
 def test_a_wrong_password_is_fatal_and_names_no_secret(postgres_server) -> None:  # noqa: F811
     password = "wrong-" + secrets.token_hex(6)
     sink = make_sink(postgres_server.dsn_for("postgres", password=password))

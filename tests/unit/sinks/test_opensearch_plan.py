@@ -16,10 +16,11 @@ from streamproc.sinks.opensearch_bodies import (
     ism_policy_body,
     rollover_template_body,
 )
-from streamproc.sinks.opensearch_bulk import action_lines, bulk_chunks, item_outcome, safe_reason
+from streamproc.sinks.opensearch_bulk import action_lines, item_outcome, safe_reason
 from streamproc.sinks.opensearch_plan import (
     MAX_ID_BYTES,
     MAX_INDEX_BYTES,
+    IndexNames,
     OpenSearchSpec,
     OsAction,
     document_id,
@@ -27,6 +28,7 @@ from streamproc.sinks.opensearch_plan import (
     plan_record,
 )
 from streamproc.sinks.opensearch_version import MAX_VERSION, Unplannable, version_of
+from streamproc.sinks.runner import chunks
 
 SPEC = OpenSearchSpec()
 
@@ -65,6 +67,29 @@ def test_long_index_names_are_shortened_deterministically() -> None:
     assert len(a.encode()) <= MAX_INDEX_BYTES
     assert a == index_name(SPEC, "e", long_ns)
     assert a != index_name(SPEC, "e", long_ns + "x")
+
+
+def test_index_names_are_computed_once_per_entity_and_namespace(monkeypatch) -> None:
+    import streamproc.sinks.opensearch_plan as plan
+
+    calls = []
+
+    def counting(spec, entity, namespace):
+        calls.append((entity, namespace))
+        return index_name(spec, entity, namespace)
+
+    monkeypatch.setattr(plan, "index_name", counting)
+    names = IndexNames(SPEC)
+    records = [rec(), rec(op="delete"), rec(entity="orders", namespace="app.orders"), rec()]
+    assert [plan_record(SPEC, r, names) for r in records] == [plan_record(SPEC, r) for r in records]
+    calls.clear()
+    assert [plan_record(SPEC, r, names).index for r in records] == ["app_users", "app_users", "app_orders", "app_users"]
+    assert calls == []  # all cached
+    by_entity = OpenSearchSpec(index_template="{entity}")
+    unnamed = IndexNames(by_entity)
+    for _ in range(2):  # an entity without a usable index name goes to the DLQ, and is not remembered
+        assert plan_record(by_entity, rec(entity="_"), unnamed).action == "dlq"
+    assert calls == [("_", "app.users"), ("_", "app.users")]
 
 
 @pytest.mark.parametrize(
@@ -258,13 +283,18 @@ def test_action_lines() -> None:
 
 
 def test_bulk_chunks_by_count_and_bytes() -> None:
+    """The sink cuts bulk entries (item, lines) with the runner's ``chunks``, weighing the lines."""
+
+    def lines(entry):
+        return len(entry[1])
+
     entries = [(i, b"x" * 10) for i in range(7)]
-    assert [[i for i, _ in c] for c in bulk_chunks(entries, 3, 10_000)] == [[0, 1, 2], [3, 4, 5], [6]]
-    assert [[i for i, _ in c] for c in bulk_chunks(entries, 100, 25)] == [[0, 1], [2, 3], [4, 5], [6]]
+    assert [[i for i, _ in c] for c in chunks(entries, 3, 10_000, size=lines)] == [[0, 1, 2], [3, 4, 5], [6]]
+    assert [[i for i, _ in c] for c in chunks(entries, 100, 25, size=lines)] == [[0, 1], [2, 3], [4, 5], [6]]
     mixed = [(0, b"x" * 5), (1, b"x" * 50), (2, b"x" * 5), (3, b"x" * 5)]
-    assert [[i for i, _ in c] for c in bulk_chunks(mixed, 100, 20)] == [[0], [1], [2, 3]]  # oversize alone
-    assert bulk_chunks([], 3, 10) == []
-    for chunk in bulk_chunks(entries, 4, 35):
+    assert [[i for i, _ in c] for c in chunks(mixed, 100, 20, size=lines)] == [[0], [1], [2, 3]]  # oversize alone
+    assert list(chunks([], 3, 10, size=lines)) == []
+    for chunk in chunks(entries, 4, 35, size=lines):
         assert len(chunk) <= 4 and sum(len(b) for _, b in chunk) <= 35
 
 

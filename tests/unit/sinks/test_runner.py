@@ -158,6 +158,14 @@ def test_batches_are_split_by_count_and_bytes():
     assert [[r.offset for r in c] for c in chunks(big, 100, 100)] == [[0], [1]]  # oversize alone
 
 
+def test_chunks_weighs_items_with_the_given_size():
+    items = [("a", 10), ("b", 10), ("c", 25), ("d", 5), ("e", 5)]
+    got = [[name for name, _ in c] for c in chunks(items, 100, 20, size=lambda item: item[1])]
+    assert got == [["a", "b"], ["c"], ["d", "e"]]  # "c" is over the limit: alone
+    assert [len(c) for c in chunks(iter(items), 2, 10**9, size=lambda item: item[1])] == [2, 2, 1]
+    assert list(chunks([], 3, 10, size=len)) == []
+
+
 def test_runner_sends_byte_limited_chunks_to_the_sink():
     sink = ScriptedSink()
     records = [rec(i, size=1000) for i in range(6)]

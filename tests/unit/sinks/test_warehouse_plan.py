@@ -14,11 +14,14 @@ from streamproc.sinks.warehouse import DuckDBBackend, PostgresBackend, Warehouse
 from streamproc.sinks.warehouse_plan import WarehousePlanner, WarehouseSpec, table_plan
 from streamproc.sinks.warehouse_rows import RecordRejected, build_row, lookup, quote_ident, row_json
 from streamproc.sinks.warehouse_sql import (
+    STAGE_TABLE,
     add_column_sqls,
+    copy_stage_sql,
     create_stage_sql,
     create_table_sql,
     hard_delete_sql,
     insert_stage_sql,
+    stage_name,
     upsert_sql,
 )
 from streamproc.sinks.warehouse_types import DUCKDB, POSTGRES, ConversionError, convert, encode_position
@@ -69,6 +72,32 @@ def test_spec_rejects_bad_columns(columns, problem) -> None:
         spec({"orders": {"columns": columns}})
 
 
+@pytest.mark.parametrize(
+    "table, clash",
+    [
+        ({"key": ["_doc"]}, "['_doc']"),
+        ({"key": ["id", "_src_position"]}, "['_src_position']"),
+        ({"key": ["a_b"], "columns": {"a.b": "text"}}, "['a_b']"),
+        ({"key": ["id"], "columns": {"ident": {"type": "text", "name": "id"}}}, "['id']"),
+        ({"key": ["id", "id"]}, "['id']"),
+    ],
+)
+def test_spec_rejects_a_key_that_clashes_with_system_or_configured_columns(table, clash) -> None:
+    """Caught when the configuration loads (naming the entity), not as a RecordRejected at start."""
+    with pytest.raises(ValidationError) as info:
+        spec({"orders": table})
+    (err,) = [e for e in info.value.errors() if "clash" in e["msg"]]
+    assert err["loc"][0] == "entities" and err["loc"][-1] == "orders"
+    assert f"key field(s) {clash} clash with system or configured columns" in err["msg"]
+
+
+def test_a_configured_key_column_may_carry_a_type_and_a_name() -> None:
+    s = spec({"orders": {"key": ["id"], "columns": {"id": {"type": "bigint", "name": "order_id"}, "a.b": "text"}}})
+    (table,) = WarehousePlanner(s, POSTGRES).configured_tables()
+    assert [(c.name, c.type) for c in table.key] == [("order_id", "bigint")]
+    assert [c.name for c in table.columns] == ["a_b"]
+
+
 # ---------------------------------------------------------------------------------------- DDL
 def test_table_ddl_has_key_typed_columns_and_system_columns() -> None:
     ddl = create_table_sql(orders_table(), POSTGRES)
@@ -110,8 +139,25 @@ def test_merge_sql_keeps_the_newest_per_key_and_guards_on_position() -> None:
     hard = orders_table(entities={"orders": {**ORDERS, "deletes": "hard"}})
     assert 'WHERE NOT s."_deleted"' in upsert_sql(hard)
     assert 't."_src_position" < s."_src_position"' in hard_delete_sql(hard)
-    assert "ON COMMIT DROP" in create_stage_sql(t, POSTGRES)
+    assert "ON COMMIT DELETE ROWS" in create_stage_sql(t, POSTGRES)
     assert "unnest($8::VARCHAR[])::JSON, unnest($9::HUGEINT[][])" in insert_stage_sql(t, DUCKDB)
+
+
+def test_each_table_has_its_own_stage_table() -> None:
+    t = orders_table()
+    stage = stage_name(t)
+    assert stage == stage_name(orders_table()) and stage.startswith(STAGE_TABLE + "_")
+    assert len(stage.encode()) <= 63 and stage.isidentifier() and stage == stage.lower()
+    grown = orders_table(entities={"orders": {"columns": {**ORDERS["columns"], "extra": "text"}}})
+    s = WarehouseSpec.model_validate({"schema": "bi", "entities": "all"})
+    others = {stage_name(grown), stage_name(table_plan(s, "users", s.table_config("users"), ("id",)))}
+    assert stage not in others and len(others) == 2
+    pg = create_stage_sql(t, POSTGRES, stage)
+    assert pg.startswith(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (") and pg.endswith("ON COMMIT DELETE ROWS")
+    assert create_stage_sql(t, DUCKDB).startswith(f"CREATE OR REPLACE TEMP TABLE {STAGE_TABLE} (")
+    assert copy_stage_sql(t, stage).startswith(f"COPY {stage} (")
+    assert f"FROM {stage} ORDER BY" in upsert_sql(t, stage) and f"FROM {stage} ORDER BY" in hard_delete_sql(t, stage)
+    assert insert_stage_sql(t, DUCKDB, stage).startswith(f"INSERT INTO {stage} SELECT")
 
 
 def test_composite_keys_join_on_every_key_column() -> None:
@@ -313,3 +359,44 @@ def test_start_without_dsn_is_fatal() -> None:
     sink = WarehouseSink(spec(), WarehouseSettings())
     with pytest.raises(FatalSinkError, match="STREAMPROC_WAREHOUSE__DSN"):
         asyncio.run(sink.start())
+
+
+def test_start_turns_a_key_clash_that_slipped_past_validation_into_a_fatal_error() -> None:
+    import asyncio
+
+    from streamproc.errors import FatalSinkError
+
+    s = spec({"orders": {**ORDERS, "key": ["id"]}})
+    s.entities["orders"].key = ["_doc"]  # assignment is not validated: the backstop in start()
+    sink = WarehouseSink(s, WarehouseSettings(dsn=SecretStr("duckdb://:memory:")))
+
+    async def go() -> None:
+        try:
+            await sink.start()
+        finally:
+            await sink.stop()
+
+    with pytest.raises(FatalSinkError, match=r"warehouse: table bi.orders: key field\(s\) \['_doc'\] clash"):
+        asyncio.run(go())
+
+
+def test_a_rejected_record_is_reported_once_and_not_logged_by_the_sink(caplog) -> None:
+    import asyncio
+
+    from streamproc.sinks.base import SinkBatch
+
+    sink = WarehouseSink(spec(), WarehouseSettings(dsn=SecretStr("duckdb://:memory:")))
+    bad = rec(doc={"total": "abc-secret"}, key={"id": 2})
+    batch = SinkBatch([rec(doc={"id": 1, "total": 3}), bad])
+
+    async def go() -> None:
+        await sink.start()
+        try:
+            await sink.write(batch)
+        finally:
+            await sink.stop()
+
+    with caplog.at_level("DEBUG", logger="streamproc"):
+        asyncio.run(go())
+    assert [(f.record, f.error_class) for f in batch.failures] == [(bad, "invalid")]
+    assert not [r for r in caplog.records if r.name.startswith("streamproc.sinks.warehouse")]  # the runtime logs DLQ records
