@@ -3,8 +3,10 @@
 Typical use: the Atlas triggers write ``s3://bucket/prod/<collection>/`` and a shadow streamproc
 writes ``s3://bucket/dev/<collection>/``. Objects are paired by their base key
 ``<documentId>-<sourceMillis>`` (parts ``…-0``, ``…-1``, … joined in order); a pair matches when
-the SHA-256 of the concatenated parts is equal on both sides. The match rate is
-``matches / (union of pairs) * 100``.
+the SHA-256 of the concatenated parts is equal on both sides. A pair whose parts have equal ETags
+in the listing (in order) matches without a download; a pair whose total sizes differ does not;
+only the others are downloaded and hashed (multipart and SSE-KMS ETags can differ for equal bytes,
+so the hash decides). The match rate is ``matches / (union of pairs) * 100``.
 
 Exit codes: 0 rate at or above the threshold, 1 below it (or nothing to compare, or S3 could
 not be reached), 2 usage errors (bad URL, bad ``--since``, missing bucket, access denied).
@@ -32,6 +34,7 @@ __all__ = [
     "parse_object_name",
     "Tree",
     "ParityReport",
+    "SideFailure",
     "list_tree",
     "compare",
     "run_parity",
@@ -97,12 +100,24 @@ def parse_object_name(name: str) -> tuple[str, int, int | None] | None:
 
 @dataclass(slots=True)
 class Tree:
-    """One side: base key → its object keys in part order."""
+    """One side: base key → its object keys in part order; per object key its ETag and size as listed."""
 
     url: S3Url
     documents: dict[tuple[str, int], list[str]] = field(default_factory=dict)
     objects: int = 0
     unrecognised: int = 0
+    etags: dict[str, str] = field(default_factory=dict)
+    sizes: dict[str, int] = field(default_factory=dict)
+
+    def etags_of(self, base: tuple[str, int]) -> list[str] | None:
+        """The ETags of a document's parts in order; ``None`` when the listing lacked one."""
+        tags = [self.etags.get(k) for k in self.documents[base]]
+        return None if any(t is None for t in tags) else tags  # type: ignore[return-value]
+
+    def size_of(self, base: tuple[str, int]) -> int | None:
+        """The listed size of a document (its parts together); ``None`` when the listing lacked one."""
+        sizes = [self.sizes.get(k) for k in self.documents[base]]
+        return None if any(n is None for n in sizes) else sum(sizes)  # type: ignore[arg-type]
 
 
 def list_tree(client: Any, url: S3Url, since_ms: int | None = None) -> Tree:
@@ -122,18 +137,44 @@ def list_tree(client: Any, url: S3Url, since_ms: int | None = None) -> Tree:
                 continue
             tree.objects += 1
             parts.setdefault((doc, ms), []).append((-1 if part is None else part, key))
+            if obj.get("ETag"):
+                tree.etags[key] = obj["ETag"]
+            if isinstance(obj.get("Size"), int):
+                tree.sizes[key] = obj["Size"]
     for base, items in parts.items():
         tree.documents[base] = [k for _, k in sorted(items)]
     return tree
 
 
-def _checksum(client: Any, bucket: str, keys: list[str]) -> str:
+class SideFailure(Exception):
+    """An S3 call for one side failed; ``url`` names the side, ``__cause__`` is the SDK's exception."""
+
+    def __init__(self, url: S3Url) -> None:
+        super().__init__(str(url))
+        self.url = url
+
+
+def _checksum(client: Any, url: S3Url, keys: list[str]) -> str:
     h = hashlib.sha256()
-    for key in keys:
-        body = client.get_object(Bucket=bucket, Key=key)["Body"]
-        while chunk := body.read(1 << 20):
-            h.update(chunk)
+    try:
+        for key in keys:
+            body = client.get_object(Bucket=url.bucket, Key=key)["Body"]
+            while chunk := body.read(1 << 20):
+                h.update(chunk)
+    except Exception as exc:
+        raise SideFailure(url) from exc
     return h.hexdigest()
+
+
+def _same_without_download(left: Tree, right: Tree, base: tuple[str, int]) -> bool | None:
+    """True: equal ETags part by part; False: different total sizes; None: only the bytes can tell."""
+    tags = left.etags_of(base)
+    if tags is not None and tags == right.etags_of(base):
+        return True
+    sizes = left.size_of(base), right.size_of(base)
+    if None not in sizes and sizes[0] != sizes[1]:
+        return False
+    return None
 
 
 @dataclass(slots=True)
@@ -165,12 +206,21 @@ class ParityReport:
 
 def compare(client: Any, left: Tree, right: Tree, threshold: float, since_ms: int | None = None,
             workers: int = 16) -> ParityReport:
+    """Pair and compare the documents of two listed trees. A failed download raises
+    :class:`SideFailure` naming the side (its ``__cause__`` is the SDK's exception)."""
     common = sorted(left.documents.keys() & right.documents.keys())
-    jobs = [(left.url.bucket, left.documents[b]) for b in common] + [(right.url.bucket, right.documents[b]) for b in common]
+    known = {b: _same_without_download(left, right, b) for b in common}
+    fetch = [b for b in common if known[b] is None]
+    jobs = [(left.url, left.documents[b]) for b in fetch] + [(right.url, right.documents[b]) for b in fetch]
     with ThreadPoolExecutor(max(1, workers)) as pool:
-        sums = list(pool.map(lambda job: _checksum(client, *job), jobs))
+        try:
+            sums = list(pool.map(lambda job: _checksum(client, *job), jobs))
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)  # no further downloads after a failure
+            raise
+    k = len(fetch)
+    matches = sum(1 for same in known.values() if same) + sum(1 for i in range(k) if sums[i] == sums[k + i])
     n = len(common)
-    matches = sum(1 for i in range(n) if sums[i] == sums[n + i])
     missing_left = len(right.documents.keys() - left.documents.keys())
     missing_right = len(left.documents.keys() - right.documents.keys())
     pairs = n + missing_left + missing_right
@@ -206,17 +256,23 @@ def _human(r: ParityReport) -> Iterable[str]:
     yield f"match rate: {r.match_rate:.2f}% (threshold {r.threshold:g}%) → {verdict}"
 
 
-def _aws_failure(exc: Exception, url: S3Url) -> tuple[int, str]:
+def _aws_failure(exc: BaseException, url: S3Url) -> tuple[int, str]:
+    """Exit code and message of an S3 failure on the side ``url``; any other exception is re-raised.
+    Messages name the side, the bucket and the AWS error code, never an object key."""
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from streamproc.sinks.aws import _DENIED, _NO_KEY, _code_status
+
     if isinstance(exc, ClientError):
-        code = str((exc.response.get("Error") or {}).get("Code") or "")
-        status = int((exc.response.get("ResponseMetadata") or {}).get("HTTPStatusCode") or 0)
-        if code == "NoSuchBucket" or status == 404:
+        code, status = _code_status(exc)
+        what = code or str(status)
+        if code == "NoSuchBucket":
             return 2, f"{url}: bucket '{url.bucket}' does not exist"
-        if code in ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch") or status == 403:
-            return 2, f"{url}: access denied ({code or status}); check credentials and IAM policy"
-        return 1, f"{url}: S3 answered {code or status}"
+        if code in _DENIED or status in (401, 403):
+            return 2, f"{url}: access denied ({what}); check credentials and IAM policy"
+        if code in _NO_KEY:
+            return 1, f"{url}: an object vanished between listing and reading ({what}); run again"
+        return 1, f"{url}: S3 answered {what}"
     if isinstance(exc, BotoCoreError):
         return 1, f"{url}: cannot reach S3 ({type(exc).__name__})"
     raise exc
@@ -254,8 +310,8 @@ def run_parity(
             return code
     try:
         report = compare(s3_client, trees[0], trees[1], threshold, since_ms, workers)
-    except Exception as exc:
-        code, message = _aws_failure(exc, lurl)
+    except SideFailure as exc:
+        code, message = _aws_failure(exc.__cause__ or exc, exc.url)
         err.write(f"streamproc parity: {message}\n")
         return code
     if as_json:

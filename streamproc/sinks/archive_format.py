@@ -25,7 +25,7 @@ import orjson
 
 from streamproc.jsonutil import dumps
 from streamproc.sinks.base import SinkRecord
-from streamproc.sinks.s3_layout import Rejected, S3ArchiveSpec, sha256_hex
+from streamproc.sinks.s3_layout import Rejected, S3ArchiveSpec, _prefix, sha256_hex
 
 __all__ = [
     "ENVELOPE_SCHEMA",
@@ -63,12 +63,17 @@ ENVELOPE_SCHEMA: dict[str, Any] = {
 _PARSED = fastavro.parse_schema(ENVELOPE_SCHEMA)
 _LONG = (-(2**63), 2**63 - 1)
 _ROW_OVERHEAD = 64
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 
 
 def hour_partition(ts_ms: int | None) -> str:
     """``year=YYYY/month=MM/day=DD/hour=HH`` of the event time in UTC; an event without one goes
-    to the epoch hour ``year=1970/month=01/day=01/hour=00`` (its ``ts_ms`` stays null)."""
-    t = _dt.datetime.fromtimestamp((ts_ms or 0) / 1000, tz=_dt.UTC)
+    to the epoch hour ``year=1970/month=01/day=01/hour=00`` (its ``ts_ms`` stays null).
+    ``ValueError`` (naming no value) when the time is outside years 1-9999."""
+    try:
+        t = _EPOCH + _dt.timedelta(milliseconds=ts_ms or 0)
+    except (OverflowError, ValueError):
+        raise ValueError("ts_ms outside the datetime range") from None
     return f"year={t.year:04d}/month={t.month:02d}/day={t.day:02d}/hour={t.hour:02d}"
 
 
@@ -101,11 +106,6 @@ def archive_row(record: SinkRecord) -> dict[str, Any]:
 
 def _row_size(row: dict[str, Any]) -> int:
     return len(row["key"]) + len(row["doc"] or "") + len(row["topic"]) + _ROW_OVERHEAD
-
-
-def _prefix(*segments: str) -> str:
-    parts = [s.strip("/") for s in segments if s and s.strip("/")]
-    return "/".join(parts) + "/" if parts else ""
 
 
 def object_key(spec: S3ArchiveSpec, entity: str, hour: str, topic: str, partition: int, first_offset: int) -> str:
@@ -144,7 +144,6 @@ class ArchiveObject:
     topic: str
     partition: int
     first_offset: int
-    last_offset: int
     offsets: tuple[int, ...]
 
     @property
@@ -157,10 +156,11 @@ def _groups(spec: S3ArchiveSpec, records: Iterable[SinkRecord], rejected: list[R
     for r in records:
         try:
             row = archive_row(r)
-        except ValueError as exc:
+            hour = hour_partition(r.ts_ms)
+        except ValueError as exc:  # messages name what does not fit, never a value
             rejected.append(Rejected(r, str(exc)))
             continue
-        groups.setdefault((r.entity, hour_partition(r.ts_ms), r.topic, r.partition), []).append(row)
+        groups.setdefault((r.entity, hour, r.topic, r.partition), []).append(row)
     return groups
 
 
@@ -187,11 +187,11 @@ def plan_archive(spec: S3ArchiveSpec, records: Iterable[SinkRecord]) -> tuple[li
     for (entity, hour, topic, partition), rows in _groups(spec, records, rejected).items():
         rows.sort(key=lambda row: row["offset"])
         for chunk in _cut(rows, spec.max_records, spec.max_bytes):
-            first, last = chunk[0]["offset"], chunk[-1]["offset"]
+            first = chunk[0]["offset"]
             key = object_key(spec, entity, hour, topic, partition, first)
             body = encode_avro(chunk, spec.codec, key) if spec.format == "avro" else encode_jsonl(chunk)
             offsets = tuple(row["offset"] for row in chunk)
-            objects.append(ArchiveObject(key, body, entity, topic, partition, first, last, offsets))
+            objects.append(ArchiveObject(key, body, entity, topic, partition, first, offsets))
     objects.sort(key=lambda o: (o.topic, o.partition, o.first_offset, o.entity))
     return objects, rejected
 

@@ -3,7 +3,7 @@
 * :func:`boto_config` / :func:`make_client`: clients with bounded timeouts from
   :class:`AwsSettings`; building one does no network I/O.
 * :func:`classify_error`: the :class:`SinkError` an SDK failure means, or ``None`` for a permanent
-  failure of one request.
+  failure of one request; any other exception (a bug) is re-raised.
 * ``_AwsSink``: the base of ``S3TriggerSink`` (``s3.py``) and ``S3ArchiveSink`` (``s3_archive.py``)
   — lazy clients, a private thread pool for the blocking SDK calls, the bucket check of
   ``start()`` and the I/O of the progress markers (their format is in ``s3_markers.py``).
@@ -14,9 +14,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, NoReturn, TypeVar
 
 import boto3
 from botocore.config import Config
@@ -49,9 +49,20 @@ log = logging.getLogger("streamproc.sink.s3")
 for _name in ("botocore", "boto3", "urllib3", "s3transfer"):
     logging.getLogger(_name).setLevel(logging.WARNING)
 
+# Error codes after botocore's own retries. botocore.retries.standard lists them privately
+# (ThrottledRetryableChecker._THROTTLED_ERROR_CODES, TransientRetryableChecker._TRANSIENT_ERROR_CODES):
+# copied here rather than read from private attributes. PriorRequestNotComplete is in both there;
+# here it is transient.
 _THROTTLED = {
-    "SlowDown", "Throttling", "ThrottlingException", "RequestThrottled", "TooManyRequestsException",
-    "RequestLimitExceeded", "ThrottledException", "AWS.SimpleQueueService.RequestThrottled",
+    "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
+    "TooManyRequestsException", "ProvisionedThroughputExceededException", "TransactionInProgressException",
+    "RequestLimitExceeded", "BandwidthLimitExceeded", "LimitExceededException", "RequestThrottled",
+    "SlowDown", "EC2ThrottledException", "KMS.ThrottlingException", "AWS.SimpleQueueService.RequestThrottled",
+    "KmsThrottled",  # SQS with SSE-KMS
+}
+_TRANSIENT = {
+    "RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete",
+    "OperationAborted",  # S3: a conflicting operation on the bucket or object is in progress
 }
 _DENIED = {
     "AccessDenied", "AccessDeniedException", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken",
@@ -96,7 +107,10 @@ def _code_status(exc: ClientError) -> tuple[str, int]:
 
 def classify_error(exc: Exception, action: str, *, bucket: str | None = None, queue: str | None = None) -> SinkError | None:
     """The :class:`SinkError` an SDK failure means (its ``__cause__`` is ``exc``), or ``None``: a
-    permanent failure of this one request (a per-record failure). Messages name the action, the
+    permanent failure of this one request (a per-record failure) — only for an HTTP 4xx
+    ``ClientError`` not known as throttling, transient, missing or denied, and for botocore's
+    ``ParamValidationError``. Any exception that is not botocore's (a bug in our code) is re-raised,
+    so it stops the worker instead of sending records to the DLQ. Messages name the action, the
     bucket or queue and the AWS error code only — never an object key, which holds a document id."""
     err = _classify(exc, action, bucket, queue)
     if err is not None:
@@ -117,18 +131,29 @@ def _classify(exc: Exception, action: str, bucket: str | None, queue: str | None
         if code in _DENIED or status in (401, 403):
             target = f"bucket '{bucket}'" if bucket else f"queue '{queue}'" if queue else "AWS"
             return FatalSinkError(f"{action}: access to {target} denied ({what}); check credentials and IAM policy")
-        if status >= 500 or status == 0:
+        if code in _TRANSIENT or status >= 500 or status == 0:
             return RetriableSinkError(f"{action}: AWS answered {what}")
-        return None
+        if 400 <= status < 500:
+            return None
+        # 1xx-3xx as an error (e.g. 301 PermanentRedirect: the bucket is in another region)
+        return FatalSinkError(f"{action}: unexpected AWS answer {what}; check the region and endpoint")
     if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
         return FatalSinkError(
             f"{action}: no AWS credentials (set STREAMPROC_AWS__ACCESS_KEY_ID/SECRET_ACCESS_KEY or the default chain)"
         )
     if isinstance(exc, ParamValidationError):
         return None
-    if isinstance(exc, (BotoConnectionError, HTTPClientError, BotoCoreError)):
+    if isinstance(exc, (BotoConnectionError, HTTPClientError)):
         return RetriableSinkError(f"{action}: cannot reach AWS ({type(exc).__name__})")
-    return None
+    if isinstance(exc, BotoCoreError):
+        return RetriableSinkError(f"{action}: AWS SDK error ({type(exc).__name__})")
+    raise exc
+
+
+def _raise_for(exc: Exception, action: str, fallback: SinkError, *, bucket: str | None = None,
+               queue: str | None = None) -> NoReturn:
+    """Raise what ``exc`` means (:func:`classify_error`), ``fallback`` for a per-request failure."""
+    raise (classify_error(exc, action, bucket=bucket, queue=queue) or fallback) from exc
 
 
 def _worst(errors: Iterable[SinkError]) -> SinkError | None:
@@ -138,6 +163,26 @@ def _worst(errors: Iterable[SinkError]) -> SinkError | None:
             if isinstance(e, cls):
                 return e
     return errs[0] if errs else None
+
+
+_T = TypeVar("_T")
+
+
+async def _gather(aws: Iterable[Awaitable[_T]]) -> list[_T]:
+    """Await all of ``aws`` concurrently and return their results. When any failed, raise — after
+    all have finished — an exception that is no :class:`SinkError` (a bug) first, else the most
+    severe SinkError."""
+    found = await asyncio.gather(*aws, return_exceptions=True)
+    errors = [e for e in found if isinstance(e, BaseException)]
+    if errors:
+        bug = next((e for e in errors if not isinstance(e, SinkError)), None)
+        raise bug if bug is not None else _worst(e for e in errors if isinstance(e, SinkError))  # type: ignore[misc]
+    return found  # type: ignore[return-value]
+
+
+def _get_bytes(s3: Any, bucket: str, key: str) -> bytes:
+    """GetObject and read its whole body (blocking: run it on the sink's pool)."""
+    return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
 
 
 def _fail_once(batch: SinkBatch, record: SinkRecord, reason: str, error_class: str = "permanent") -> None:
@@ -195,33 +240,31 @@ class _AwsSink(Sink):
             await self.call(s3.head_bucket, Bucket=self.bucket)
             return
         except Exception as exc:
-            err = classify_error(exc, "HeadBucket", bucket=self.bucket)
             missing = isinstance(exc, ClientError) and _code_status(exc)[1] == 404
             if not (missing and self.create_missing):
-                raise (err or FatalSinkError(f"HeadBucket of '{self.bucket}' failed")) from exc
+                _raise_for(exc, "HeadBucket", FatalSinkError(f"HeadBucket of '{self.bucket}' failed"),
+                           bucket=self.bucket)
         kwargs: dict[str, Any] = {"Bucket": self.bucket}
         if self.aws.region != "us-east-1":
             kwargs["CreateBucketConfiguration"] = {"LocationConstraint": self.aws.region}
         try:
             await self.call(s3.create_bucket, **kwargs)
         except Exception as exc:
-            raise (classify_error(exc, "CreateBucket", bucket=self.bucket)
-                   or FatalSinkError(f"cannot create bucket '{self.bucket}'")) from exc
+            _raise_for(exc, "CreateBucket", FatalSinkError(f"cannot create bucket '{self.bucket}'"), bucket=self.bucket)
         log.info("%s: created bucket %s", self.name, self.bucket)
 
     async def read_marker(self, key: str) -> Marker:
         s3 = self.client("s3")
         try:
-            resp = await self.call(s3.get_object, Bucket=self.bucket, Key=key)
-            data = await self.call(resp["Body"].read)
-        except ClientError as exc:
-            if _code_status(exc)[0] in _NO_KEY:
-                return Marker()
-            raise (classify_error(exc, "GetObject(marker)", bucket=self.bucket)
-                   or RetriableSinkError("GetObject(marker) failed")) from exc
+            data = await self.call(_get_bytes, s3, self.bucket, key)  # GET and body in one thread hop
         except Exception as exc:
-            raise (classify_error(exc, "GetObject(marker)", bucket=self.bucket)
-                   or RetriableSinkError("GetObject(marker) failed")) from exc
+            if isinstance(exc, ClientError) and _code_status(exc)[0] in _NO_KEY:
+                return Marker()
+            # transient and throttling codes are retried (classify_error); any other refusal of our own
+            # marker is a configuration problem, not something a retry fixes
+            _raise_for(exc, "GetObject(marker)",
+                       FatalSinkError(f"s3://{self.bucket}/{key}: reading the progress marker was refused"),
+                       bucket=self.bucket)
         try:
             return Marker.decode(data)
         except ValueError as exc:
@@ -233,19 +276,17 @@ class _AwsSink(Sink):
             await self.call(s3.put_object, Bucket=self.bucket, Key=key, Body=marker.encode(),
                             ContentType="application/json")
         except Exception as exc:
-            raise (classify_error(exc, "PutObject(marker)", bucket=self.bucket)
-                   or RetriableSinkError("PutObject(marker) failed")) from exc
+            _raise_for(exc, "PutObject(marker)",
+                       FatalSinkError(f"s3://{self.bucket}/{key}: writing the progress marker was refused"),
+                       bucket=self.bucket)
 
     async def read_markers(self, tps: Iterable[tuple[str, int]], key_of: Callable[[str, int], str]) -> dict[tuple[str, int], Marker]:
         tps = list(tps)
-        found = await asyncio.gather(*(self.read_marker(key_of(t, p)) for t, p in tps), return_exceptions=True)
-        errors = [e for e in found if isinstance(e, BaseException)]
-        if errors:
-            raise _worst(e for e in errors if isinstance(e, SinkError)) or errors[0]
-        return dict(zip(tps, found))  # type: ignore[arg-type]
+        return dict(zip(tps, await _gather(self.read_marker(key_of(t, p)) for t, p in tps)))
 
     async def put_many(self, items: list[tuple[str, bytes, str]]) -> list[SinkError | None | bool]:
-        """PutObject each (key, body, content type); per item True, a SinkError, or None (permanent)."""
+        """PutObject each (key, body, content type); per item True, a SinkError, or None (permanent).
+        An exception that is not the SDK's (a bug) propagates."""
         s3 = self.client("s3")
 
         async def one(key: str, body: bytes, ctype: str) -> SinkError | None | bool:

@@ -26,7 +26,9 @@ from streamproc.sinks.aws import (
     _AwsSink,
     _code_status,
     _fail_once,
+    _gather,
     _partitions,
+    _raise_for,
     _worst,
     classify_error,
 )
@@ -93,17 +95,15 @@ class S3TriggerSink(_AwsSink):
                 return queue
             return (await self.call(sqs.get_queue_url, QueueName=queue))["QueueUrl"]
         except Exception as exc:
-            err = classify_error(exc, "GetQueueUrl", queue=queue)
             missing = isinstance(exc, ClientError) and _code_status(exc)[0] in _NO_QUEUE
             if not (missing and self.create_missing):
-                raise (err or FatalSinkError(f"SQS queue '{queue}' cannot be resolved")) from exc
+                _raise_for(exc, "GetQueueUrl", FatalSinkError(f"SQS queue '{queue}' cannot be resolved"), queue=queue)
         name = queue.rstrip("/").rsplit("/", 1)[-1]
         attrs = {"FifoQueue": "true"} if is_fifo(name) else {}
         try:
             url = (await self.call(sqs.create_queue, QueueName=name, Attributes=attrs))["QueueUrl"]
         except Exception as exc:
-            raise (classify_error(exc, "CreateQueue", queue=queue)
-                   or FatalSinkError(f"cannot create SQS queue '{queue}'")) from exc
+            _raise_for(exc, "CreateQueue", FatalSinkError(f"cannot create SQS queue '{queue}'"), queue=queue)
         log.info("%s: created queue %s", self.name, name)
         return url
 
@@ -117,8 +117,8 @@ class S3TriggerSink(_AwsSink):
         records = [r for r in batch.records if self.wants(r)]
         if not records:
             return
-        items = await self.call(self._plan_all, records)
-        markers = await self.read_markers(_partitions(records), self._marker_key)
+        items, markers = await asyncio.gather(  # independent: plan on the pool while the markers load
+            self.call(self._plan_all, records), self.read_markers(_partitions(records), self._marker_key))
         todo: list[TriggerObject] = []
         done: set[int] = set()  # id(record) of records finished without a failure
         for item in items:
@@ -245,10 +245,11 @@ class S3TriggerSink(_AwsSink):
             if last > markers[tp].offset:
                 targets[tp] = last
         writes = [self.write_marker(self._marker_key(t, p), Marker(off)) for (t, p), off in targets.items()]
-        found = await asyncio.gather(*writes, return_exceptions=True)
-        errors = [e for e in found if isinstance(e, BaseException)]
-        if errors and complete:
-            raise _worst(e for e in errors if isinstance(e, SinkError)) or errors[0]
+        try:
+            await _gather(writes)
+        except SinkError:
+            if complete:
+                raise  # otherwise the caller raises the error that made the batch incomplete
 
 
 def _by_partition(records: Iterable[SinkRecord]) -> dict[tuple[str, int], list[SinkRecord]]:

@@ -10,7 +10,6 @@ marker I/O come from ``aws.py``.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -19,7 +18,7 @@ from botocore.config import Config
 from streamproc.errors import RetriableSinkError, SinkError
 from streamproc.settings import AwsSettings
 from streamproc.sinks.archive_format import ArchiveObject, archive_actions, plan_archive
-from streamproc.sinks.aws import _AwsSink, _fail_once, _partitions, _worst, classify_error
+from streamproc.sinks.aws import _AwsSink, _fail_once, _gather, _partitions, _raise_for, _worst
 from streamproc.sinks.base import SinkBatch, SinkRecord
 from streamproc.sinks.s3_layout import S3ArchiveSpec
 from streamproc.sinks.s3_markers import Marker, archive_marker_key
@@ -80,7 +79,7 @@ class S3ArchiveSink(_AwsSink):
             for tp, m in markers.items()
             if new_keys[tp] - set(m.pending)
         ]
-        await _all(intents)
+        await _gather(intents)
 
         results = await self.put_many([(o.key, o.body, _content_type(self.spec.format)) for o in objects])
         errors = [r for r in results if isinstance(r, SinkError)]
@@ -95,7 +94,7 @@ class S3ArchiveSink(_AwsSink):
             for tp, m in markers.items()
             if highest[tp] > m.offset or m.pending or new_keys[tp]
         ]
-        await _all(finals)
+        await _gather(finals)
         log.debug("%s: %d objects from %d records", self.name, len(objects), len(fresh))
 
     def _fail_rejected_objects(
@@ -113,18 +112,17 @@ class S3ArchiveSink(_AwsSink):
         for i in range(0, len(keys), 1000):
             objs = [{"Key": k} for k in keys[i : i + 1000]]
             try:
-                await self.call(s3.delete_objects, Bucket=self.bucket, Delete={"Objects": objs, "Quiet": True})
+                resp = await self.call(s3.delete_objects, Bucket=self.bucket, Delete={"Objects": objs, "Quiet": True})
             except Exception as exc:
-                raise (classify_error(exc, "DeleteObjects", bucket=self.bucket)
-                       or RetriableSinkError("DeleteObjects failed")) from exc
+                _raise_for(exc, "DeleteObjects", RetriableSinkError("DeleteObjects failed"), bucket=self.bucket)
+            # DeleteObjects answers 200 with per-key errors; a stale object left behind would hold
+            # records twice, so the write is retried (deleting a missing key is no error).
+            errors = resp.get("Errors") or []
+            if errors:
+                codes = sorted({str(e.get("Code")) for e in errors})
+                raise RetriableSinkError(f"DeleteObjects in bucket '{self.bucket}': {len(errors)} keys not deleted "
+                                         f"({', '.join(codes)})")
 
 
 def _content_type(fmt: str) -> str:
     return "application/avro" if fmt == "avro" else "application/gzip"
-
-
-async def _all(coros: list[Any]) -> None:
-    found = await asyncio.gather(*coros, return_exceptions=True)
-    errors = [e for e in found if isinstance(e, BaseException)]
-    if errors:
-        raise _worst(e for e in errors if isinstance(e, SinkError)) or errors[0]

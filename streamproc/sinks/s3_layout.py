@@ -210,7 +210,6 @@ class TriggerObject:
     """What one change writes: its parts (key, bytes) in order, then at most one message."""
 
     record: SinkRecord
-    base_key: str
     parts: tuple[tuple[str, bytes], ...]
     message: TriggerMessage | None
 
@@ -275,7 +274,7 @@ def plan_trigger(spec: S3TriggerSpec, record: SinkRecord) -> TriggerObject | Rej
             dedup_id=sqs_id(base) if fifo else None,
             body=body,
         )
-    return TriggerObject(record, base, tuple(zip(keys, chunks)), message)
+    return TriggerObject(record, tuple(zip(keys, chunks)), message)
 
 
 def trigger_actions(spec: S3TriggerSpec, item: TriggerObject | Rejected | Skipped) -> list[dict[str, Any]]:

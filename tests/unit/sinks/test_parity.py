@@ -105,3 +105,115 @@ def test_arguments() -> None:
     args = p.parse_args(["--left", "s3://b/prod/x", "--right", "s3://b/dev/x", "--json"])
     assert (args.left, args.right, args.since, args.threshold, args.as_json) == (
         "s3://b/prod/x", "s3://b/dev/x", None, 99.9, True)
+
+
+# ----------------------------------------------------------------- comparison over a fake S3 client
+
+
+TS = 1_700_000_000_123
+
+
+class FakeS3:
+    """Listing and GetObject over a dict; ETags as given (default: MD5 of the bytes, as S3 for
+    single-part objects); ``fail_get`` maps a key prefix to the exception GetObject raises there."""
+
+    def __init__(self, objects: dict[str, bytes], etags: dict[str, str] | None = None,
+                 fail_get: dict[str, Exception] | None = None) -> None:
+        import hashlib
+
+        self.objects = objects
+        self.etags = {k: f'"{hashlib.md5(v).hexdigest()}"' for k, v in objects.items()} | (etags or {})
+        self.fail_get = fail_get or {}
+        self.gets: list[str] = []
+
+    def get_paginator(self, name: str):
+        assert name == "list_objects_v2"
+        fake = self
+
+        class Paginator:
+            def paginate(self, Bucket: str, Prefix: str):
+                keys = sorted(k for k in fake.objects if k.startswith(Prefix))
+                yield {"Contents": [{"Key": k, "ETag": fake.etags[k], "Size": len(fake.objects[k])} for k in keys]}
+
+        return Paginator()
+
+    def get_object(self, Bucket: str, Key: str) -> dict:
+        self.gets.append(Key)
+        for prefix, exc in self.fail_get.items():
+            if Key.startswith(prefix):
+                raise exc
+        return {"Body": io.BytesIO(self.objects[Key])}
+
+
+def _client_error(code: str, status: int) -> Exception:
+    from botocore.exceptions import ClientError
+
+    return ClientError({"Error": {"Code": code, "Message": "x"}, "ResponseMetadata": {"HTTPStatusCode": status}},
+                       "GetObject")
+
+
+def _parity(client: FakeS3, threshold: float = 99.9) -> tuple[int, dict, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = run_parity("s3://bkt/prod/x", "s3://bkt/dev/x", None, threshold, True, out, client, err=err)
+    return code, (json.loads(out.getvalue()) if out.getvalue() else {}), err.getvalue()
+
+
+def test_equal_etags_match_without_a_download() -> None:
+    objs = {f"{env}/x/d{i}-{TS}": b'{"n":%d}' % i for env in ("prod", "dev") for i in range(5)}
+    client = FakeS3(objs)
+    code, result, _ = _parity(client)
+    assert code == 0 and (result["pairs"], result["matches"], result["mismatches"]) == (5, 5, 0)
+    assert client.gets == []
+
+
+def test_different_etags_are_settled_by_the_bytes() -> None:
+    """Multipart or SSE-KMS ETags differ for equal bytes: the hash decides; different sizes need no download."""
+    objs = {
+        f"prod/x/same-{TS}": b"{}", f"dev/x/same-{TS}": b"{}",  # different ETags, equal bytes: match
+        f"prod/x/diff-{TS}": b'{"a":1}', f"dev/x/diff-{TS}": b'{"a":2}',  # equal size, different bytes
+        f"prod/x/size-{TS}": b'{"a":1}', f"dev/x/size-{TS}": b'{"a":10}',  # different sizes
+        f"prod/x/split-{TS}-0": b'{"a"', f"prod/x/split-{TS}-1": b":1}", f"dev/x/split-{TS}": b'{"a":1}',
+    }
+    client = FakeS3(objs, etags={f"dev/x/same-{TS}": '"abc-2"'})
+    code, result, _ = _parity(client, threshold=50.0)
+    assert code == 0 and (result["pairs"], result["matches"], result["mismatches"]) == (4, 2, 2)
+    assert sorted(client.gets) == sorted([f"prod/x/same-{TS}", f"dev/x/same-{TS}", f"prod/x/diff-{TS}",
+                                          f"dev/x/diff-{TS}", f"prod/x/split-{TS}-0", f"prod/x/split-{TS}-1",
+                                          f"dev/x/split-{TS}"])
+
+
+def test_missing_etags_fall_back_to_the_bytes() -> None:
+    objs = {f"prod/x/a-{TS}": b"{}", f"dev/x/a-{TS}": b"{}"}
+    client = FakeS3(objs, etags={f"prod/x/a-{TS}": ""})
+    code, result, _ = _parity(client)
+    assert code == 0 and result["matches"] == 1 and len(client.gets) == 2
+
+
+@pytest.mark.parametrize("side", ["prod", "dev"])
+def test_a_vanished_object_names_its_side_and_is_no_missing_bucket(side: str) -> None:
+    objs = {f"prod/x/a-{TS}": b'{"a":1}', f"dev/x/a-{TS}": b'{"a":2}'}
+    client = FakeS3(objs, fail_get={f"{side}/": _client_error("NoSuchKey", 404)})
+    code, result, err = _parity(client)
+    assert code == 1 and result == {}
+    assert f"s3://bkt/{side}/x/: " in err and "does not exist" not in err and "NoSuchKey" in err
+    assert "a-1700000000123" not in err  # no object key (a document id)
+
+
+@pytest.mark.parametrize(("exc", "code", "message"), [
+    (_client_error("NoSuchBucket", 404), 2, "bucket 'bkt' does not exist"),
+    (_client_error("404", 404), 1, "an object vanished between listing and reading (404)"),
+    (_client_error("InvalidRange", 416), 1, "S3 answered InvalidRange"),
+    (_client_error("AccessDenied", 403), 2, "access denied (AccessDenied)"),
+    (_client_error("InvalidToken", 400), 2, "access denied (InvalidToken)"),
+    (_client_error("SlowDown", 503), 1, "S3 answered SlowDown"),
+])
+def test_aws_failures_while_comparing_name_the_failing_side(exc: Exception, code: int, message: str) -> None:
+    objs = {f"prod/x/a-{TS}": b'{"a":1}', f"dev/x/a-{TS}": b'{"a":2}'}
+    got, _, err = _parity(FakeS3(objs, fail_get={"dev/": exc}))
+    assert got == code and f"s3://bkt/dev/x/: {message}" in err
+
+
+def test_a_bug_while_comparing_is_raised_not_reported() -> None:
+    objs = {f"prod/x/a-{TS}": b'{"a":1}', f"dev/x/a-{TS}": b'{"a":2}'}
+    with pytest.raises(TypeError):
+        _parity(FakeS3(objs, fail_get={"dev/": TypeError("bug")}))

@@ -19,7 +19,7 @@ from streamproc.sinks.archive_format import (
     plan_archive,
     sync_marker,
 )
-from streamproc.sinks.base import SinkRecord
+from streamproc.sinks.base import SinkBatch, SinkRecord
 from streamproc.sinks.js_json import js_json, js_number
 from streamproc.sinks.s3 import S3TriggerSink
 from streamproc.sinks.s3_archive import S3ArchiveSink
@@ -479,3 +479,231 @@ def test_error_mapping_at_the_boundary() -> None:
     assert isinstance(refused, RetriableSinkError) and "secret-doc" not in str(refused)
     assert isinstance(classify_error(ReadTimeoutError(endpoint_url=url), "PutObject"), RetriableSinkError)
     assert isinstance(classify_error(NoCredentialsError(), "HeadBucket"), FatalSinkError)
+
+
+# ----------------------------------------------------------------- event times beyond the datetime range
+
+
+MICROS = 1_700_000_000_123_000  # a microsecond timestamp in ts_ms: year ~55800, inside 64 bits
+
+
+@pytest.mark.parametrize("ts_ms", [MICROS, 2**63 - 1, -(2**63), 253_402_300_800_000, -62_135_596_800_001])
+def test_hour_partition_outside_the_datetime_range_names_no_value(ts_ms: int) -> None:
+    with pytest.raises(ValueError, match="^ts_ms outside the datetime range$"):
+        hour_partition(ts_ms)
+
+
+def test_hour_partition_edges_of_the_datetime_range() -> None:
+    assert hour_partition(253_402_300_799_999) == "year=9999/month=12/day=31/hour=23"
+    assert hour_partition(-62_135_596_800_000) == "year=0001/month=01/day=01/hour=00"
+    assert hour_partition(-1) == "year=1969/month=12/day=31/hour=23"
+
+
+def test_event_time_beyond_year_9999_is_rejected_not_raised() -> None:
+    """plan() (dry-run) and write() share plan_archive: such a record goes to the DLQ, the rest is archived."""
+    objects, rejected = plan_archive(archive_spec(), [rec(0), rec(1, ts_ms=MICROS), rec(2)])
+    assert [o.offsets for o in objects] == [(0, 2)]
+    assert [(r.record.offset, r.reason, r.error_class) for r in rejected] == [
+        (1, "ts_ms outside the datetime range", "invalid")]
+    assert str(MICROS) not in rejected[0].reason
+    actions = S3ArchiveSink(archive_spec(), UNREACHABLE).plan([rec(0), rec(1, ts_ms=MICROS)])
+    assert [a["kind"] for a in actions] == ["s3", "dlq"] and actions[1]["offset"] == 1
+
+
+# ----------------------------------------------------------------- error classification
+
+
+@pytest.mark.parametrize("code", ["RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete",
+                                  "OperationAborted"])
+@pytest.mark.parametrize("status", [400, 409])
+def test_transient_codes_are_retriable(code: str, status: int) -> None:
+    from streamproc.errors import RetriableSinkError
+    from streamproc.sinks.aws import classify_error
+
+    err = classify_error(_client_error(code, status), "PutObject", bucket="b")
+    assert type(err) is RetriableSinkError and code in str(err) and err.__cause__ is not None
+
+
+@pytest.mark.parametrize("code", [
+    "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
+    "TooManyRequestsException", "ProvisionedThroughputExceededException", "TransactionInProgressException",
+    "RequestLimitExceeded", "BandwidthLimitExceeded", "LimitExceededException", "RequestThrottled",
+    "SlowDown", "EC2ThrottledException", "KMS.ThrottlingException", "AWS.SimpleQueueService.RequestThrottled",
+    "KmsThrottled",
+])
+def test_throttle_codes_are_backpressure(code: str) -> None:
+    from streamproc.errors import SinkBackpressure
+    from streamproc.sinks.aws import classify_error
+
+    err = classify_error(_client_error(code, 400), "SendMessageBatch", queue="q")
+    assert isinstance(err, SinkBackpressure) and err.retry_after > 0
+    assert isinstance(classify_error(_client_error("", 429), "PutObject"), SinkBackpressure)
+
+
+def test_botocore_throttle_and_transient_codes_are_all_covered() -> None:
+    """Every code botocore's standard retry mode retries is retried here too (once its attempts are spent)."""
+    from botocore.retries import standard
+
+    from streamproc.sinks.aws import _THROTTLED, _TRANSIENT
+
+    transient = getattr(standard.TransientRetryableChecker, "_TRANSIENT_ERROR_CODES", None)
+    throttled = getattr(standard.ThrottledRetryableChecker, "_THROTTLED_ERROR_CODES", None)
+    if transient is None or throttled is None:
+        pytest.skip("botocore no longer lists its retry codes where this test looks")
+    assert set(transient) <= _TRANSIENT
+    assert set(throttled) <= _THROTTLED | _TRANSIENT
+
+
+def test_only_unlisted_4xx_and_invalid_parameters_are_per_record() -> None:
+    from botocore.exceptions import ParamValidationError
+
+    from streamproc.sinks.aws import classify_error
+
+    for code, status in [("InvalidArgument", 400), ("EntityTooLarge", 400), ("InvalidParameterValue", 400),
+                         ("PreconditionFailed", 412), ("", 413)]:
+        assert classify_error(_client_error(code, status), "PutObject", bucket="b") is None
+    assert classify_error(ParamValidationError(report="Key: too long"), "PutObject", bucket="b") is None
+
+
+def test_a_redirect_is_fatal_not_per_record() -> None:
+    from streamproc.errors import FatalSinkError
+    from streamproc.sinks.aws import classify_error
+
+    err = classify_error(_client_error("PermanentRedirect", 301), "PutObject", bucket="b")
+    assert isinstance(err, FatalSinkError) and "PermanentRedirect" in str(err)
+
+
+def test_other_sdk_errors_are_retriable() -> None:
+    from botocore.exceptions import IncompleteReadError
+
+    from streamproc.errors import RetriableSinkError
+    from streamproc.sinks.aws import classify_error
+
+    err = classify_error(IncompleteReadError(actual_bytes=1, expected_bytes=2), "GetObject", bucket="b")
+    assert isinstance(err, RetriableSinkError) and "IncompleteReadError" in str(err)
+
+
+@pytest.mark.parametrize("bug", [TypeError("unexpected keyword"), KeyError("Body"), ValueError("x"),
+                                 AttributeError("y")])
+def test_a_bug_is_re_raised_not_classified(bug: Exception) -> None:
+    from streamproc.sinks.aws import classify_error
+
+    with pytest.raises(type(bug)) as info:
+        classify_error(bug, "PutObject", bucket="b")
+    assert info.value is bug
+
+
+def test_gather_raises_a_bug_before_any_sink_error() -> None:
+    import asyncio
+
+    from streamproc.errors import FatalSinkError, RetriableSinkError, SinkBackpressure
+    from streamproc.sinks.aws import _gather
+
+    async def ok(v: int) -> int:
+        return v
+
+    async def fail(e: BaseException) -> int:
+        raise e
+
+    async def go(*aws) -> list[int]:
+        return await _gather(aws)
+
+    assert asyncio.run(go(ok(1), ok(2))) == [1, 2]
+    assert asyncio.run(go()) == []
+    fatal = FatalSinkError("f")
+    with pytest.raises(FatalSinkError) as info:
+        asyncio.run(go(fail(RetriableSinkError("r")), fail(fatal), fail(SinkBackpressure("b", retry_after=1))))
+    assert info.value is fatal
+    with pytest.raises(TypeError):
+        asyncio.run(go(fail(fatal), fail(TypeError("bug")), ok(3)))
+
+
+class FakeS3:
+    """Just enough of an S3 client for the trigger sink: no markers yet, and put_object raising
+    ``put_error`` (or storing the body)."""
+
+    def __init__(self, put_error: Exception | None = None) -> None:
+        self.put_error = put_error
+        self.objects: dict[str, bytes] = {}
+        self.gets = 0
+
+    def get_object(self, Bucket: str, Key: str) -> dict:
+        self.gets += 1
+        if Key in self.objects:
+            return {"Body": io.BytesIO(self.objects[Key])}
+        raise _client_error("NoSuchKey", 404)
+
+    def put_object(self, Bucket: str, Key: str, Body: bytes, ContentType: str) -> dict:
+        if self.put_error is not None and "_streamproc" not in Key:
+            raise self.put_error
+        self.objects[Key] = Body
+        return {}
+
+
+def _trigger_with(fake: FakeS3) -> S3TriggerSink:
+    sink = S3TriggerSink(trigger_spec(queue=None), UNREACHABLE)
+    sink._clients["s3"] = fake
+    return sink
+
+
+def _write(sink: S3TriggerSink, batch: SinkBatch) -> SinkBatch:
+    """Write one batch, then stop the sink (also when write() raised)."""
+    import asyncio
+
+    async def go() -> None:
+        try:
+            await sink.write(batch)
+        finally:
+            await sink.stop()
+
+    asyncio.run(go())
+    return batch
+
+
+OTHER = {"_id": "65a1b2c3d4e5f60718293a4c"}
+
+
+@pytest.mark.parametrize(("code", "status"), [("RequestTimeout", 400), ("OperationAborted", 409), ("SlowDown", 503),
+                                              ("InternalError", 500)])
+def test_a_transient_s3_failure_retries_the_batch_instead_of_the_dlq(code: str, status: int) -> None:
+    from streamproc.errors import RetriableSinkError, SinkBackpressure
+
+    fake = FakeS3(put_error=_client_error(code, status))
+    batch = SinkBatch([rec(0), rec(1, key=OTHER)])
+    with pytest.raises((RetriableSinkError, SinkBackpressure)):
+        _write(_trigger_with(fake), batch)
+    assert batch.failures == [] and fake.objects == {}  # nothing to the DLQ, no marker moved
+
+
+def test_a_bug_in_a_put_stops_the_write_instead_of_the_dlq() -> None:
+    fake = FakeS3(put_error=TypeError("put_object() got an unexpected keyword argument"))
+    batch = SinkBatch([rec(0), rec(1, key=OTHER)])
+    with pytest.raises(TypeError):
+        _write(_trigger_with(fake), batch)
+    assert batch.failures == [] and fake.objects == {}
+
+
+def test_an_object_s3_refuses_goes_to_the_dlq_and_the_marker_moves() -> None:
+    fake = FakeS3(put_error=_client_error("InvalidArgument", 400))
+    batch = _write(_trigger_with(fake), SinkBatch([rec(0), rec(1, key=OTHER)]))
+    assert [(f.record.offset, f.error_class) for f in batch.failures] == [(0, "permanent"), (1, "permanent")]
+    assert Marker.decode(fake.objects["prod/_streamproc/offsets/streamproc.events.reservations/0"]) == Marker(1)
+
+
+def test_records_at_or_below_the_marker_are_skipped_and_a_marker_read_is_one_thread_hop() -> None:
+    fake = FakeS3()
+    fake.objects["prod/_streamproc/offsets/streamproc.events.reservations/0"] = Marker(0).encode()
+    sink = _trigger_with(fake)
+    hops: list[str] = []
+    call = sink.call
+
+    async def counted(fn, /, *args, **kwargs):
+        hops.append(getattr(fn, "__name__", repr(fn)))
+        return await call(fn, *args, **kwargs)
+
+    sink.call = counted  # type: ignore[method-assign]
+    batch = _write(sink, SinkBatch([rec(0), rec(1, key=OTHER)]))
+    assert batch.failures == [] and fake.gets == 1
+    assert hops.count("_get_bytes") == 1 and "read" not in hops
+    assert [k for k in fake.objects if "_streamproc" not in k] == [f"prod/reservations/65a1b2c3d4e5f60718293a4c-{TS}"]
+    assert Marker.decode(fake.objects["prod/_streamproc/offsets/streamproc.events.reservations/0"]) == Marker(1)
