@@ -38,8 +38,9 @@ from confluent_kafka import Consumer, Producer
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from streamproc.broker import EmbeddedBroker, free_port  # noqa: E402
+from streamproc.broker import EmbeddedBroker  # noqa: E402
 from streamproc.kafka_admin import ensure_topics  # noqa: E402
+from tests.integration.workers import WorkerProcess  # noqa: E402
 
 PARTITIONS = 4
 WORDS = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike".split()
@@ -165,48 +166,24 @@ def bench_naive(bootstrap: str, source: str, n: int, workdir: Path) -> float:
         proc.wait(30)
 
 
-def start_worker(bootstrap: str, source: str, workdir: Path, name: str) -> tuple[subprocess.Popen, str, int]:
-    prefix = f"bench{uuid.uuid4().hex[:6]}"
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMPROC_")}
-    env.update(STREAMPROC_KAFKA_BOOTSTRAP=bootstrap, STREAMPROC_APP_ID=f"bench-{name}-{uuid.uuid4().hex[:6]}",
-               STREAMPROC_TOPIC_PREFIX=prefix, STREAMPROC_DATADIR=str(workdir / name),
-               STREAMPROC_WEB_PORT=str(port), STREAMPROC_WEB_HOST="127.0.0.1",
-               STREAMPROC_PIPELINES=str(REPO / "bench" / ("pipelines-live.yaml" if source.endswith("_live")
-                                                          else "pipelines.yaml")),
-               STREAMPROC_REDACTION__KEY="bench-key", BENCH_SOURCE_TOPIC=source)
-    log = open(workdir / f"{name}.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "streamproc.cli", "worker", "-l", "warning"],
-                            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    entity = "items_live" if source.endswith("_live") else "items"
-    clean = f"{prefix}.events.{entity}"
+def start_worker(bootstrap: str, source: str, workdir: Path, name: str) -> tuple[WorkerProcess, str]:
+    """``streamproc worker`` with production defaults (no shortened group timeouts or batch window)."""
+    live = source.endswith("_live")
+    w = WorkerProcess(bootstrap, workdir / name, REPO / "bench" / ("pipelines-live.yaml" if live else "pipelines.yaml"),
+                      app_id=f"bench-{name}-{uuid.uuid4().hex[:6]}", topic_prefix=f"bench{uuid.uuid4().hex[:6]}",
+                      log_path=workdir / f"{name}.log", loglevel="warning", fast_group=False,
+                      extra_env={"BENCH_SOURCE_TOPIC": source, "STREAMPROC_BATCH_WITHIN": "0.1"}).start()
+    clean = f"{w.topic_prefix}.events.{'items_live' if live else 'items'}"
     ensure_topics(bootstrap, [clean], PARTITIONS)  # so readers subscribing now see it at once
-    return proc, clean, port
+    return w, clean
 
 
 def bench_streamproc(bootstrap: str, source: str, n: int, workdir: Path) -> float:
-    proc, clean, _ = start_worker(bootstrap, source, workdir, "streamproc")
+    w, clean = start_worker(bootstrap, source, workdir, "streamproc")
     try:
-        return rate(read_timestamps(bootstrap, clean, n, 600, proc))
+        return rate(read_timestamps(bootstrap, clean, n, 600, w.proc))
     finally:
-        proc.terminate()
-        proc.wait(30)
-
-
-def _wait_ready(port: int, proc: subprocess.Popen, timeout: float = 120.0) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"worker exited with {proc.returncode} during start-up; see its log")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError("worker not ready in time")
+        w.stop()
 
 
 def bench_latency(bootstrap: str, workdir: Path, docs: int, offered: int, seconds: int) -> dict[str, float]:
@@ -215,11 +192,11 @@ def bench_latency(bootstrap: str, workdir: Path, docs: int, offered: int, second
     behind a backlog (no coordinated omission) and the generator's cost is outside the loop."""
     source = "bench.benchdb.items_live"
     ensure_topics(bootstrap, [source], PARTITIONS)
-    proc, clean, port = start_worker(bootstrap, source, workdir, "latency")
+    worker, clean = start_worker(bootstrap, source, workdir, "latency")
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-lat-{uuid.uuid4().hex}",
                   "auto.offset.reset": "earliest", "enable.auto.commit": False, "fetch.wait.max.ms": 10})
     c.subscribe([clean])
-    _wait_ready(port, proc)
+    worker.wait_ready()
     rnd = random.Random(11)
     versions = [0] * docs
     # warm-up: measure the steady state, not the first fetches after start-up
@@ -277,8 +254,7 @@ def bench_latency(bootstrap: str, workdir: Path, docs: int, offered: int, second
         stop.set()
         thread.join(5)
         c.close()
-        proc.terminate()
-        proc.wait(30)
+        worker.stop()
     latencies.sort()
 
     def pct(q: float) -> float:

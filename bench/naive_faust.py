@@ -19,8 +19,8 @@ app = faust.App(
     key_serializer="raw",
     value_serializer="raw",
 )
-source = app.topic(os.environ["BENCH_SOURCE"], key_serializer="raw", value_serializer="raw")
-sink = app.topic(os.environ["BENCH_SINK"], key_serializer="raw", value_serializer="raw")
+source = app.topic(os.environ["BENCH_SOURCE"])  # raw bytes: the app's default serializers
+sink = app.topic(os.environ["BENCH_SINK"])
 positions = app.Table("positions", key_type=bytes, value_type=bytes)
 
 

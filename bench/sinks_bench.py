@@ -29,13 +29,13 @@ import yaml  # noqa: E402
 
 from ingest_bench import produce_events, read_timestamps, rate  # noqa: E402
 from streamproc.broker import EmbeddedBroker, free_port  # noqa: E402
-from streamproc.devservices import MotoProcess  # noqa: E402
+from streamproc.devservices import ACCESS_KEY, REGION, SECRET_KEY, MotoProcess, endpoint_env  # noqa: E402
 from streamproc.kafka_admin import ensure_topics  # noqa: E402
-from tests.integration.workers import WorkerProcess, parse_metrics  # noqa: E402
+from streamproc.sinks.aws import boto_config, make_client  # noqa: E402
+from tests.integration.workers import WorkerProcess, metric_total, parse_metrics  # noqa: E402
 from tests.services.postgres import LocalPostgres  # noqa: E402
 
-ROLES = ("s3", "opensearch", "warehouse")
-SINKS = ("s3", "opensearch", "warehouse")
+ROLES = ("s3", "opensearch", "warehouse")  # one sink each in this benchmark's configuration
 
 
 def write_config(path: Path, topic: str, bucket: str, queue: str) -> None:
@@ -70,8 +70,8 @@ def drain_queue(endpoint: str, queue: str, seconds: float) -> subprocess.Popen:
     """The trigger queue's consumer (moto's SQS slows down as a queue grows), as its own process."""
     code = f"""
 import time, boto3
-sqs = boto3.client("sqs", endpoint_url={endpoint!r}, region_name="us-east-1",
-                   aws_access_key_id="testing", aws_secret_access_key="testing")
+sqs = boto3.client("sqs", endpoint_url={endpoint!r}, region_name={REGION!r},
+                   aws_access_key_id={ACCESS_KEY!r}, aws_secret_access_key={SECRET_KEY!r})
 url = sqs.get_queue_url(QueueName={queue!r})["QueueUrl"]
 end = time.monotonic() + {seconds}
 while time.monotonic() < end:
@@ -91,8 +91,7 @@ def sink_written(workers: dict[str, WorkerProcess]) -> dict[str, float]:
         except Exception:  # noqa: BLE001 - not up yet
             out[role] = 0.0
             continue
-        out[role] = sum(v for lbl, v in m.get("streamproc_sink_records_total", {}).items()) + sum(
-            v for lbl, v in m.get("streamproc_sink_dlq_total", {}).items())
+        out[role] = metric_total(m, "streamproc_sink_records_total") + metric_total(m, "streamproc_sink_dlq_total")
     return out
 
 
@@ -115,8 +114,8 @@ def histogram(w: WorkerProcess, sink: str) -> dict[str, float]:
     m = parse_metrics(w.metrics())
     buckets = sorted((float(dict(lbl)["le"]), v) for lbl, v in m["streamproc_sink_batch_seconds_bucket"].items()
                      if dict(lbl)["sink"] == sink)
-    count = sum(v for lbl, v in m["streamproc_sink_batch_seconds_count"].items() if dict(lbl)["sink"] == sink)
-    total = sum(v for lbl, v in m["streamproc_sink_batch_seconds_sum"].items() if dict(lbl)["sink"] == sink)
+    count = metric_total(m, "streamproc_sink_batch_seconds_count", sink=sink)
+    total = metric_total(m, "streamproc_sink_batch_seconds_sum", sink=sink)
 
     def q(p: float) -> float:
         for le, v in buckets:
@@ -127,12 +126,8 @@ def histogram(w: WorkerProcess, sink: str) -> dict[str, float]:
     return {"batches": count, "mean_s": total / count if count else 0.0, "p50_le_s": q(0.5), "p99_le_s": q(0.99)}
 
 
-def raw_put_rate(endpoint: str, bucket: str, n: int = 1000, threads: int = 16) -> float:
-    import boto3
-    from botocore.config import Config
-
-    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
-                      aws_secret_access_key="testing", config=Config(max_pool_connections=threads))
+def raw_put_rate(moto: MotoProcess, bucket: str, n: int = 1000, threads: int = 16) -> float:
+    s3 = make_client("s3", moto.aws_settings(), boto_config(pool=threads))
     body = b"x" * 1100
     t = time.monotonic()
     with ThreadPoolExecutor(threads) as pool:
@@ -156,14 +151,9 @@ def main() -> int:
         fake = start_opensearch_fake(os_port)
         pg = LocalPostgres().start()
         try:
-            import boto3
-
-            s3 = boto3.client("s3", endpoint_url=moto.endpoint_url, region_name="us-east-1",
-                              aws_access_key_id="testing", aws_secret_access_key="testing")
-            sqs = boto3.client("sqs", endpoint_url=moto.endpoint_url, region_name="us-east-1",
-                               aws_access_key_id="testing", aws_secret_access_key="testing")
+            s3, sqs = make_client("s3", moto.aws_settings()), make_client("sqs", moto.aws_settings())
             s3.create_bucket(Bucket="bench-raw")
-            results["moto_raw_puts_per_s"] = round(raw_put_rate(moto.endpoint_url, "bench-raw"))
+            results["moto_raw_puts_per_s"] = round(raw_put_rate(moto, "bench-raw"))
             print(f"  moto ceiling: {results['moto_raw_puts_per_s']} PutObject/s (16 threads, 1.1 KB)")
             for phase in ("ingest-only", "end-to-end"):
                 uniq = uuid.uuid4().hex[:6]
@@ -176,10 +166,8 @@ def main() -> int:
                 ensure_topics(bootstrap, [topic], 4)
                 produce_events(bootstrap, topic, args.events, args.docs)
                 dsn = pg.dsn_for(pg.create_database(f"bench_{uniq}"))
-                env = {"STREAMPROC_AWS__ENDPOINT_URL": moto.endpoint_url, "STREAMPROC_AWS__ACCESS_KEY_ID": "testing",
-                       "STREAMPROC_AWS__SECRET_ACCESS_KEY": "testing",
-                       "STREAMPROC_OPENSEARCH__URL": f"http://127.0.0.1:{os_port}",
-                       "STREAMPROC_WAREHOUSE__DSN": dsn, "STREAMPROC_SINK__CREATE_MISSING": "true"}
+                env = {**endpoint_env(moto.aws_settings(), f"http://127.0.0.1:{os_port}", dsn),
+                       "STREAMPROC_SINK__CREATE_MISSING": "true"}
                 roles = ("ingest",) + (ROLES if phase == "end-to-end" else ())
                 workers = {r: WorkerProcess(bootstrap, work / f"{phase}-{r}", config, app_id=f"bench-{uniq}",
                                             topic_prefix=f"bench{uniq}", roles=r, log_path=work / f"{phase}-{r}.log",
@@ -205,7 +193,7 @@ def main() -> int:
                     first = min(stamps) / 1000
                     n = len(stamps)
                     sampler.join()
-                    assert len(done_at) == len(SINKS), f"sinks not done within {args.timeout}s"
+                    assert len(done_at) == len(ROLES), f"sinks not done within {args.timeout}s"
                     e2e = n / (max(done_at.values()) - first)
                     results["end_to_end_events_per_s"] = round(e2e)
                     results["ingest_in_e2e_run_events_per_s"] = round(ingest_rate)

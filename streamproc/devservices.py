@@ -23,7 +23,7 @@ from pydantic import SecretStr
 from streamproc.broker import free_port
 from streamproc.settings import AwsSettings, Settings
 
-__all__ = ["local_services", "LocalServices", "MotoServer", "MotoProcess", "moto_aws_settings"]
+__all__ = ["local_services", "LocalServices", "MotoServer", "MotoProcess", "endpoint_env", "moto_aws_settings"]
 
 log = logging.getLogger("streamproc.dev")
 
@@ -31,6 +31,24 @@ log = logging.getLogger("streamproc.dev")
 ACCESS_KEY = "testing"
 SECRET_KEY = "testing"
 REGION = "us-east-1"
+
+
+def endpoint_env(aws: AwsSettings | None = None, opensearch_url: str | None = None,
+                 warehouse_dsn: str | None = None) -> dict[str, str]:
+    """``STREAMPROC_*`` variables pointing a worker subprocess at these targets."""
+    out: dict[str, str] = {}
+    if aws is not None:
+        if aws.endpoint_url:
+            out["STREAMPROC_AWS__ENDPOINT_URL"] = aws.endpoint_url
+        out["STREAMPROC_AWS__REGION"] = aws.region
+        if aws.access_key_id is not None and aws.secret_access_key is not None:
+            out["STREAMPROC_AWS__ACCESS_KEY_ID"] = aws.access_key_id.get_secret_value()
+            out["STREAMPROC_AWS__SECRET_ACCESS_KEY"] = aws.secret_access_key.get_secret_value()
+    if opensearch_url:
+        out["STREAMPROC_OPENSEARCH__URL"] = opensearch_url
+    if warehouse_dsn:
+        out["STREAMPROC_WAREHOUSE__DSN"] = warehouse_dsn
+    return out
 
 
 def moto_aws_settings(endpoint_url: str) -> AwsSettings:
@@ -50,18 +68,8 @@ class LocalServices:
     def env(self) -> dict[str, str]:
         """The same endpoints as environment variables, for a worker subprocess."""
         s = self.settings
-        out = {"STREAMPROC_SINK__CREATE_MISSING": "true"}
-        if s.aws.endpoint_url:
-            out["STREAMPROC_AWS__ENDPOINT_URL"] = s.aws.endpoint_url
-            out["STREAMPROC_AWS__REGION"] = s.aws.region
-        if s.aws.access_key_id is not None and s.aws.secret_access_key is not None:
-            out["STREAMPROC_AWS__ACCESS_KEY_ID"] = s.aws.access_key_id.get_secret_value()
-            out["STREAMPROC_AWS__SECRET_ACCESS_KEY"] = s.aws.secret_access_key.get_secret_value()
-        if s.opensearch.url:
-            out["STREAMPROC_OPENSEARCH__URL"] = s.opensearch.url
-        if s.warehouse.dsn is not None:
-            out["STREAMPROC_WAREHOUSE__DSN"] = s.warehouse.dsn.get_secret_value()
-        return out
+        dsn = s.warehouse.dsn.get_secret_value() if s.warehouse.dsn is not None else None
+        return {"STREAMPROC_SINK__CREATE_MISSING": "true", **endpoint_env(s.aws, s.opensearch.url, dsn)}
 
 
 class MotoServer:
@@ -83,7 +91,7 @@ class MotoServer:
     def running(self) -> bool:
         return self._server is not None
 
-    def start(self) -> MotoService:
+    def start(self) -> MotoServer:
         from moto.moto_server.werkzeug_app import (
             DomainDispatcherApplication,
             MotoRequestHandler,
@@ -145,7 +153,7 @@ class MotoServer:
         return make_client(service, self.aws_settings(),
                            boto_config(connect_timeout=timeout, read_timeout=timeout, max_attempts=attempts))
 
-    def __enter__(self) -> MotoService:
+    def __enter__(self) -> MotoServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -58,7 +58,8 @@ def planning_sinks(settings: Any, spec: Any) -> tuple[list[Any], list[Any]]:
 def run_dry_run(lines: Iterable[str], out: TextIO, settings: Any, spec: Any, fmt: str | None = None) -> int:
     """One JSON line per input line: ``event``, ``dlq`` or ``dropped``; after each event, the
     actions of every configured sink (s3, sqs, opensearch, warehouse), and after the input the
-    archive's objects. Exit 0 once the input was read."""
+    archive's objects. Each action line names its ``sink`` (a sink's own ``dlq`` line is thereby
+    told apart from the pipeline's). Exit 0 once the input was read."""
     from streamproc.app import build_processor
     from streamproc.dumpio import DumpError, read_dump, to_json_line
     from streamproc.sinks.base import record_from_message
@@ -80,10 +81,10 @@ def run_dry_run(lines: Iterable[str], out: TextIO, settings: Any, spec: Any, fmt
             for sink in per_change:
                 if sink.wants(record):
                     for action in sink.plan([record]):
-                        out.write(to_json_line(action))
+                        out.write(to_json_line({**action, "sink": sink.name}))
             archived.append(record)
     for sink in batching:
         for action in sink.plan([r for r in archived if sink.wants(r)]):
-            out.write(to_json_line(action))
+            out.write(to_json_line({**action, "sink": sink.name}))
     out.flush()
     return 0

@@ -13,17 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.services.docker import docker_available
+
+#: the real and stand-in services' fixtures (moto, PostgreSQL, the OpenSearch fake), for every test
+pytest_plugins = ["tests.services.moto", "tests.services.postgres", "tests.services.opensearch_fake"]
+
 REPO = Path(__file__).resolve().parent.parent
-
-
-def _docker_available() -> bool:
-    try:
-        import docker
-
-        docker.from_env(timeout=3).ping()
-        return True
-    except Exception:  # no engine, no socket, no permission: not available
-        return False
 
 
 @pytest.fixture(scope="session")
@@ -40,7 +35,7 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory):
         wait_for_kafka(configured)
         yield configured
         return
-    if os.environ.get("STREAMPROC_TEST_DOCKER", "auto") != "never" and _docker_available():
+    if os.environ.get("STREAMPROC_TEST_DOCKER", "auto") != "never" and docker_available():
         from testcontainers.kafka import KafkaContainer
 
         with KafkaContainer("confluentinc/cp-kafka:7.6.1").with_kraft() as kafka:

@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections import defaultdict
@@ -35,9 +36,6 @@ FAST_GROUP_ENV = {
     "BROKER_SESSION_TIMEOUT": "10",
     "BROKER_HEARTBEAT_INTERVAL": "1",
 }
-
-
-EMBEDDED_BROKER = not os.environ.get("STREAMPROC_KAFKA_BOOTSTRAP")
 
 
 class RestartCrashed(Exception):
@@ -191,6 +189,28 @@ def produce(bootstrap: str, records: Iterable[Record]) -> int:
             p.poll(0)
     assert p.flush(30) == 0
     return n
+
+
+class BackgroundProducer(threading.Thread):
+    """Produces ``records`` in chunks of ``chunk`` with ``pause`` seconds between them; ``join_ok``
+    waits and re-raises what went wrong."""
+
+    def __init__(self, bootstrap: str, records: Sequence[Record], chunk: int, pause: float) -> None:
+        super().__init__(daemon=True)
+        self.bootstrap, self.records, self.chunk, self.pause = bootstrap, records, chunk, pause
+        self.errors: list[BaseException] = []
+
+    def run(self) -> None:
+        try:
+            for i in range(0, len(self.records), self.chunk):
+                produce(self.bootstrap, self.records[i:i + self.chunk])
+                time.sleep(self.pause)
+        except BaseException as exc:  # noqa: BLE001 - re-raised by join_ok
+            self.errors.append(exc)
+
+    def join_ok(self, timeout: float = 120.0) -> None:
+        self.join(timeout)
+        assert not self.is_alive() and not self.errors, self.errors
 
 
 def consume_all(bootstrap: str, topic: str, expect: int | None = None, timeout: float = 60.0,

@@ -94,7 +94,7 @@ class FakeError(Exception):
         self.extra = extra
 
     def error(self) -> dict[str, Any]:
-        root = {"type": self.etype, "reason": self.reason, **self.extra}
+        root = self.item_error()
         return {"root_cause": [root], **root}
 
     def body(self) -> dict[str, Any]:
@@ -187,7 +187,6 @@ class _Mapper:
     """Applies one document to a copy of an index mapping, raising FakeError like OpenSearch would."""
 
     def __init__(self, index: _Index, doc_id: str) -> None:
-        self.index = index
         self.doc_id = doc_id
         self.mappings = copy.deepcopy(index.mappings)
         self.templates = self.mappings.get("dynamic_templates") or []
@@ -313,6 +312,9 @@ def _preview(value: Any) -> str:
     return json.dumps(value)[:64]
 
 
+_NUMERIC = frozenset({"long", "integer", "short", "byte", "double", "float", "half_float", "scaled_float"})
+
+
 def _check_value(ftype: str, value: Any, path: str, doc_id: str) -> None:
     def bad(cause_type: str, cause: str) -> FakeError:
         return FakeError(400, "mapper_parsing_exception",
@@ -320,16 +322,7 @@ def _check_value(ftype: str, value: Any, path: str, doc_id: str) -> None:
                          f"Preview of field's value: '{value}'",
                          caused_by={"type": cause_type, "reason": cause})
 
-    if ftype in ("long", "integer", "short", "byte"):
-        if isinstance(value, bool):
-            raise bad("illegal_argument_exception", f"Current token (VALUE_{str(value).upper()}) not numeric")
-        if isinstance(value, (int, float)):
-            return
-        try:
-            float(value)
-        except (TypeError, ValueError):
-            raise bad("number_format_exception", f'For input string: "{value}"') from None
-    elif ftype in ("double", "float", "half_float", "scaled_float"):
+    if ftype in _NUMERIC:
         if isinstance(value, bool):
             raise bad("illegal_argument_exception", f"Current token (VALUE_{str(value).upper()}) not numeric")
         if isinstance(value, (int, float)):
@@ -878,10 +871,6 @@ class OpenSearchFake:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    @property
-    def running(self) -> bool:
-        return self._server is not None
-
     def start(self) -> "OpenSearchFake":
         if self._server is not None:
             return self
@@ -940,18 +929,6 @@ class OpenSearchFake:
             except FakeError:
                 return {}
             return {k: copy.deepcopy(d.source) for i in indices for k, d in i.live().items()}  # type: ignore[misc]
-
-    def version(self, index: str, doc_id: str) -> int | None:
-        """The version of a document (or of its delete tombstone); ``None`` when never written."""
-        with self.cluster.lock:
-            for i in self.cluster.resolve(index):
-                if doc_id in i.docs:
-                    return i.docs[doc_id].version
-        return None
-
-    def mapping(self, index: str) -> dict[str, Any]:
-        with self.cluster.lock:
-            return copy.deepcopy(self.cluster.resolve(index)[0].mappings)
 
     def indices(self) -> list[str]:
         with self.cluster.lock:

@@ -19,9 +19,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import threading
 import time
-import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -30,159 +28,33 @@ from typing import Any
 import fastavro
 import psycopg
 import pytest
-import yaml
 
-from streamproc.demo.generator import generate
 from streamproc.errors import DecodeError
 from streamproc.sinks.base import record_from_message
+from tests.integration.sinks.stack import Stack
 from tests.integration.workers import (
-    WorkerProcess,
-    committed_lag,
-    end_offsets,
+    BackgroundProducer,
     produce,
     read_topic,
     run_offline,
-    unique_config,
     wait_for,
 )
-from tests.services.moto import MotoService
-from tests.services.opensearch_fake import OpenSearchFake
-from tests.services.postgres import LocalPostgres
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
-ENTITIES = ("reservations", "users")
-DOCUMENTS = 80  # per entity; about 550 source records in all
 OUTAGE = 20.0
-
-
-class Stack:
-    """Broker topics, services and the four worker processes of one test."""
-
-    def __init__(self, bootstrap: str, work: Path, entities: tuple[str, ...] = ENTITIES) -> None:
-        self.entities = entities
-        self.bootstrap = bootstrap
-        self.work = work
-        self.uniq = f"e2e{uuid.uuid4().hex[:8]}"
-        self.bucket = f"{self.uniq}-changes"
-        self.lake = f"{self.uniq}-lake"
-        # the first entity on a FIFO queue, the others on standard queues
-        self.queues = {e: f"{self.uniq}-{e}" + (".fifo" if n == 0 else "") for n, e in enumerate(sorted(entities))}
-        self.moto = MotoService().start()
-        self.opensearch = OpenSearchFake().start()
-        self.postgres = LocalPostgres().start()  # its own directory, readable by the postgres user
-        self.dsn = self.postgres.dsn_for(self.postgres.create_database(f"wh_{self.uniq}"))
-        self.config = work / "pipelines.yaml"
-        self.topics = unique_config(self.config, entities, self.uniq)
-        cfg = yaml.safe_load(self.config.read_text())
-        cfg["sinks"] = {
-            "s3_trigger": {"bucket": self.bucket, "env": "prod/", "entities": {
-                e: {"collection": e, "queue": q} for e, q in self.queues.items()}},
-            "s3_archive": {"bucket": self.lake, "prefix": "archive", "format": "avro", "max_seconds": 1.0},
-            "opensearch": {"index_template": "{database}_{collection}"},
-            "warehouse": {"schema": "public", "entities": "all"},
-        }
-        self.config.write_text(yaml.safe_dump(cfg, sort_keys=False))
-        s3, sqs = self.moto.client("s3"), self.moto.client("sqs")
-        s3.create_bucket(Bucket=self.bucket)
-        s3.create_bucket(Bucket=self.lake)
-        for q in self.queues.values():
-            attrs = {"FifoQueue": "true"} if q.endswith(".fifo") else {}
-            sqs.create_queue(QueueName=q, Attributes=attrs)
-        self.app_id = f"it-{self.uniq}"
-        self.prefix = self.uniq
-        self.workers: dict[str, WorkerProcess] = {}
-        self.batch_records = 100
-
-    def env(self) -> dict[str, str]:
-        aws = self.moto.aws_settings()
-        return {
-            "STREAMPROC_AWS__ENDPOINT_URL": aws.endpoint_url,
-            "STREAMPROC_AWS__REGION": aws.region,
-            "STREAMPROC_AWS__ACCESS_KEY_ID": aws.access_key_id.get_secret_value(),
-            "STREAMPROC_AWS__SECRET_ACCESS_KEY": aws.secret_access_key.get_secret_value(),
-            "STREAMPROC_OPENSEARCH__URL": self.opensearch.url,
-            "STREAMPROC_WAREHOUSE__DSN": self.dsn,
-            "STREAMPROC_SINK__BATCH_SECONDS": "0.2",
-            "STREAMPROC_SINK__BATCH_RECORDS": str(self.batch_records),
-            "STREAMPROC_SINK__RETRY_MAX": "2",
-            "STREAMPROC_SINK__BREAKER_FAILURES": "3",
-            "STREAMPROC_SINK__BREAKER_RESET": "3",
-        }
-
-    def worker(self, role: str, loglevel: str = "info") -> WorkerProcess:
-        w = WorkerProcess(self.bootstrap, self.work / f"data-{role}", self.config, app_id=self.app_id,
-                          topic_prefix=self.prefix, roles=role, log_path=self.work / f"{role}.log",
-                          extra_env=self.env(), loglevel=loglevel)
-        self.workers[role] = w
-        return w.start()
-
-    def start_all(self, loglevel: str = "info") -> None:
-        for role in ("ingest", "s3", "opensearch", "warehouse"):
-            self.worker(role, loglevel)
-        for w in self.workers.values():
-            w.wait_ready()
-
-    def records(self) -> list[tuple]:
-        stream = generate(documents=DOCUMENTS, updates=3, seed=11)
-        return [(self.topics[r.topic], r.key, r.value) for r in stream.records if r.topic in self.topics]
-
-    def clean_topics(self) -> list[str]:
-        return [f"{self.prefix}.events.{e}" for e in self.entities]
-
-    def wait_drained(self, timeout: float = 180.0) -> None:
-        sources = list(self.topics.values())
-        clean = self.clean_topics()
-
-        def drained() -> bool:
-            for role, w in self.workers.items():
-                if w.proc is not None and w.proc.poll() is not None:
-                    raise AssertionError(f"{role} worker exited with {w.proc.returncode}:\n{w.log()[-3000:]}")
-            if committed_lag(self.bootstrap, self.app_id, end_offsets(self.bootstrap, sources)):
-                return False
-            ends = end_offsets(self.bootstrap, clean)
-            return all(committed_lag(self.bootstrap, f"{self.app_id}-sink-{role}", ends) == 0
-                       for role in ("s3", "opensearch", "warehouse"))
-
-        wait_for(drained, timeout, interval=1.0, message="every consumer group caught up")
-
-    def close(self) -> None:
-        for w in self.workers.values():
-            w.kill()
-        self.opensearch.stop()
-        self.moto.stop()
-        self.postgres.stop()
-        self.postgres.cleanup()
 
 
 @pytest.fixture
 def stack(kafka_bootstrap: str, tmp_path: Path):
-    s = Stack(kafka_bootstrap, tmp_path)
-    yield s
-    s.close()
+    with Stack(kafka_bootstrap, tmp_path) as s:
+        yield s
 
 
-def produce_slowly(stack: Stack, records: list[tuple], seconds: float) -> threading.Thread:
-    errors: list[BaseException] = []
-    chunk = max(1, len(records) // 30)
-
-    def run() -> None:
-        try:
-            for i in range(0, len(records), chunk):
-                produce(stack.bootstrap, records[i:i + chunk])
-                time.sleep(seconds / 30)
-        except BaseException as exc:  # noqa: BLE001 - re-raised by join_ok
-            errors.append(exc)
-
-    t = threading.Thread(target=run, daemon=True)
-    t.errors = errors  # type: ignore[attr-defined]
-    t.start()
-    return t
-
-
-def join_ok(t: threading.Thread) -> None:
-    t.join(120)
-    assert not t.is_alive() and not t.errors, t.errors  # type: ignore[attr-defined]
+def produce_slowly(stack: Stack, records: list[tuple], seconds: float) -> BackgroundProducer:
+    producer = BackgroundProducer(stack.bootstrap, records, max(1, len(records) // 30), seconds / 30)
+    producer.start()
+    return producer
 
 
 # --------------------------------------------------------------------------- expectations
@@ -213,8 +85,7 @@ def check_s3_and_sqs(stack: Stack, recs: list[Any], crashed: bool = False) -> No
         if action["kind"] == "s3":
             want_objects[action["key"]] = action["sha256"]  # a later change of the same key wins
         elif action["kind"] == "sqs":
-            body = action["body"] if isinstance(action["body"], str) else json.dumps(action["body"])
-            want_bodies[action["queue"]][json.loads(body)["S3FilePartsOfJSONDocument"][0]["Key"]] += 1
+            want_bodies[action["queue"]][action["body"]["S3FilePartsOfJSONDocument"][0]["Key"]] += 1
     s3 = stack.moto.client("s3")
     keys = [obj["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=stack.bucket, Prefix="prod/")
             for obj in page.get("Contents", [])
@@ -279,16 +150,19 @@ def check_archive(stack: Stack) -> None:
     assert max(offsets.values()) == 1, "an archived record was written twice"
 
 
+INDICES = {"users": "facilitron_common_users", "owners": "facilitron_common_owners",
+           "reservations": "facilitron_prod_reservations"}
+
+
 def check_opensearch(stack: Stack, final: dict[tuple[str, str], Any]) -> None:
     from streamproc.settings import load_pipelines
     from streamproc.sinks.opensearch_plan import source_document
 
     spec = load_pipelines(stack.config).sinks.opensearch
     live = {k: r for k, r in final.items() if r.op != "delete"}
-    indices = {"users": "facilitron_common_users", "reservations": "facilitron_prod_reservations"}
     got = {}
-    for entity, index in indices.items():
-        for doc_id, source in stack.opensearch.documents(index).items():
+    for entity in stack.entities:  # the default template: <database>_<collection>, lower-cased
+        for doc_id, source in stack.opensearch.documents(INDICES[entity]).items():
             got[(entity, doc_id)] = source
     assert len(got) == len(live)
     for (entity, key), r in live.items():
@@ -298,7 +172,7 @@ def check_opensearch(stack: Stack, final: dict[tuple[str, str], Any]) -> None:
 
 def check_warehouse(stack: Stack, final: dict[tuple[str, str], Any]) -> None:
     with psycopg.connect(stack.dsn) as conn:
-        for entity in ENTITIES:
+        for entity in stack.entities:
             rows = conn.execute(f'SELECT "_id", _src_position, _deleted, _doc FROM public."{entity}"').fetchall()
             ids = [r[0] for r in rows]
             assert len(ids) == len(set(ids))
@@ -323,10 +197,6 @@ def check_everything(stack: Stack, records: list[tuple], crashed: bool = False) 
     check_warehouse(stack, final)
 
 
-def sink_total(w: WorkerProcess, name: str, **labels: str) -> float:
-    return w.total(name, **labels)
-
-
 # --------------------------------------------------------------------------- tests
 
 
@@ -349,17 +219,17 @@ def test_outage_of_one_target_holds_only_that_sink_and_loses_nothing(stack: Stac
     down()
     try:
         time.sleep(3)
-        before = {r: sink_total(stack.workers[r], "streamproc_sink_records_total") for r in others}
+        before = {r: stack.workers[r].total("streamproc_sink_records_total") for r in others}
         time.sleep(OUTAGE - 6)
-        after = {r: sink_total(stack.workers[r], "streamproc_sink_records_total") for r in others}
+        after = {r: stack.workers[r].total("streamproc_sink_records_total") for r in others}
         held = stack.workers[target]
         assert held.proc.poll() is None, f"the {target} worker stopped during the outage:\n{held.log()[-3000:]}"
-        assert sink_total(held, "streamproc_sink_retries_total") > 0
+        assert held.total("streamproc_sink_retries_total") > 0
         for r in others:
             assert after[r] > before[r], f"sink {r} did not keep writing while {target} was down"
     finally:
         up()
-    join_ok(producer)
+    producer.join_ok()
     stack.wait_drained()
     assert "Traceback" not in stack.workers[target].log()
     check_everything(stack, records)
@@ -379,7 +249,7 @@ def test_sigkill_of_sink_workers_mid_stream_loses_nothing_and_duplicates_nothing
         old = stack.workers[role]
         stack.worker(role).wait_ready()
         assert old.proc.returncode == -9
-    join_ok(producer)
+    producer.join_ok()
     stack.wait_drained()
     check_everything(stack, records, crashed=True)
 

@@ -12,30 +12,21 @@ from typing import Any, Iterator
 import pytest
 from opensearchpy import AsyncOpenSearch
 
-from streamproc.errors import ConfigError, FatalSinkError, RetriableSinkError, SinkBackpressure
+from streamproc.errors import (
+    ConfigError,
+    FatalSinkError,
+    RetriableSinkError,
+    SinkBackpressure,
+)
 from streamproc.settings import OpenSearchSettings
 from streamproc.sinks.base import SinkBatch, SinkRecord
 from streamproc.sinks.opensearch import OpenSearchSink, opensearch_init
 from streamproc.sinks.opensearch_plan import OpenSearchSpec
 from streamproc.sinks.opensearch_version import version_of
-from tests.services.opensearch_fake import OpenSearchFake, opensearch_fake  # noqa: F401 - fixture
+from tests.services.docker import docker_available
+from tests.services.opensearch_fake import OpenSearchFake
 
 IMAGE = "opensearchproject/opensearch:2.11.1"
-
-
-def _docker_available() -> bool:
-    try:
-        import docker
-
-        client = docker.from_env(timeout=3)
-    except Exception:  # no engine, no socket, no permission
-        return False
-    try:
-        return bool(client.ping())
-    except Exception:
-        return False
-    finally:
-        client.close()
 
 
 @dataclass
@@ -50,7 +41,7 @@ class Target:
         "fake",
         pytest.param("opensearch", marks=[
             pytest.mark.docker,
-            pytest.mark.skipif(not _docker_available(), reason="no Docker engine: the real OpenSearch image cannot run here"),
+            pytest.mark.skipif(not docker_available(), reason="no Docker engine: the real OpenSearch image cannot run here"),
         ]),
     ],
 )

@@ -14,24 +14,21 @@ import pytest
 from botocore.exceptions import ClientError
 
 from streamproc.errors import FatalSinkError, RetriableSinkError
+from streamproc.jsonutil import dumps
 from streamproc.parity import run_parity
 from streamproc.sinks.aws import boto_config
-from streamproc.jsonutil import dumps
 from streamproc.sinks.base import SinkBatch, SinkRecord, record_from_message
 from streamproc.sinks.js_json import js_json
 from streamproc.sinks.s3 import S3TriggerSink
 from streamproc.sinks.s3_archive import S3ArchiveSink
-from streamproc.sinks.s3_layout import MAX_PART_BYTES, S3ArchiveSpec, S3TriggerEntity, S3TriggerSpec
-from streamproc.sinks.s3_markers import Marker, archive_marker_key
-from tests.services.moto import (  # noqa: F401  (fixtures)
-    MotoService,
-    aws_settings,
-    moto_factory,
-    moto_server,
-    s3_client,
-    sqs_client,
-    unique_name,
+from streamproc.sinks.s3_layout import (
+    MAX_PART_BYTES,
+    S3ArchiveSpec,
+    S3TriggerEntity,
+    S3TriggerSpec,
 )
+from streamproc.sinks.s3_markers import Marker, archive_marker_key
+from tests.services.moto import MotoService, unique_name
 
 TS = 1_700_000_000_123
 HOUR = 3_600_000
@@ -330,7 +327,37 @@ def test_archive_crash_with_a_smaller_redelivery_leaves_each_record_once(aws_set
     assert Marker.decode(body_of(s3_client, bucket, marker_key)) == Marker(9)
 
 
+def test_archive_event_time_beyond_year_9999_goes_to_the_dlq(aws_settings: Any, s3_client: Any) -> None:
+    """A microsecond timestamp in ts_ms fits 64 bits but no datetime: that record is rejected, the
+    others are archived and the marker moves (before, write() raised on every restart)."""
+    sink = archive_sink(aws_settings)
+    micros = (TS + 1) * 1000
+    batch = run(write(sink, [rec(0), rec(1, ts_ms=micros), rec(2)]))
+    run(sink.stop())
+    assert [(f.record.offset, f.reason, f.error_class) for f in batch.failures] == [
+        (1, "ts_ms outside the datetime range", "invalid")]
+    rows = [r for rs in read_all_avro(s3_client, sink.spec.bucket).values() for r in rs]
+    assert sorted(r["offset"] for r in rows) == [0, 2]
+    marker = archive_marker_key("archive", "streamproc.events.reservations", 0)
+    assert Marker.decode(body_of(s3_client, sink.spec.bucket, marker)) == Marker(2)
+
+
 # ----------------------------------------------------------------- parity
+
+
+class CountingGets:
+    """An S3 client that records the keys of its GetObject calls."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.gets: list[str] = []
+
+    def get_object(self, **kwargs: Any) -> Any:
+        self.gets.append(kwargs["Key"])
+        return self.client.get_object(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
 
 
 def test_parity_counts_mismatches_and_missing(trigger: S3TriggerSink, s3_client: Any) -> None:
@@ -357,9 +384,11 @@ def test_parity_counts_mismatches_and_missing(trigger: S3TriggerSink, s3_client:
 
     out, err = io.StringIO(), io.StringIO()
     left, right = f"s3://{bucket}/prod/reservations", f"s3://{bucket}/dev/reservations/"
-    code = run_parity(left, right, None, 99.9, True, out, s3_client, err=err)
+    counting = CountingGets(s3_client)
+    code = run_parity(left, right, None, 99.9, True, out, counting, err=err)
     result = json.loads(out.getvalue())
     assert code == 1, err.getvalue()
+    assert counting.gets == []  # equal ETags part by part (0-2, 4-6, 8), different sizes (3): no download
     assert {k: result[k] for k in ("pairs", "matches", "mismatches", "missing_left", "missing_right")} == {
         "pairs": 10, "matches": 7, "mismatches": 1, "missing_left": 1, "missing_right": 1}
     assert result["match_rate"] == 70.0 and result["passed"] is False
@@ -391,9 +420,34 @@ def test_parity_on_identical_trees_passes(trigger: S3TriggerSink, s3_client: Any
     for k in keys_under(s3_client, bucket, "prod/reservations/"):
         s3_client.copy_object(Bucket=bucket, Key="dev/" + k[5:], CopySource={"Bucket": bucket, "Key": k})
     out = io.StringIO()
+    counting = CountingGets(s3_client)
     assert run_parity(f"s3://{bucket}/prod/reservations", f"s3://{bucket}/dev/reservations", None, 100.0, False,
-                      out, s3_client) == 0
+                      out, counting) == 0
     assert "match rate: 100.00%" in out.getvalue()
+    assert counting.gets == []  # equal ETags: matched without a download
+
+
+def test_parity_settles_different_etags_by_the_bytes(s3_client: Any) -> None:
+    """A multipart upload's ETag ("…-2") differs from a single PUT's for the same bytes: both sides
+    are downloaded and the SHA-256 decides."""
+    bucket = unique_name("etags")
+    s3_client.create_bucket(Bucket=bucket)
+    body = (b'{"pad":"' + b"x" * (6 * 1024 * 1024) + b'"}')
+    s3_client.put_object(Bucket=bucket, Key=f"prod/x/a-{TS}", Body=body)
+    key = f"dev/x/a-{TS}"
+    upload = s3_client.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+    cut = 5 * 1024 * 1024
+    parts = [{"PartNumber": n, "ETag": s3_client.upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=n,
+                                                             Body=chunk)["ETag"]}
+             for n, chunk in ((1, body[:cut]), (2, body[cut:]))]
+    s3_client.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload, MultipartUpload={"Parts": parts})
+    etags = {s3_client.head_object(Bucket=bucket, Key=k)["ETag"] for k in (f"prod/x/a-{TS}", key)}
+    assert len(etags) == 2
+
+    out, counting = io.StringIO(), CountingGets(s3_client)
+    assert run_parity(f"s3://{bucket}/prod/x", f"s3://{bucket}/dev/x", None, 100.0, True, out, counting) == 0
+    assert json.loads(out.getvalue())["matches"] == 1
+    assert sorted(counting.gets) == [key, f"prod/x/a-{TS}"]
 
 
 def test_client_error_names_no_document(trigger: S3TriggerSink) -> None:
@@ -486,3 +540,22 @@ def test_two_changes_of_one_document_in_one_millisecond_leave_the_later_one(
     asyncio.run(go())
     body = s3_client.get_object(Bucket=bucket, Key="prod/users/a-1000")["Body"].read()
     assert json.loads(body) == versions[-1]
+
+
+def test_archive_delete_with_per_key_errors_is_retried_not_ignored(aws_settings: Any) -> None:
+    """DeleteObjects answers 200 with per-key errors; a stale object left behind would hold records
+    twice, so the write must fail (and be retried) rather than clear the marker's pending keys."""
+    sink = archive_sink(aws_settings)
+    real = sink.client("s3")
+
+    class RefusesDeletes:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+        def delete_objects(self, **kw: Any) -> dict:
+            return {"Errors": [{"Key": o["Key"], "Code": "AccessDenied"} for o in kw["Delete"]["Objects"]]}
+
+    sink._clients["s3"] = RefusesDeletes()
+    with pytest.raises(RetriableSinkError, match="1 keys not deleted \\(AccessDenied\\)"):
+        run(sink._delete(["archive/stale.avro"]))
+    run(sink.stop())

@@ -11,7 +11,7 @@ import json
 import psycopg
 import pytest
 
-from tests.integration.sinks.test_e2e import Stack
+from tests.integration.sinks.stack import Stack
 from tests.integration.test_pii_canary import ENTITIES, Canaries, build, leaks
 from tests.integration.workers import produce
 
@@ -19,8 +19,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(400)]
 
 
 def test_no_canary_reaches_any_sink_target_log_or_metric(kafka_bootstrap: str, tmp_path) -> None:
-    stack = Stack(kafka_bootstrap, tmp_path, entities=ENTITIES)
-    try:
+    with Stack(kafka_bootstrap, tmp_path, entities=ENTITIES) as stack:
         stack.start_all(loglevel="debug")  # the loudest a user can make them
         canaries = Canaries(seed=23)
         records, _poison = build(stack.topics, canaries)
@@ -60,5 +59,3 @@ def test_no_canary_reaches_any_sink_target_log_or_metric(kafka_bootstrap: str, t
         assert all(scanned.values()), scanned
         assert "DEBUG" in stack.workers["s3"].log()  # the logs scanned really were at debug level
         assert not found, f"{len(found)} canaries leaked, e.g. {found[:3]}"
-    finally:
-        stack.close()

@@ -24,7 +24,6 @@ from streamproc.sinks.warehouse import WarehouseSink
 from streamproc.sinks.warehouse_plan import WarehouseSpec, table_plan
 from streamproc.sinks.warehouse_sql import create_schema_sql, create_table_sql
 from streamproc.sinks.warehouse_types import DUCKDB, POSTGRES
-from tests.services.postgres import local_postgres_factory, postgres_database, postgres_server  # noqa: F401
 
 ORDERS = {"columns": {"id": "bigint", "total": "numeric", "status": "text"}}
 

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import SecretStr
 
+from streamproc.devservices import endpoint_env
 from tests.integration.workers import WorkerProcess, unique_config, wait_for
 from tests.services.moto import MotoService, unique_name
 
@@ -26,11 +28,11 @@ def config_with_sinks(path: Path, sinks: dict) -> None:
 def test_missing_bucket_stops_the_s3_role_with_exit_78_naming_it(kafka_bootstrap: str, tmp_path: Path) -> None:
     bucket = unique_name("absent")
     config_with_sinks(tmp_path / "p.yaml", {"s3_trigger": {"bucket": bucket, "entities": {"users": {}}}})
+    secret = f"sk-{uuid.uuid4().hex}"  # moto accepts any credentials; this one is findable
     with MotoService() as moto:
-        aws = moto.aws_settings()
-        w = WorkerProcess(kafka_bootstrap, tmp_path / "data", tmp_path / "p.yaml", roles="s3", extra_env={
-            "STREAMPROC_AWS__ENDPOINT_URL": aws.endpoint_url,
-            "STREAMPROC_AWS__ACCESS_KEY_ID": "testing", "STREAMPROC_AWS__SECRET_ACCESS_KEY": "testing"}).start()
+        aws = moto.aws_settings().model_copy(update={"secret_access_key": SecretStr(secret)})
+        w = WorkerProcess(kafka_bootstrap, tmp_path / "data", tmp_path / "p.yaml", roles="s3",
+                          extra_env=endpoint_env(aws)).start()
         try:
             wait_for(lambda: w.proc.poll() is not None, 120, message="the worker to stop")
         finally:
@@ -38,7 +40,7 @@ def test_missing_bucket_stops_the_s3_role_with_exit_78_naming_it(kafka_bootstrap
     assert w.proc.returncode == 78, w.log()[-2000:]
     log = w.log()
     assert bucket in log and "FatalSinkError" in log
-    assert "testing" not in log  # no credentials in the message
+    assert secret not in log  # no credentials in the message
 
 
 def test_a_requested_role_without_configuration_is_a_usage_error(kafka_bootstrap: str, tmp_path: Path) -> None:

@@ -13,13 +13,15 @@ from opensearchpy.exceptions import (
     AuthenticationException,
     AuthorizationException,
     ConflictError,
-    ConnectionError as OsConnectionError,
     NotFoundError,
     RequestError,
     TransportError,
 )
+from opensearchpy.exceptions import (
+    ConnectionError as OsConnectionError,
+)
 
-from tests.services.opensearch_fake import OpenSearchFake, opensearch_fake  # noqa: F401 - fixture
+from tests.services.opensearch_fake import OpenSearchFake
 
 
 @pytest.fixture

@@ -1,0 +1,135 @@
+"""One end-to-end test stack: unique topics and a pipelines file with every sink, moto (S3 + SQS),
+the OpenSearch stand-in, a throw-away PostgreSQL, and one worker process per role."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from pathlib import Path
+
+import yaml
+
+from streamproc.demo.generator import generate
+from streamproc.devservices import endpoint_env
+from tests.integration.workers import (
+    WorkerProcess,
+    committed_lag,
+    end_offsets,
+    unique_config,
+    wait_for,
+)
+from tests.services.moto import MotoService
+from tests.services.opensearch_fake import OpenSearchFake
+from tests.services.postgres import LocalPostgres
+
+__all__ = ["Stack", "ENTITIES"]
+
+ENTITIES = ("reservations", "users")
+DOCUMENTS = 80  # per entity; about 550 source records in all
+
+
+class Stack:
+    """Broker topics, services and the four worker processes of one test."""
+
+    def __init__(self, bootstrap: str, work: Path, entities: tuple[str, ...] = ENTITIES) -> None:
+        self.entities = entities
+        self.bootstrap = bootstrap
+        self.work = work
+        self.uniq = f"e2e{uuid.uuid4().hex[:8]}"
+        self.bucket = f"{self.uniq}-changes"
+        self.lake = f"{self.uniq}-lake"
+        # the first entity on a FIFO queue, the others on standard queues
+        self.queues = {e: f"{self.uniq}-{e}" + (".fifo" if n == 0 else "") for n, e in enumerate(sorted(entities))}
+        self.workers: dict[str, WorkerProcess] = {}
+        self._services = contextlib.ExitStack()  # what started is stopped, even if a later start fails
+        try:
+            self.moto = MotoService().start()
+            self._services.callback(self.moto.stop)
+            self.opensearch = OpenSearchFake().start()
+            self._services.callback(self.opensearch.stop)
+            self.postgres = LocalPostgres()  # its own directory, readable by the postgres user
+            self._services.callback(self.postgres.cleanup)  # stops it, removes its directory
+            self.postgres.start()
+        except BaseException:
+            self._services.close()
+            raise
+        self.dsn = self.postgres.dsn_for(self.postgres.create_database(f"wh_{self.uniq}"))
+        self.config = work / "pipelines.yaml"
+        self.topics = unique_config(self.config, entities, self.uniq)
+        cfg = yaml.safe_load(self.config.read_text())
+        cfg["sinks"] = {
+            "s3_trigger": {"bucket": self.bucket, "env": "prod/", "entities": {
+                e: {"collection": e, "queue": q} for e, q in self.queues.items()}},
+            "s3_archive": {"bucket": self.lake, "prefix": "archive", "format": "avro", "max_seconds": 1.0},
+            "opensearch": {"index_template": "{database}_{collection}"},
+            "warehouse": {"schema": "public", "entities": "all"},
+        }
+        self.config.write_text(yaml.safe_dump(cfg, sort_keys=False))
+        s3, sqs = self.moto.client("s3"), self.moto.client("sqs")
+        s3.create_bucket(Bucket=self.bucket)
+        s3.create_bucket(Bucket=self.lake)
+        for q in self.queues.values():
+            attrs = {"FifoQueue": "true"} if q.endswith(".fifo") else {}
+            sqs.create_queue(QueueName=q, Attributes=attrs)
+        self.app_id = f"it-{self.uniq}"
+        self.prefix = self.uniq
+        self.batch_records = 100
+
+    def env(self) -> dict[str, str]:
+        return {
+            **endpoint_env(self.moto.aws_settings(), self.opensearch.url, self.dsn),
+            "STREAMPROC_SINK__BATCH_SECONDS": "0.2",
+            "STREAMPROC_SINK__BATCH_RECORDS": str(self.batch_records),
+            "STREAMPROC_SINK__RETRY_MAX": "2",
+            "STREAMPROC_SINK__BREAKER_FAILURES": "3",
+            "STREAMPROC_SINK__BREAKER_RESET": "3",
+        }
+
+    def worker(self, role: str, loglevel: str = "info") -> WorkerProcess:
+        w = WorkerProcess(self.bootstrap, self.work / f"data-{role}", self.config, app_id=self.app_id,
+                          topic_prefix=self.prefix, roles=role, log_path=self.work / f"{role}.log",
+                          extra_env=self.env(), loglevel=loglevel)
+        self.workers[role] = w
+        return w.start()
+
+    def start_all(self, loglevel: str = "info") -> None:
+        for role in ("ingest", "s3", "opensearch", "warehouse"):
+            self.worker(role, loglevel)
+        for w in self.workers.values():
+            w.wait_ready()
+
+    def records(self) -> list[tuple]:
+        stream = generate(documents=DOCUMENTS, updates=3, seed=11)
+        return [(self.topics[r.topic], r.key, r.value) for r in stream.records if r.topic in self.topics]
+
+    def clean_topics(self) -> list[str]:
+        return [f"{self.prefix}.events.{e}" for e in self.entities]
+
+    def wait_drained(self, timeout: float = 180.0) -> None:
+        """Every consumer group has committed everything; call once nothing more is produced."""
+        def alive() -> None:
+            for role, w in self.workers.items():
+                if w.proc is not None and w.proc.poll() is not None:
+                    raise AssertionError(f"{role} worker exited with {w.proc.returncode}:\n{w.log()[-3000:]}")
+
+        def caught_up(group: str, ends: dict) -> bool:
+            alive()
+            return committed_lag(self.bootstrap, group, ends) == 0
+
+        sources = end_offsets(self.bootstrap, self.topics.values())  # fixed: the producer is done
+        wait_for(lambda: caught_up(self.app_id, sources), timeout, interval=1.0, message="ingest caught up")
+        clean = end_offsets(self.bootstrap, self.clean_topics())  # fixed: ingest is done
+        for role in ("s3", "opensearch", "warehouse"):
+            wait_for(lambda: caught_up(f"{self.app_id}-sink-{role}", clean), timeout, interval=1.0,
+                     message=f"sink {role} caught up")
+
+    def close(self) -> None:
+        for w in self.workers.values():
+            w.kill()
+        self._services.close()
+
+    def __enter__(self) -> "Stack":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
