@@ -3,12 +3,14 @@
 ``faust -A streamproc.app worker -l info`` works because the module attribute ``app`` is built
 lazily on first access (nothing is read at import time).
 
-Per batch (``take_events``): every message runs through :class:`Processor` against a local
-overlay of the table; clean events and DLQ records are produced without awaiting; the producer
-is flushed once; only then is each touched table key written once. So a crash at any point
-either leaves the state without the batch (the batch is redelivered and re-emitted with the same
-positions, which every consumer can drop) or with it, after its output is durable. Offsets are
-acknowledged only when the batch body returned.
+Per batch (taken from the topic's :class:`~streamproc.faust_consumer.SourceBuffer`): every
+message runs through :class:`Processor` against a local overlay of the table; clean events and
+DLQ records are produced without awaiting; the producer is flushed once; then each touched key
+goes to the changelog once, and after that flush into the local RocksDB partition, together with
+the changelog offset, in one write per partition. So a crash at any point either leaves the
+state without the batch (the batch is redelivered and re-emitted with the same positions, which
+every consumer can drop) or with it, after its output is durable. Offsets are acknowledged only
+after that.
 """
 
 from __future__ import annotations
@@ -18,12 +20,10 @@ import functools
 import logging
 import os
 import time
-import weakref
-from typing import Any
+from typing import Any, Iterable
 
 import faust
-from faust.streams import _current_event  # set per key so table writes land on the event's partition
-from faust.types import TP
+from rocksdict import WriteBatch
 
 from streamproc import faust_consumer
 from streamproc.errors import ConfigError, FatalSinkError, ServiceUnavailable
@@ -70,48 +70,58 @@ def build_processor(settings: Settings, spec: Any, fmt: str | None = None) -> Pr
 
 
 class _BatchState:
-    """Table view for one batch: reads fall through to RocksDB, writes stay local until flushed."""
+    """Table view for one batch: reads fall through to the RocksDB partition of the message being
+    processed (``partition``), writes stay local until :meth:`write`."""
 
-    __slots__ = ("table", "overlay", "event")
+    __slots__ = ("store", "changelog", "overlay", "partition", "_dbs")
 
     def __init__(self, table: Any) -> None:
-        self.table = table
-        self.overlay: dict[bytes, tuple[Any, bytes]] = {}
-        self.event: Any = None
+        self.store = table.data
+        self.changelog: str = table.changelog_topic.get_topic_name()
+        self.overlay: dict[bytes, tuple[int, bytes]] = {}
+        self.partition = 0
+        self._dbs: dict[int, Any] = {}
+
+    def _db(self, partition: int) -> Any:
+        db = self._dbs.get(partition)
+        if db is None:
+            db = self._dbs[partition] = self.store._db_for_partition(partition)
+        return db
 
     def get(self, key: bytes) -> bytes | None:
         hit = self.overlay.get(key)
         if hit is not None:
             return hit[1]
-        return self.table.data.get(key)
+        return self._db(self.partition).get(key)
 
     def set(self, key: bytes, value: bytes) -> None:
-        self.overlay[key] = (self.event, value)
+        self.overlay[key] = (self.partition, value)
 
-    def commit(self, producer: BatchProducer) -> None:
-        """Write each touched key once: into the local RocksDB store, and as a changelog record
-        (partition of the source event, as Faust would) through our producer, which batches far
-        more cheaply than Faust's per-record send. :meth:`persist_offsets` then records the
-        changelog offsets in the store, as Faust's own send callback would, so recovery reads
-        only what the local store does not have yet."""
-        store = self.table.data
-        changelog = self.changelog
-        for key, (event, value) in self.overlay.items():
-            token = _current_event.set(weakref.ref(event))
-            try:
-                store[key] = value
-            finally:
-                _current_event.reset(token)
-            producer.produce(changelog, key, value, partition=event.message.partition)
+    def produce_changelog(self, producer: BatchProducer) -> None:
+        """Each touched key once, to the changelog partition of its source partition (as Faust
+        would), through our producer, which batches far more cheaply than Faust's per-record send."""
+        produce, changelog = producer.produce, self.changelog
+        for key, (partition, value) in self.overlay.items():
+            produce(changelog, key, value, partition=partition)
 
-    @property
-    def changelog(self) -> str:
-        return self.table.changelog_topic.get_topic_name()
-
-    def persist_offsets(self, acked: dict[int, int]) -> None:
-        store = self.table.data
+    def write(self, acked: dict[int, int]) -> None:
+        """Into the local store, one write per partition: the batch's keys and the changelog
+        offset they reached (``acked``), which Faust's recovery resumes from, as its own send
+        callback would record it."""
+        batches: dict[int, Any] = {}
+        for key, (partition, value) in self.overlay.items():
+            wb = batches.get(partition)
+            if wb is None:
+                wb = batches[partition] = WriteBatch(raw_mode=True)
+            wb.put(key, value)
+        offset_key = self.store.offset_key
         for partition, offset in acked.items():
-            store.set_persisted_offset(TP(self.changelog, partition), offset)
+            wb = batches.get(partition)
+            if wb is None:
+                wb = batches[partition] = WriteBatch(raw_mode=True)
+            wb.put(offset_key, str(offset).encode())
+        for partition, wb in batches.items():
+            self._db(partition).write(wb)
 
 
 def fail_stop(where: str, exc: BaseException, code: int = 70) -> None:
@@ -152,20 +162,31 @@ class IngestRuntime:
             help=f"last applied position and document per entity key of {topic}",
         )
         channel = app.topic(topic, key_serializer="raw", value_serializer="raw", partitions=partitions)
+        buffer = faust_consumer.SourceBuffer(app, app.conf.stream_buffer_maxsize)
+        app.source_buffers[topic] = buffer  # type: ignore[attr-defined]
 
         async def ingest(stream: Any) -> None:
-            async for events in stream.take_events(s.batch_size, within=s.batch_within):
+            # The agent subscribes the topic and owns the table's partitions; its messages skip
+            # the stream and arrive in ``buffer`` (faust_consumer), taken here in batches.
+            consumer = app.consumer
+            while True:
+                messages = await buffer.take(s.batch_size, s.batch_within)
+                if not messages:
+                    continue
+                faust_consumer.track(consumer, messages)
                 try:
-                    await self.handle_batch(topic, table, events)
+                    await self.handle_batch(topic, table, messages)
                 except asyncio.CancelledError:
-                    raise  # handle_batch completed the batch's flush and state write first
+                    faust_consumer.ack(consumer, messages)  # handle_batch completed its flush and state write first
+                    raise
                 except BaseException as exc:  # noqa: BLE001 - fail-stop, see below
                     fail_stop(f"a {topic} batch", exc)
+                faust_consumer.ack(consumer, messages)
 
         ingest.__name__ = f"ingest_{topic}".replace(".", "_").replace("-", "_")
         app.agent(channel, name=f"streamproc.ingest.{topic}")(ingest)
 
-    async def handle_batch(self, topic: str, table: Any, events: list[Any]) -> None:
+    async def handle_batch(self, topic: str, table: Any, messages: list[Any]) -> None:
         started = time.perf_counter()
         m = self.metrics
         state = _BatchState(table)
@@ -174,15 +195,10 @@ class IngestRuntime:
         dlq_topic = self.settings.dlq_topic
         emitted: list[Emit] = []
         dropped = dlq = 0
-        for event in events:
-            msg = event.message
-            state.event = event
-            token = _current_event.set(weakref.ref(event))
-            try:
-                raw = RawMessage(topic, msg.key, msg.value, list(msg.headers or ()), msg.partition, msg.offset)
-                outcome = process(raw, state)
-            finally:
-                _current_event.reset(token)
+        for msg in messages:
+            state.partition = msg.partition
+            raw = RawMessage(topic, msg.key, msg.value, msg.headers or [], msg.partition, msg.offset)
+            outcome = process(raw, state)
             if type(outcome) is Emit:
                 produce(outcome.topic, outcome.key, outcome.value, outcome.headers)
                 emitted.append(outcome)
@@ -204,7 +220,7 @@ class IngestRuntime:
         try:
             await asyncio.shield(finish)
         except asyncio.CancelledError:
-            await finish  # shutting down: complete this batch before Faust acknowledges it
+            await finish  # shutting down: complete this batch before it is acknowledged
             raise
         now_ms = time.time() * 1000
         counts: dict[tuple[str, str], int] = {}
@@ -214,32 +230,31 @@ class IngestRuntime:
                 m.latency.labels(e.entity).observe(max(0.0, (now_ms - e.ts_ms) / 1000))
         for (entity, op), n in counts.items():
             m.events_out.labels(entity, op).inc(n)
-        m.events_in.labels(topic).inc(len(events))
-        observe_lag(self.app.consumer, events, m.consumer_lag)
+        m.events_in.labels(topic).inc(len(messages))
+        observe_lag(self.app.consumer, messages, m.consumer_lag)
         m.batch_seconds.labels(topic).observe(time.perf_counter() - started)
         t = self.totals
-        t["in"] += len(events)
+        t["in"] += len(messages)
         t["out"] += len(emitted)
         t["dropped"] += dropped
         t["dlq"] += dlq
 
     async def _finish(self, state: _BatchState) -> None:
         await self.producer.flush()  # the batch's clean events and DLQ records are durable …
-        state.commit(self.producer)  # … before its state is recorded
+        state.produce_changelog(self.producer)  # … before its state is recorded
         await self.producer.flush()
         acked = self.producer.take_acked(state.changelog)
         if self.watermarks is not None and acked:
             acked = await asyncio.to_thread(self.watermarks.cap, state.changelog, acked)
-        state.persist_offsets(acked)
+        state.write(acked)
 
 
-
-def observe_lag(consumer: Any, events: list[Any], gauge: Any, *labels: str) -> None:
+def observe_lag(consumer: Any, messages: Iterable[Any], gauge: Any, *labels: str) -> None:
     """Set ``gauge`` (labels ``*labels, topic, partition``) to high watermark minus next offset
     for each partition of the batch."""
     last: dict[Any, int] = {}
-    for ev in events:
-        last[ev.message.tp] = ev.message.offset
+    for msg in messages:
+        last[msg.tp] = msg.offset
     for tp, offset in last.items():
         hw = consumer.highwater(tp)
         if hw is not None:
@@ -350,6 +365,7 @@ def create_app(
         log.info("embedded broker detected: persisted changelog offsets capped, short group timeouts")
     app = faust_app(settings.app_id, settings, bootstrap, store="rocksdb://", web=web, group=group_conf,
                     topic_allow_declare=True, producer_acks=-1)
+    app.source_buffers = {}  # type: ignore[attr-defined]  # topic -> SourceBuffer, read by the consumer
     metrics = Metrics(registry)
     runtime = IngestRuntime(app, settings, processor, metrics, embedded)
     app.streamproc = runtime  # type: ignore[attr-defined]

@@ -202,7 +202,7 @@ class SinkRole:
         written = await runner.deliver(self.records(events, runner.sink.name))
         await self.producer.flush()  # DLQ records are durable before the batch is acknowledged
         self.totals[runner.sink.name] += written
-        observe_lag(self.app.consumer, events, self.metrics.lag, runner.sink.name)
+        observe_lag(self.app.consumer, (e.message for e in events), self.metrics.lag, runner.sink.name)
 
 
 def create_sink_app(

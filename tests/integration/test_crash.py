@@ -10,9 +10,7 @@ ListOffsets gap (pinned by test_list_offsets_latest_matches_what_the_worker_assu
 
 from __future__ import annotations
 
-import json
 import uuid
-from collections import defaultdict
 
 import pytest
 
@@ -21,7 +19,10 @@ from streamproc.demo.generator import generate
 from .workers import (
     BackgroundProducer,
     WorkerProcess,
+    assert_final_state_matches,
+    assert_key_positions_match,
     committed_lag,
+    count_exact_redeliveries,
     end_offsets,
     read_topic,
     run_offline,
@@ -77,15 +78,6 @@ def crash_run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory):
         second.stop()
 
 
-def pairs_by_key(messages) -> dict[bytes, dict[tuple, list[tuple[bytes, list]]]]:
-    """key → position → [(value, headers)] in topic order."""
-    out: dict[bytes, dict[tuple, list]] = defaultdict(lambda: defaultdict(list))
-    for m in messages:
-        position = tuple(json.loads(dict(m.headers())["source_position"]))
-        out[m.key()][position].append((m.value(), list(m.headers())))
-    return out
-
-
 def test_the_kill_happened_mid_stream(crash_run) -> None:
     n = len(crash_run["records"])
     assert n >= 2000
@@ -93,28 +85,11 @@ def test_the_kill_happened_mid_stream(crash_run) -> None:
 
 
 def test_no_change_is_lost_final_state_per_key_matches_dry_run(crash_run) -> None:
-    offline = crash_run["offline"]
-    for topic, messages in crash_run["clean"].items():
-        expected_last: dict[bytes, bytes] = {}
-        for e in offline.emits():
-            if e.topic == topic:
-                expected_last[e.key] = e.value
-        got = pairs_by_key(messages)
-        assert set(got) == set(expected_last), topic
-        for key, by_position in got.items():
-            last = max(by_position)
-            value = by_position[last][-1][0]
-            assert value == expected_last[key], f"{topic} {key!r}: final event differs from the dry-run"
+    assert_final_state_matches(crash_run["clean"], crash_run["offline"])
 
 
 def test_redelivered_events_are_exact_copies(crash_run, capsys: pytest.CaptureFixture[str]) -> None:
-    redelivered = 0
-    for topic, messages in crash_run["clean"].items():
-        for key, by_position in pairs_by_key(messages).items():
-            for position, copies in by_position.items():
-                if len(copies) > 1:
-                    redelivered += len(copies) - 1
-                    assert all(c == copies[0] for c in copies), f"{topic} {key!r} {position}: copies differ"
+    redelivered = count_exact_redeliveries(crash_run["clean"])
     with capsys.disabled():
         n, killed_at = len(crash_run["records"]), crash_run["consumed_at_kill"]
         print(f"\n[crash {crash_run['variant']}] consumed before SIGKILL: {killed_at}/{n}; "
@@ -122,17 +97,7 @@ def test_redelivered_events_are_exact_copies(crash_run, capsys: pytest.CaptureFi
 
 
 def test_distinct_key_positions_equal_dry_run(crash_run) -> None:
-    offline = crash_run["offline"]
-    for topic, messages in crash_run["clean"].items():
-        want = {(e.key, tuple(json.loads(e.value)["position"])) for e in offline.emits() if e.topic == topic}
-        got = {(m.key(), tuple(json.loads(m.value())["position"])) for m in messages}
-        assert got == want, f"{topic}: missing {len(want - got)}, unexpected {len(got - want)}"
-        # per key, the topic order never goes back in position (consumers can keep the last one)
-        last: dict[bytes, tuple] = {}
-        for m in messages:
-            position = tuple(json.loads(m.value())["position"])
-            assert position >= last.get(m.key(), ()), f"{topic} {m.key()!r}: position went backwards"
-            last[m.key()] = position
+    assert_key_positions_match(crash_run["clean"], crash_run["offline"])
 
 
 def test_list_offsets_latest_matches_what_the_worker_assumes(kafka_bootstrap: str) -> None:

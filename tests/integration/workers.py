@@ -4,6 +4,7 @@ the expected output offline with the same :class:`Processor` ``streamproc dry-ru
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -392,3 +393,57 @@ def clean_by_key(messages: Iterable[Any]) -> dict[tuple[str, bytes], list[tuple[
     for m in messages:
         out[(m.topic(), m.key())].append((m.value(), list(m.headers() or [])))
     return dict(out)
+
+
+# --------------------------------------------------------------------------- no change lost
+
+
+def pairs_by_key(messages) -> dict[bytes, dict[tuple, list[tuple[bytes, list]]]]:
+    """key → position → [(value, headers)] in topic order."""
+    out: dict[bytes, dict[tuple, list]] = defaultdict(lambda: defaultdict(list))
+    for m in messages:
+        position = tuple(json.loads(dict(m.headers())["source_position"]))
+        out[m.key()][position].append((m.value(), list(m.headers())))
+    return out
+
+
+def assert_final_state_matches(clean: dict[str, list], offline: Offline) -> None:
+    """Per clean topic (``clean``: topic → messages read back): the same keys as the dry-run,
+    and each key's event at its highest position equal to the dry-run's last event."""
+    for topic, messages in clean.items():
+        expected_last: dict[bytes, bytes] = {}
+        for e in offline.emits():
+            if e.topic == topic:
+                expected_last[e.key] = e.value
+        got = pairs_by_key(messages)
+        assert set(got) == set(expected_last), topic
+        for key, by_position in got.items():
+            last = max(by_position)
+            value = by_position[last][-1][0]
+            assert value == expected_last[key], f"{topic} {key!r}: final event differs from the dry-run"
+
+
+def count_exact_redeliveries(clean: dict[str, list]) -> int:
+    """Events emitted more than once; every copy must equal the first (value and headers)."""
+    redelivered = 0
+    for topic, messages in clean.items():
+        for key, by_position in pairs_by_key(messages).items():
+            for position, copies in by_position.items():
+                if len(copies) > 1:
+                    redelivered += len(copies) - 1
+                    assert all(c == copies[0] for c in copies), f"{topic} {key!r} {position}: copies differ"
+    return redelivered
+
+
+def assert_key_positions_match(clean: dict[str, list], offline: Offline) -> None:
+    """The distinct (key, position) pairs equal the dry-run's, and per key the topic order never
+    goes back in position (consumers can keep the last one)."""
+    for topic, messages in clean.items():
+        want = {(e.key, tuple(json.loads(e.value)["position"])) for e in offline.emits() if e.topic == topic}
+        got = {(m.key(), tuple(json.loads(m.value())["position"])) for m in messages}
+        assert got == want, f"{topic}: missing {len(want - got)}, unexpected {len(got - want)}"
+        last: dict[bytes, tuple] = {}
+        for m in messages:
+            position = tuple(json.loads(m.value())["position"])
+            assert position >= last.get(m.key(), ()), f"{topic} {m.key()!r}: position went backwards"
+            last[m.key()] = position
