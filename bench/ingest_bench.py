@@ -132,7 +132,7 @@ def bench_raw(bootstrap: str, source: str, n: int) -> float:
     ensure_topics(bootstrap, [sink], PARTITIONS)
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-raw-{uuid.uuid4().hex}",
                   "auto.offset.reset": "earliest", "enable.auto.commit": False})
-    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 1})
     c.subscribe([source])
     done = 0
     deadline = time.monotonic() + 300
@@ -211,7 +211,13 @@ def bench_latency(bootstrap: str, workdir: Path, docs: int, offered: int, second
     versions[:200] = [1] * 200
     warmup_s = 10  # offered at the same rate but not measured: the first seconds after start-up are slower
     total = offered * (seconds + warmup_s)
-    t0_ms = int(time.time() * 1000) + 1000
+    # The schedule starts after every event is generated: time a sample of the generator first
+    # (a schedule starting earlier would open with a backlog the worker never saw).
+    sample = time.perf_counter()
+    for i in range(500):
+        make_event(i, 1, 0, i + 1, random.Random(i))
+    lead_s = 1.0 + 1.5 * total * (time.perf_counter() - sample) / 500
+    t0_ms = int(time.time() * 1000 + lead_s * 1000)
     measured_from = t0_ms + warmup_s * 1000
     planned = [t0_ms + i * 1000 / offered for i in range(total)]
     events = []
@@ -219,6 +225,10 @@ def bench_latency(bootstrap: str, workdir: Path, docs: int, offered: int, second
         doc = rnd.randrange(docs)
         events.append(make_event(doc, versions[doc] + 1, int(planned[i]), i + 1, rnd))
         versions[doc] += 1
+    late_ms = time.time() * 1000 - t0_ms
+    if late_ms > 0:
+        print(f"    warning: event generation overran the schedule start by {late_ms:.0f} ms "
+              f"(inside the {warmup_s} s warm-up: {late_ms < warmup_s * 1000})", flush=True)
     p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 1})
     latencies: list[float] = []
     windows: dict[int, list[float]] = {}

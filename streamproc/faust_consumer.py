@@ -57,6 +57,7 @@ class SourceBuffer:
         self.maxsize = maxsize
         self._messages: list[Any] = []
         self._want = maxsize
+        self._since = 0.0  # monotonic time the oldest waiting message arrived
         self._nonempty = asyncio.Event()
         self._enough = asyncio.Event()
         self.space = asyncio.Event()
@@ -71,6 +72,7 @@ class SourceBuffer:
         messages.append(message)
         n = len(messages)
         if n == 1:
+            self._since = time.monotonic()
             self._nonempty.set()
         if n >= self._want:
             self._enough.set()
@@ -93,22 +95,24 @@ class SourceBuffer:
             self.put(message)
 
     async def take(self, max_: int, within: float) -> list[Any]:
-        """Up to ``max_`` messages: at once when that many are waiting, else the first message
-        and whatever arrives within ``within`` seconds after it. Messages fetched before the
-        latest rebalance are dropped (Faust re-reads from the committed offsets after one)."""
+        """Up to ``max_`` messages, once that many are waiting or the oldest waiting message has
+        waited ``within`` seconds. Messages fetched before the latest rebalance are dropped
+        (Faust re-reads from the committed offsets after one)."""
         self._want = max_
-        if len(self._messages) < max_:
-            if not self._messages:
-                self._nonempty.clear()
-                await self._nonempty.wait()
-            if len(self._messages) < max_:
-                self._enough.clear()
-                try:
-                    await asyncio.wait_for(self._enough.wait(), within)
-                except asyncio.TimeoutError:
-                    pass
+        if not self._messages:
+            self._nonempty.clear()
+            await self._nonempty.wait()
+        left = self._since + within - time.monotonic()
+        if len(self._messages) < max_ and left > 0:
+            self._enough.clear()
+            try:
+                await asyncio.wait_for(self._enough.wait(), left)
+            except asyncio.TimeoutError:
+                pass
         batch = self._messages[:max_]
         del self._messages[:max_]
+        if self._messages:
+            self._since = time.monotonic()  # the rest: their window restarts now (at most one more `within`)
         if len(self._messages) < self.maxsize:
             self.space.set()
         generation = self.app.consumer_generation_id

@@ -102,7 +102,7 @@ class Settings(BaseSettings):
     partitions: int = Field(default=4, ge=1, description="Partitions of topics streamproc creates.")
     replication_factor: int = Field(default=1, ge=1)
     batch_size: int = Field(default=2000, ge=1, description="Max events per processing batch.")
-    batch_within: float = Field(default=0.1, gt=0, description="Max seconds to wait to fill a batch.")
+    batch_within: float = Field(default=0.1, gt=0, description="Max seconds the oldest waiting message waits for its batch to fill.")
     commit_interval: float = Field(default=1.0, gt=0)
     session_timeout: float = Field(default=30.0, gt=0, description="Consumer group session timeout (s).")
     rebalance_timeout: float = Field(default=30.0, gt=0)
