@@ -10,7 +10,9 @@ Produces N Debezium MongoDB change events (~1 KB, JSON, legacy Extended JSON str
 3. streamproc: ``streamproc worker`` with bench/pipelines.yaml (decode, validate, dedupe on the
    source position in RocksDB, merge, redact two fields, produce);
 4. latency: streamproc worker at a fixed offered rate; end-to-end latency = time the clean
-   event is read back minus the source change time in the event.
+   event is read back minus the source change time in the event;
+5. raw-latency (run before 4): the same offered rate through a raw confluent-kafka relay, the
+   broker's own latency floor on this machine.
 
 Throughput of each = events / (last output record's broker timestamp − first one's), i.e. the
 steady processing rate excluding start-up and group join. Uses the embedded broker unless
@@ -186,13 +188,53 @@ def bench_streamproc(bootstrap: str, source: str, n: int, workdir: Path) -> floa
         w.stop()
 
 
-def bench_latency(bootstrap: str, workdir: Path, docs: int, offered: int, seconds: int) -> dict[str, float]:
-    """Fixed offered rate against a running, caught-up worker. Every event is generated up front
-    with its *planned* send time as the source change time, so the latency includes any wait
-    behind a backlog (no coordinated omission) and the generator's cost is outside the loop."""
-    source = "bench.benchdb.items_live"
-    ensure_topics(bootstrap, [source], PARTITIONS)
-    worker, clean = start_worker(bootstrap, source, workdir, "latency")
+class RawRelay:
+    """The latency baseline: the raw confluent-kafka loop (consume → JSON decode → produce, one
+    process, as ``bench_raw``) relaying a live topic, with the source time as a header."""
+
+    def __init__(self, bootstrap: str, source: str, workdir: Path) -> None:
+        self.sink = f"bench-raw-live-{uuid.uuid4().hex[:6]}"
+        ensure_topics(bootstrap, [self.sink], PARTITIONS)
+        self.proc = subprocess.Popen([sys.executable, __file__, "--relay", f"{bootstrap},{source},{self.sink}"],
+                                     stdout=open(workdir / "relay.log", "wb"), stderr=subprocess.STDOUT)
+
+    def wait_ready(self) -> None:
+        pass  # the relay reads from the earliest offset: the warm-up events show it is running
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(30)
+
+
+def relay(spec: str) -> None:
+    bootstrap, source, sink = spec.split(",")
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-relay-{uuid.uuid4().hex}",
+                  "auto.offset.reset": "earliest", "enable.auto.commit": False, "fetch.wait.max.ms": 10})
+    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+    c.subscribe([source])
+    while True:
+        for m in c.consume(1000, 0.1):
+            if m.error() is None:
+                ts = json.loads(m.value())["source"]["ts_ms"]
+                p.produce(sink, m.value(), m.key(), headers=[("source_ts_ms", str(ts).encode())])
+        p.poll(0)
+
+
+def bench_latency(bootstrap: str, workdir: Path, docs: int, offered: int, seconds: int,
+                  contender: str = "streamproc") -> dict[str, float]:
+    """Fixed offered rate against a running, caught-up worker (or, for ``contender="raw"``, the
+    raw relay). Every event is generated up front with its *planned* send time as the source
+    change time, so the latency includes any wait behind a backlog (no coordinated omission) and
+    the generator's cost is outside the loop."""
+    if contender == "raw":
+        source = f"bench.raw.items_live_{uuid.uuid4().hex[:6]}"
+        ensure_topics(bootstrap, [source], PARTITIONS)
+        worker: WorkerProcess | RawRelay = RawRelay(bootstrap, source, workdir)
+        clean = worker.sink
+    else:
+        source = "bench.benchdb.items_live"
+        ensure_topics(bootstrap, [source], PARTITIONS)
+        worker, clean = start_worker(bootstrap, source, workdir, "latency")
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-lat-{uuid.uuid4().hex}",
                   "auto.offset.reset": "earliest", "enable.auto.commit": False, "fetch.wait.max.ms": 10})
     c.subscribe([clean])
@@ -282,8 +324,12 @@ def main() -> int:
     ap.add_argument("--docs", type=int, default=20_000)
     ap.add_argument("--rate", type=int, default=2000, help="offered rate for the latency run")
     ap.add_argument("--latency-seconds", type=int, default=20)
-    ap.add_argument("--skip", default="", help="comma list of raw,naive,streamproc,latency to skip")
+    ap.add_argument("--skip", default="", help="comma list of raw,naive,streamproc,raw-latency,latency to skip")
+    ap.add_argument("--relay", help=argparse.SUPPRESS)  # internal: run the raw relay (bootstrap,source,sink)
     args = ap.parse_args()
+    if args.relay:
+        relay(args.relay)
+        return 0
     skip = set(filter(None, args.skip.split(",")))
     workdir = Path(tempfile.mkdtemp(prefix="streamproc-bench-"))
     print(f"work directory (logs): {workdir}", flush=True)
@@ -308,6 +354,10 @@ def main() -> int:
         if "streamproc" not in skip:
             results["streamproc_eps"] = round(bench_streamproc(bootstrap, source, args.events, workdir))
             print(f"streamproc worker: {results['streamproc_eps']} events/s", flush=True)
+        if "raw-latency" not in skip:  # first, on the less loaded broker
+            results["raw_latency"] = bench_latency(bootstrap, workdir, args.docs, args.rate, args.latency_seconds,
+                                                   contender="raw")
+            print(f"raw relay latency at {args.rate} events/s offered: {results['raw_latency']}", flush=True)
         if "latency" not in skip:
             results["latency"] = bench_latency(bootstrap, workdir, args.docs, args.rate, args.latency_seconds)
             results["latency_offered_eps"] = args.rate
