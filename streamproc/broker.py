@@ -13,13 +13,24 @@ from typing import IO, Iterator
 
 from streamproc.errors import ServiceUnavailable
 
-__all__ = ["EmbeddedBroker", "free_port", "wait_for_kafka"]
+__all__ = ["EmbeddedBroker", "free_port", "stop_process", "wait_for_kafka"]
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def stop_process(proc: subprocess.Popen[bytes] | None, timeout: float = 10.0) -> None:
+    """SIGTERM a local service process and wait for it; SIGKILL after ``timeout`` seconds."""
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def wait_for_kafka(bootstrap: str, timeout: float = 30.0) -> None:
@@ -86,13 +97,7 @@ class EmbeddedBroker:
         return self
 
     def stop(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
+        stop_process(self._proc)
         self._proc = None
         if self._log is not None:
             self._log.close()

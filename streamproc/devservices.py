@@ -19,7 +19,8 @@ from typing import Any, Callable, Iterator
 
 from pydantic import SecretStr
 
-from streamproc.broker import free_port
+from streamproc.broker import free_port, stop_process
+from streamproc.errors import ServiceUnavailable
 from streamproc.settings import AwsSettings, Settings
 
 __all__ = ["local_services", "LocalServices", "MotoProcess", "endpoint_env", "moto_aws_settings"]
@@ -89,20 +90,15 @@ class MotoProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"moto server exited with code {self.proc.returncode}")
+                raise ServiceUnavailable(f"the local moto server exited with code {self.proc.returncode}")
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
                 return self
             time.sleep(0.2)
         self.stop()
-        raise RuntimeError(f"moto server did not listen on port {self.port} within {timeout:.0f}s")
+        raise ServiceUnavailable(f"the local moto server did not listen on port {self.port} within {timeout:.0f}s")
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        stop_process(self.proc)
 
     def aws_settings(self) -> AwsSettings:
         return moto_aws_settings(self.endpoint_url)
