@@ -162,8 +162,7 @@ class IngestRuntime:
             help=f"last applied position and document per entity key of {topic}",
         )
         channel = app.topic(topic, key_serializer="raw", value_serializer="raw", partitions=partitions)
-        buffer = faust_consumer.SourceBuffer(app, app.conf.stream_buffer_maxsize)
-        app.source_buffers[topic] = buffer  # type: ignore[attr-defined]
+        buffer = faust_consumer.buffer_for(app, topic)
 
         async def ingest(stream: Any) -> None:
             # The agent subscribes the topic and owns the table's partitions; its messages skip
@@ -365,7 +364,6 @@ def create_app(
         log.info("embedded broker detected: persisted changelog offsets capped, short group timeouts")
     app = faust_app(settings.app_id, settings, bootstrap, store="rocksdb://", web=web, group=group_conf,
                     topic_allow_declare=True, producer_acks=-1)
-    app.source_buffers = {}  # type: ignore[attr-defined]  # topic -> SourceBuffer, read by the consumer
     metrics = Metrics(registry)
     runtime = IngestRuntime(app, settings, processor, metrics, embedded)
     app.streamproc = runtime  # type: ignore[attr-defined]

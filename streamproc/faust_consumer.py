@@ -33,7 +33,7 @@ from typing import Any, Sequence
 
 from faust.transport.drivers import aiokafka as _aiokafka
 
-__all__ = ["BatchDrainConsumer", "ShortFetchWaitThread", "SourceBuffer", "install", "track", "ack",
+__all__ = ["BatchDrainConsumer", "ShortFetchWaitThread", "SourceBuffer", "buffer_for", "install", "track", "ack",
            "FETCH_MAX_WAIT_MS"]
 
 #: Faust hard-codes fetch_max_wait_ms=1500 for its worker consumer. A broker that does not
@@ -121,6 +121,12 @@ class SourceBuffer:
         return batch
 
 
+def buffer_for(app: Any, topic: str) -> SourceBuffer:
+    """From now on the messages of ``topic`` skip Faust's streams and go to the returned buffer."""
+    buffer = app.source_buffers[topic] = SourceBuffer(app, app.conf.stream_buffer_maxsize)
+    return buffer
+
+
 async def _first(*awaitables: Any) -> None:
     tasks = [asyncio.ensure_future(a) for a in awaitables]
     try:
@@ -161,7 +167,7 @@ class BatchDrainConsumer(_aiokafka.Consumer):
         suspended = self.suspend_flow.is_set
         acks_enabled_for = self.app.topics.acks_enabled_for
         commit_every = self._commit_every
-        buffers: dict[str, SourceBuffer] = getattr(self.app, "source_buffers", {})
+        buffers: dict[str, SourceBuffer] = self.app.source_buffers
         since_yield = 0
         try:
             while not (consumer_stopped() or fetcher_stopped()):
@@ -201,5 +207,8 @@ class BatchDrainConsumer(_aiokafka.Consumer):
 
 
 def install(app: Any) -> None:
-    """Use :class:`BatchDrainConsumer` for ``app``; call before the app's consumer is created."""
+    """Use :class:`BatchDrainConsumer` for ``app``; call before the app's consumer is created.
+    ``app.source_buffers`` (topic → :class:`SourceBuffer`, empty here) routes those topics'
+    messages past Faust's streams."""
     app.transport.Consumer = BatchDrainConsumer
+    app.source_buffers = {}
