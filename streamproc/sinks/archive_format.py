@@ -12,7 +12,6 @@ from the key; gzip headers carry no time), so a retried batch rewrites identical
 
 from __future__ import annotations
 
-import datetime as _dt
 import gzip
 import hashlib
 import io
@@ -24,7 +23,7 @@ import fastavro
 import orjson
 
 from streamproc.jsonutil import dumps
-from streamproc.sinks.base import SinkRecord
+from streamproc.sinks.base import SinkRecord, utc_from_ms
 from streamproc.sinks.s3_layout import Rejected, S3ArchiveSpec, _prefix, sha256_hex
 
 __all__ = [
@@ -63,7 +62,6 @@ ENVELOPE_SCHEMA: dict[str, Any] = {
 _PARSED = fastavro.parse_schema(ENVELOPE_SCHEMA)
 _LONG = (-(2**63), 2**63 - 1)
 _ROW_OVERHEAD = 64
-_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 
 
 def hour_partition(ts_ms: int | None) -> str:
@@ -71,8 +69,8 @@ def hour_partition(ts_ms: int | None) -> str:
     to the epoch hour ``year=1970/month=01/day=01/hour=00`` (its ``ts_ms`` stays null).
     ``ValueError`` (naming no value) when the time is outside years 1-9999."""
     try:
-        t = _EPOCH + _dt.timedelta(milliseconds=ts_ms or 0)
-    except (OverflowError, ValueError):
+        t = utc_from_ms(ts_ms or 0)
+    except ValueError:
         raise ValueError("ts_ms outside the datetime range") from None
     return f"year={t.year:04d}/month={t.month:02d}/day={t.day:02d}/hour={t.hour:02d}"
 

@@ -21,14 +21,13 @@ No I/O here; values are converted by ``warehouse_types.py``, tables are chosen b
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
 from streamproc.jsonutil import loads
-from streamproc.sinks.base import SinkRecord
+from streamproc.sinks.base import SinkRecord, utc_from_ms
 from streamproc.sinks.warehouse_types import (
-    EPOCH,
     ConversionError,
     Dialect,
     convert,
@@ -138,8 +137,8 @@ def _src_ts(ts_ms: int | None) -> datetime | None:
     if ts_ms is None:
         return None
     try:
-        return EPOCH + timedelta(milliseconds=ts_ms)
-    except OverflowError:
+        return utc_from_ms(ts_ms)
+    except ValueError:
         return None
 
 

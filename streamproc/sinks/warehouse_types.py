@@ -13,11 +13,12 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Literal
 
 from streamproc.jsonutil import dumps_str
+from streamproc.sinks.base import utc_from_ms
 
 __all__ = [
     "ColumnType",
@@ -27,7 +28,6 @@ __all__ = [
     "ConversionError",
     "convert",
     "encode_position",
-    "EPOCH",
 ]
 
 ColumnType = Literal[
@@ -84,8 +84,6 @@ class ConversionError(ValueError):
 _INT_RE = re.compile(r"[+-]?\d+")
 _TRUE = frozenset({"true", "t", "yes", "y", "on", "1"})
 _FALSE = frozenset({"false", "f", "no", "n", "off", "0"})
-#: 1970-01-01T00:00:00Z, the origin of epoch-millisecond timestamps.
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _INT_BITS = {"bigint": 63, "integer": 31}
 
 
@@ -167,7 +165,7 @@ def _parse_datetime(v: Any) -> datetime:
         raise ConversionError("is not a timestamp")
     try:
         if isinstance(v, (int, float)):
-            return EPOCH + timedelta(milliseconds=v)
+            return utc_from_ms(v)
         if isinstance(v, str):
             dt = datetime.fromisoformat(v.strip())
             return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
