@@ -16,7 +16,6 @@ after that.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import os
 import time
@@ -27,7 +26,7 @@ from rocksdict import WriteBatch
 
 from streamproc import faust_consumer
 from streamproc.errors import ConfigError, FatalSinkError, ServiceUnavailable
-from streamproc.kafka_admin import EMBEDDED_CLUSTER_IDS, cluster_id, ensure_topics
+from streamproc.kafka_admin import ensure_topics, is_embedded
 from streamproc.metrics import CONTENT_TYPE, Metrics
 from streamproc.output import BatchProducer, WatermarkReader
 from streamproc.pipeline.dlq import dlq_headers
@@ -260,12 +259,6 @@ def observe_lag(consumer: Any, messages: Iterable[Any], gauge: Any, *labels: str
             gauge.labels(*labels, tp.topic, str(tp.partition)).set(max(0, hw - offset - 1))
 
 
-@functools.lru_cache(maxsize=8)
-def _is_embedded(bootstrap: str) -> bool:
-    """Asked once per process and broker, however many roles it runs."""
-    return cluster_id(bootstrap) in EMBEDDED_CLUSTER_IDS
-
-
 def group_settings(settings: Settings) -> tuple[dict[str, Any], bool]:
     """Consumer-group timeouts, shortened on the embedded broker (a single local member needs no
     long rebalance windows); and whether the broker is the embedded one."""
@@ -274,7 +267,7 @@ def group_settings(settings: Settings) -> tuple[dict[str, Any], bool]:
         "broker_rebalance_timeout": settings.rebalance_timeout,
         "broker_heartbeat_interval": settings.heartbeat_interval,
     }
-    embedded = _is_embedded(settings.kafka_bootstrap or "")
+    embedded = is_embedded(settings.kafka_bootstrap or "")
     if embedded:
         group.update(broker_session_timeout=10.0, broker_rebalance_timeout=10.0, broker_heartbeat_interval=1.0)
     return group, embedded

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Iterable, Mapping
 
 from confluent_kafka import KafkaException
@@ -10,7 +11,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from streamproc.errors import ServiceUnavailable
 
-__all__ = ["ensure_topics", "partition_counts", "cluster_id", "EMBEDDED_CLUSTER_IDS"]
+__all__ = ["ensure_topics", "partition_counts", "cluster_id", "is_embedded", "EMBEDDED_CLUSTER_IDS"]
 
 #: Cluster ids of the embedded tansu broker (ours, and tansu's default).
 EMBEDDED_CLUSTER_IDS = frozenset({"streamproc-embedded", "tansu_cluster"})
@@ -25,6 +26,12 @@ def cluster_id(bootstrap: str, timeout: float = 10.0) -> str | None:
         return _admin(bootstrap).list_topics(timeout=timeout).cluster_id
     except KafkaException as exc:
         raise ServiceUnavailable(f"Kafka at {bootstrap} unreachable: {exc}") from None
+
+
+@functools.lru_cache(maxsize=8)
+def is_embedded(bootstrap: str) -> bool:
+    """Whether ``bootstrap`` is the embedded tansu broker (asked once per process and broker)."""
+    return cluster_id(bootstrap) in EMBEDDED_CLUSTER_IDS
 
 
 def partition_counts(bootstrap: str, topics: Iterable[str], timeout: float = 10.0) -> dict[str, int]:

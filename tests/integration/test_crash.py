@@ -106,9 +106,9 @@ def test_list_offsets_latest_matches_what_the_worker_assumes(kafka_bootstrap: st
     its changelog records itself, so Faust persists no changelog offset that could exceed that
     answer (docs/CONFIGURATION.md). This pins the broker's behaviour: if it starts failing on
     the embedded broker, the broker was fixed and the docs' caveat can go."""
-    from streamproc.kafka_admin import EMBEDDED_CLUSTER_IDS, cluster_id
+    from streamproc.kafka_admin import is_embedded
 
-    embedded = cluster_id(kafka_bootstrap) in EMBEDDED_CLUSTER_IDS
+    embedded = is_embedded(kafka_bootstrap)
     from confluent_kafka import Consumer, Producer, TopicPartition
 
     from streamproc.kafka_admin import ensure_topics

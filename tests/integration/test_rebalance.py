@@ -19,8 +19,8 @@ import uuid
 
 import pytest
 
-from streamproc.app import _is_embedded
 from streamproc.demo.generator import generate
+from streamproc.kafka_admin import is_embedded
 
 from .workers import (
     BackgroundProducer,
@@ -44,7 +44,7 @@ DOCUMENTS = 500
 
 @pytest.fixture(scope="module")
 def rebalance_run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory):
-    if _is_embedded(kafka_bootstrap):
+    if is_embedded(kafka_bootstrap):
         pytest.skip("embedded tansu broker: its ListOffsets answer (last batch's base offset + 1) makes a table "
                     "hand-over between workers inexact; runs against real Kafka (Docker or STREAMPROC_KAFKA_BOOTSTRAP)")
     work = tmp_path_factory.mktemp("rebalance")
