@@ -174,7 +174,7 @@ def start_worker(bootstrap: str, source: str, workdir: Path, name: str) -> tuple
     w = WorkerProcess(bootstrap, workdir / name, REPO / "bench" / ("pipelines-live.yaml" if live else "pipelines.yaml"),
                       app_id=f"bench-{name}-{uuid.uuid4().hex[:6]}", topic_prefix=f"bench{uuid.uuid4().hex[:6]}",
                       log_path=workdir / f"{name}.log", loglevel="warning", fast_group=False,
-                      extra_env={"BENCH_SOURCE_TOPIC": source, "STREAMPROC_BATCH_WITHIN": "0.1"}).start()
+                      extra_env={"BENCH_SOURCE_TOPIC": source}).start()
     clean = f"{w.topic_prefix}.events.{'items_live' if live else 'items'}"
     ensure_topics(bootstrap, [clean], PARTITIONS)  # so readers subscribing now see it at once
     return w, clean
