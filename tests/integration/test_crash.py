@@ -39,17 +39,15 @@ KILL_AT = 0.3  # fraction of the stream consumed when the worker is killed
 
 @pytest.fixture(scope="module")
 def crash_run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory):
-    env: dict[str, str] = {}
     work = tmp_path_factory.mktemp("crash")
     uniq = f"it{uuid.uuid4().hex[:10]}"
     topics = unique_config(work / "pipelines.yaml", ENTITIES, uniq)
     records = [(topics[r.topic], r.key, r.value) for r in generate(documents=DOCUMENTS, updates=3, seed=5).records
                if r.topic in topics]
-    first = WorkerProcess(kafka_bootstrap, work / "data", work / "pipelines.yaml", log_path=work / "first.log",
-                          extra_env=env)
+    first = WorkerProcess(kafka_bootstrap, work / "data", work / "pipelines.yaml", log_path=work / "first.log")
     offline = run_offline(records, work / "pipelines.yaml", first.topic_prefix)
     second = WorkerProcess(kafka_bootstrap, work / "data", work / "pipelines.yaml", app_id=first.app_id,
-                           topic_prefix=first.topic_prefix, log_path=work / "second.log", extra_env=env)
+                           topic_prefix=first.topic_prefix, log_path=work / "second.log")
     producer = BackgroundProducer(kafka_bootstrap, records, 100, 0.06)
     try:
         first.start()
@@ -71,7 +69,7 @@ def crash_run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory):
         for entity in ENTITIES:
             topic = f"{first.topic_prefix}.events.{entity}"
             clean[topic] = read_topic(kafka_bootstrap, topic)
-        yield {"variant": "as-shipped", "records": records, "offline": offline, "clean": clean,
+        yield {"records": records, "offline": offline, "clean": clean,
                "consumed_at_kill": consumed_at_kill}
     finally:
         first.kill()
@@ -92,7 +90,7 @@ def test_redelivered_events_are_exact_copies(crash_run, capsys: pytest.CaptureFi
     redelivered = count_exact_redeliveries(crash_run["clean"])
     with capsys.disabled():
         n, killed_at = len(crash_run["records"]), crash_run["consumed_at_kill"]
-        print(f"\n[crash {crash_run['variant']}] consumed before SIGKILL: {killed_at}/{n}; "
+        print(f"\n[crash] consumed before SIGKILL: {killed_at}/{n}; "
               f"redelivered clean events after restart: {redelivered}")
 
 

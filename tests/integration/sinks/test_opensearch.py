@@ -166,7 +166,7 @@ async def _write(sink: OpenSearchSink, records: list[SinkRecord]) -> SinkBatch:
     return batch
 
 
-def test_throttling_raises_backpressure_and_the_retry_lands(opensearch_fake: OpenSearchFake) -> None:  # noqa: F811
+def test_throttling_raises_backpressure_and_the_retry_lands(opensearch_fake: OpenSearchFake) -> None:
     async def run() -> None:
         sink = _sink(opensearch_fake, backpressure_seconds=2.5)
         await sink.start()
@@ -187,7 +187,7 @@ def test_throttling_raises_backpressure_and_the_retry_lands(opensearch_fake: Ope
     asyncio.run(run())
 
 
-def test_server_errors_and_outages_are_retriable(opensearch_fake: OpenSearchFake) -> None:  # noqa: F811
+def test_server_errors_and_outages_are_retriable(opensearch_fake: OpenSearchFake) -> None:
     async def run() -> None:
         sink = _sink(opensearch_fake)
         await sink.start()
@@ -238,7 +238,7 @@ def test_start_with_bad_credentials_or_permissions_is_fatal() -> None:
     asyncio.run(run())
 
 
-def test_one_write_sends_several_bulk_requests_bounded_by_count_and_bytes(opensearch_fake: OpenSearchFake) -> None:  # noqa: F811
+def test_one_write_sends_several_bulk_requests_bounded_by_count_and_bytes(opensearch_fake: OpenSearchFake) -> None:
     async def run() -> None:
         by_count = _sink(opensearch_fake, max_bulk_records=2)
         await by_count.start()
@@ -259,7 +259,7 @@ def test_one_write_sends_several_bulk_requests_bounded_by_count_and_bytes(opense
     asyncio.run(run())
 
 
-def test_truncates_are_skipped_and_partial_updates_go_to_the_dlq(opensearch_fake: OpenSearchFake) -> None:  # noqa: F811
+def test_truncates_are_skipped_and_partial_updates_go_to_the_dlq(opensearch_fake: OpenSearchFake) -> None:
     async def run() -> None:
         sink = _sink(opensearch_fake)
         await sink.start()
@@ -277,7 +277,7 @@ def test_truncates_are_skipped_and_partial_updates_go_to_the_dlq(opensearch_fake
     asyncio.run(run())
 
 
-def test_rollover_entities_write_through_their_alias(opensearch_fake: OpenSearchFake) -> None:  # noqa: F811
+def test_rollover_entities_write_through_their_alias(opensearch_fake: OpenSearchFake) -> None:
     async def run() -> None:
         spec = OpenSearchSpec(ism={"entities": ["events"], "delete_after_days": 14})
         settings = OpenSearchSettings(url=opensearch_fake.url)
@@ -299,7 +299,7 @@ def test_rollover_entities_write_through_their_alias(opensearch_fake: OpenSearch
     asyncio.run(run())
 
 
-def test_rollover_alias_is_bootstrapped_by_the_sink_when_init_did_not_run(opensearch_fake: OpenSearchFake) -> None:  # noqa: F811
+def test_rollover_alias_is_bootstrapped_by_the_sink_when_init_did_not_run(opensearch_fake: OpenSearchFake) -> None:
     async def run() -> None:
         sink = _sink(opensearch_fake, ism={"entities": ["events"]})
         await sink.start()
@@ -311,7 +311,7 @@ def test_rollover_alias_is_bootstrapped_by_the_sink_when_init_did_not_run(opense
     asyncio.run(run())
 
 
-def test_start_with_create_missing_bootstraps_aliases_once(opensearch_fake: OpenSearchFake) -> None:  # noqa: F811
+def test_start_with_create_missing_bootstraps_aliases_once(opensearch_fake: OpenSearchFake) -> None:
     async def run() -> None:
         spec = OpenSearchSpec(ism={"entities": ["events"]})
         sink = OpenSearchSink(spec, OpenSearchSettings(url=opensearch_fake.url),
@@ -329,13 +329,13 @@ def test_start_with_create_missing_bootstraps_aliases_once(opensearch_fake: Open
     asyncio.run(run())
 
 
-def test_init_rejects_entities_without_a_source(opensearch_fake: OpenSearchFake) -> None:  # noqa: F811
+def test_init_rejects_entities_without_a_source(opensearch_fake: OpenSearchFake) -> None:
     spec = OpenSearchSpec(entities=["users", "ghosts"])
     with pytest.raises(ConfigError, match="ghosts is not an entity"):
         asyncio.run(opensearch_init(OpenSearchSettings(url=opensearch_fake.url), spec, {"users": "app.users"}))
 
 
-def test_start_can_install_what_is_missing(opensearch_fake: OpenSearchFake) -> None:  # noqa: F811
+def test_start_can_install_what_is_missing(opensearch_fake: OpenSearchFake) -> None:
     async def run() -> None:
         sink = OpenSearchSink(OpenSearchSpec(), OpenSearchSettings(url=opensearch_fake.url),
                               namespaces={"users": "app.users"}, create_missing=True)

@@ -224,7 +224,7 @@ def test_the_database_orders_positions_like_tuples(dsn: str) -> None:
 
 
 # -------------------------------------------------------------------------- PostgreSQL errors
-def test_postgres_stopped_is_retriable_and_the_sink_recovers(local_postgres_factory) -> None:  # noqa: F811
+def test_postgres_stopped_is_retriable_and_the_sink_recovers(local_postgres_factory) -> None:
     server = local_postgres_factory()
     dsn = server.dsn_for(server.create_database())
 
@@ -247,7 +247,7 @@ def test_postgres_stopped_is_retriable_and_the_sink_recovers(local_postgres_fact
     assert sorted(by_id(dsn)) == [1, 2]
 
 
-def test_postgres_keeps_one_stage_table_per_table_and_connection(postgres_database) -> None:  # noqa: F811
+def test_postgres_keeps_one_stage_table_per_table_and_connection(postgres_database) -> None:
     """Created once per connection (not per merge), emptied by every commit, recreated after a reconnect."""
     dsn = postgres_database()
 
@@ -285,7 +285,7 @@ def test_postgres_keeps_one_stage_table_per_table_and_connection(postgres_databa
     assert users["7"]["_deleted"] is True and users["8"]["_deleted"] is False
 
 
-def test_a_wrong_password_is_fatal_and_names_no_secret(postgres_server) -> None:  # noqa: F811
+def test_a_wrong_password_is_fatal_and_names_no_secret(postgres_server) -> None:
     password = "wrong-" + secrets.token_hex(6)
     sink = make_sink(postgres_server.dsn_for("postgres", password=password))
     with pytest.raises(FatalSinkError, match="authentication failed") as info:
@@ -293,13 +293,13 @@ def test_a_wrong_password_is_fatal_and_names_no_secret(postgres_server) -> None:
     assert password not in str(info.value) and "STREAMPROC_WAREHOUSE__DSN" in str(info.value)
 
 
-def test_a_missing_database_is_fatal(postgres_server) -> None:  # noqa: F811
+def test_a_missing_database_is_fatal(postgres_server) -> None:
     sink = make_sink(postgres_server.dsn_for("no_such_database_" + secrets.token_hex(4)))
     with pytest.raises(FatalSinkError, match="does not exist"):
         asyncio.run(sink.start())
 
 
-def test_permission_denied_is_fatal(postgres_server, postgres_database) -> None:  # noqa: F811
+def test_permission_denied_is_fatal(postgres_server, postgres_database) -> None:
     dsn = postgres_database()
     role, password = "wh_reader_" + secrets.token_hex(4), secrets.token_hex(8)
     query(dsn, f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")

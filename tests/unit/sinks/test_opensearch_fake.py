@@ -25,7 +25,7 @@ from tests.services.opensearch_fake import OpenSearchFake
 
 
 @pytest.fixture
-def client(opensearch_fake: OpenSearchFake) -> Iterator[OpenSearch]:  # noqa: F811 - the fixture
+def client(opensearch_fake: OpenSearchFake) -> Iterator[OpenSearch]:
     c = OpenSearch(hosts=[opensearch_fake.url], max_retries=0, timeout=5)
     yield c
     c.close()
@@ -55,7 +55,7 @@ def test_cluster_info(client: OpenSearch) -> None:
     assert info["version"]["number"].startswith("2.")
 
 
-def test_external_versions(client: OpenSearch, opensearch_fake: OpenSearchFake) -> None:  # noqa: F811
+def test_external_versions(client: OpenSearch, opensearch_fake: OpenSearchFake) -> None:
     created, same, newer, older = bulk(
         client, (idx("1", 5), {"n": "a"}), (idx("1", 5), {"n": "b"}), (idx("1", 6), {"n": "c"}), (idx("1", 2), {"n": "d"}))
     assert (created["status"], created["result"], created["_version"]) == (201, "created", 5)
@@ -138,7 +138,7 @@ def test_templates_apply_at_auto_create(client: OpenSearch) -> None:
         client.indices.get_index_template(name="nope")
 
 
-def test_aliases_route_writes_to_the_write_index(client: OpenSearch, opensearch_fake: OpenSearchFake) -> None:  # noqa: F811
+def test_aliases_route_writes_to_the_write_index(client: OpenSearch, opensearch_fake: OpenSearchFake) -> None:
     client.indices.create(index="events-000001", body={"aliases": {"events": {"is_write_index": True}}})
     assert client.indices.exists_alias(name="events")
     (res,) = bulk(client, (idx("e1", 1, "events"), {"k": 1}))
@@ -167,7 +167,7 @@ def test_ism_policy_create_needs_seq_no_to_update(client: OpenSearch) -> None:
         ism.put_policy(policy="p2", body=broken)
 
 
-def test_stop_and_start_keep_port_and_state(opensearch_fake: OpenSearchFake, client: OpenSearch) -> None:  # noqa: F811
+def test_stop_and_start_keep_port_and_state(opensearch_fake: OpenSearchFake, client: OpenSearch) -> None:
     bulk(client, (idx("1", 1), {"n": 1}))
     url = opensearch_fake.url
     opensearch_fake.stop()
@@ -178,7 +178,7 @@ def test_stop_and_start_keep_port_and_state(opensearch_fake: OpenSearchFake, cli
     assert client.get(index="people", id="1")["_source"] == {"n": 1}
 
 
-def test_injected_faults(opensearch_fake: OpenSearchFake, client: OpenSearch) -> None:  # noqa: F811
+def test_injected_faults(opensearch_fake: OpenSearchFake, client: OpenSearch) -> None:
     opensearch_fake.fail_next(2, status=429)
     for _ in range(2):
         with pytest.raises(TransportError) as err:
@@ -205,7 +205,7 @@ def test_auth() -> None:
             good.info()
 
 
-def test_restart_is_quick_with_open_keepalive_connections(opensearch_fake: OpenSearchFake, client: OpenSearch) -> None:  # noqa: F811
+def test_restart_is_quick_with_open_keepalive_connections(opensearch_fake: OpenSearchFake, client: OpenSearch) -> None:
     client.info()  # leaves a pooled keep-alive connection open
     started = time.monotonic()
     opensearch_fake.stop()

@@ -400,3 +400,4 @@ def test_a_rejected_record_is_reported_once_and_not_logged_by_the_sink(caplog) -
         asyncio.run(go())
     assert [(f.record, f.error_class) for f in batch.failures] == [(bad, "invalid")]
     assert not [r for r in caplog.records if r.name.startswith("streamproc.sinks.warehouse")]  # the runtime logs DLQ records
+    assert "secret" not in batch.failures[0].reason and "secret" not in caplog.text
