@@ -17,6 +17,7 @@ from streamproc.parity import (
     parse_since,
     run_parity,
 )
+from tests.unit.sinks.aws_errors import client_error
 
 
 def test_parse_s3_url() -> None:
@@ -145,13 +146,6 @@ class FakeS3:
         return {"Body": io.BytesIO(self.objects[Key])}
 
 
-def _client_error(code: str, status: int) -> Exception:
-    from botocore.exceptions import ClientError
-
-    return ClientError({"Error": {"Code": code, "Message": "x"}, "ResponseMetadata": {"HTTPStatusCode": status}},
-                       "GetObject")
-
-
 def _parity(client: FakeS3, threshold: float = 99.9) -> tuple[int, dict, str]:
     out, err = io.StringIO(), io.StringIO()
     code = run_parity("s3://bkt/prod/x", "s3://bkt/dev/x", None, threshold, True, out, client, err=err)
@@ -192,7 +186,7 @@ def test_missing_etags_fall_back_to_the_bytes() -> None:
 @pytest.mark.parametrize("side", ["prod", "dev"])
 def test_a_vanished_object_names_its_side_and_is_no_missing_bucket(side: str) -> None:
     objs = {f"prod/x/a-{TS}": b'{"a":1}', f"dev/x/a-{TS}": b'{"a":2}'}
-    client = FakeS3(objs, fail_get={f"{side}/": _client_error("NoSuchKey", 404)})
+    client = FakeS3(objs, fail_get={f"{side}/": client_error("NoSuchKey", 404, "GetObject")})
     code, result, err = _parity(client)
     assert code == 1 and result == {}
     assert f"s3://bkt/{side}/x/: " in err and "does not exist" not in err and "NoSuchKey" in err
@@ -200,12 +194,12 @@ def test_a_vanished_object_names_its_side_and_is_no_missing_bucket(side: str) ->
 
 
 @pytest.mark.parametrize(("exc", "code", "message"), [
-    (_client_error("NoSuchBucket", 404), 2, "bucket 'bkt' does not exist"),
-    (_client_error("404", 404), 1, "an object vanished between listing and reading (404)"),
-    (_client_error("InvalidRange", 416), 1, "S3 answered InvalidRange"),
-    (_client_error("AccessDenied", 403), 2, "access denied (AccessDenied)"),
-    (_client_error("InvalidToken", 400), 2, "access denied (InvalidToken)"),
-    (_client_error("SlowDown", 503), 1, "S3 answered SlowDown"),
+    (client_error("NoSuchBucket", 404, "GetObject"), 2, "bucket 'bkt' does not exist"),
+    (client_error("404", 404, "GetObject"), 1, "an object vanished between listing and reading (404)"),
+    (client_error("InvalidRange", 416, "GetObject"), 1, "S3 answered InvalidRange"),
+    (client_error("AccessDenied", 403, "GetObject"), 2, "access denied (AccessDenied)"),
+    (client_error("InvalidToken", 400, "GetObject"), 2, "access denied (InvalidToken)"),
+    (client_error("SlowDown", 503, "GetObject"), 1, "S3 answered SlowDown"),
 ])
 def test_aws_failures_while_comparing_name_the_failing_side(exc: Exception, code: int, message: str) -> None:
     objs = {f"prod/x/a-{TS}": b'{"a":1}', f"dev/x/a-{TS}": b'{"a":2}'}

@@ -41,6 +41,7 @@ from streamproc.sinks.s3_layout import (
     sqs_id,
 )
 from streamproc.sinks.s3_markers import Marker, archive_marker_key, trigger_marker_key
+from tests.unit.sinks.aws_errors import client_error
 
 TS = 1_700_000_000_123  # 2023-11-14T22:13:20.123Z
 
@@ -443,13 +444,6 @@ def test_layout_imports_no_sdk() -> None:
     assert proc.stdout.strip() == "[]"
 
 
-def _client_error(code: str, status: int) -> Exception:
-    from botocore.exceptions import ClientError
-
-    return ClientError({"Error": {"Code": code, "Message": "x"}, "ResponseMetadata": {"HTTPStatusCode": status}},
-                       "PutObject")
-
-
 def test_error_mapping_at_the_boundary() -> None:
     from botocore.exceptions import (
         EndpointConnectionError,
@@ -460,20 +454,20 @@ def test_error_mapping_at_the_boundary() -> None:
     from streamproc.errors import FatalSinkError, RetriableSinkError, SinkBackpressure
     from streamproc.sinks.aws import classify_error
 
-    slow = classify_error(_client_error("SlowDown", 503), "PutObject", bucket="b")
+    slow = classify_error(client_error("SlowDown", 503), "PutObject", bucket="b")
     assert isinstance(slow, SinkBackpressure) and slow.retry_after > 0
-    assert isinstance(classify_error(_client_error("ThrottlingException", 400), "SendMessageBatch", queue="q"),
+    assert isinstance(classify_error(client_error("ThrottlingException", 400), "SendMessageBatch", queue="q"),
                       SinkBackpressure)
-    gone = classify_error(_client_error("NoSuchBucket", 404), "PutObject", bucket="my-bucket")
+    gone = classify_error(client_error("NoSuchBucket", 404), "PutObject", bucket="my-bucket")
     assert isinstance(gone, FatalSinkError) and "my-bucket" in str(gone) and gone.__cause__ is not None
-    head = classify_error(_client_error("404", 404), "HeadBucket", bucket="my-bucket")
+    head = classify_error(client_error("404", 404), "HeadBucket", bucket="my-bucket")
     assert isinstance(head, FatalSinkError) and "'my-bucket' does not exist" in str(head)
-    noq = classify_error(_client_error("AWS.SimpleQueueService.NonExistentQueue", 400), "SendMessageBatch", queue="q1")
+    noq = classify_error(client_error("AWS.SimpleQueueService.NonExistentQueue", 400), "SendMessageBatch", queue="q1")
     assert isinstance(noq, FatalSinkError) and "'q1'" in str(noq)
-    denied = classify_error(_client_error("AccessDenied", 403), "PutObject", bucket="b")
+    denied = classify_error(client_error("AccessDenied", 403), "PutObject", bucket="b")
     assert isinstance(denied, FatalSinkError) and "denied" in str(denied)
-    assert isinstance(classify_error(_client_error("InternalError", 500), "PutObject", bucket="b"), RetriableSinkError)
-    assert classify_error(_client_error("InvalidArgument", 400), "PutObject", bucket="b") is None
+    assert isinstance(classify_error(client_error("InternalError", 500), "PutObject", bucket="b"), RetriableSinkError)
+    assert classify_error(client_error("InvalidArgument", 400), "PutObject", bucket="b") is None
     url = "http://127.0.0.1:9/b/prod/users/secret-doc-1"
     refused = classify_error(EndpointConnectionError(endpoint_url=url), "PutObject", bucket="b")
     assert isinstance(refused, RetriableSinkError) and "secret-doc" not in str(refused)
@@ -520,7 +514,7 @@ def test_transient_codes_are_retriable(code: str, status: int) -> None:
     from streamproc.errors import RetriableSinkError
     from streamproc.sinks.aws import classify_error
 
-    err = classify_error(_client_error(code, status), "PutObject", bucket="b")
+    err = classify_error(client_error(code, status), "PutObject", bucket="b")
     assert type(err) is RetriableSinkError and code in str(err) and err.__cause__ is not None
 
 
@@ -535,9 +529,9 @@ def test_throttle_codes_are_backpressure(code: str) -> None:
     from streamproc.errors import SinkBackpressure
     from streamproc.sinks.aws import classify_error
 
-    err = classify_error(_client_error(code, 400), "SendMessageBatch", queue="q")
+    err = classify_error(client_error(code, 400), "SendMessageBatch", queue="q")
     assert isinstance(err, SinkBackpressure) and err.retry_after > 0
-    assert isinstance(classify_error(_client_error("", 429), "PutObject"), SinkBackpressure)
+    assert isinstance(classify_error(client_error("", 429), "PutObject"), SinkBackpressure)
 
 
 def test_botocore_throttle_and_transient_codes_are_all_covered() -> None:
@@ -561,7 +555,7 @@ def test_only_unlisted_4xx_and_invalid_parameters_are_per_record() -> None:
 
     for code, status in [("InvalidArgument", 400), ("EntityTooLarge", 400), ("InvalidParameterValue", 400),
                          ("PreconditionFailed", 412), ("", 413)]:
-        assert classify_error(_client_error(code, status), "PutObject", bucket="b") is None
+        assert classify_error(client_error(code, status), "PutObject", bucket="b") is None
     assert classify_error(ParamValidationError(report="Key: too long"), "PutObject", bucket="b") is None
 
 
@@ -569,7 +563,7 @@ def test_a_redirect_is_fatal_not_per_record() -> None:
     from streamproc.errors import FatalSinkError
     from streamproc.sinks.aws import classify_error
 
-    err = classify_error(_client_error("PermanentRedirect", 301), "PutObject", bucket="b")
+    err = classify_error(client_error("PermanentRedirect", 301), "PutObject", bucket="b")
     assert isinstance(err, FatalSinkError) and "PermanentRedirect" in str(err)
 
 
@@ -631,7 +625,7 @@ class FakeS3:
         self.gets += 1
         if Key in self.objects:
             return {"Body": io.BytesIO(self.objects[Key])}
-        raise _client_error("NoSuchKey", 404)
+        raise client_error("NoSuchKey", 404)
 
     def put_object(self, Bucket: str, Key: str, Body: bytes, ContentType: str) -> dict:
         if self.put_error is not None and "_streamproc" not in Key:
@@ -668,7 +662,7 @@ OTHER = {"_id": "65a1b2c3d4e5f60718293a4c"}
 def test_a_transient_s3_failure_retries_the_batch_instead_of_the_dlq(code: str, status: int) -> None:
     from streamproc.errors import RetriableSinkError, SinkBackpressure
 
-    fake = FakeS3(put_error=_client_error(code, status))
+    fake = FakeS3(put_error=client_error(code, status))
     batch = SinkBatch([rec(0), rec(1, key=OTHER)])
     with pytest.raises((RetriableSinkError, SinkBackpressure)):
         _write(_trigger_with(fake), batch)
@@ -684,7 +678,7 @@ def test_a_bug_in_a_put_stops_the_write_instead_of_the_dlq() -> None:
 
 
 def test_an_object_s3_refuses_goes_to_the_dlq_and_the_marker_moves() -> None:
-    fake = FakeS3(put_error=_client_error("InvalidArgument", 400))
+    fake = FakeS3(put_error=client_error("InvalidArgument", 400))
     batch = _write(_trigger_with(fake), SinkBatch([rec(0), rec(1, key=OTHER)]))
     assert [(f.record.offset, f.error_class) for f in batch.failures] == [(0, "permanent"), (1, "permanent")]
     assert Marker.decode(fake.objects["prod/_streamproc/offsets/streamproc.events.reservations/0"]) == Marker(1)
