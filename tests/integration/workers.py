@@ -322,9 +322,11 @@ def wait_for(predicate, timeout: float = 60.0, interval: float = 0.5, message: s
 # --------------------------------------------------------------------------- configs and streams
 
 
-def unique_config(path: Path, entities: Sequence[str], topic_prefix: str) -> dict[str, str]:
-    """Write the shipped pipelines config restricted to ``entities`` and without sinks, every source
-    topic prefixed with ``topic_prefix`` (so tests sharing a broker never read each other's records).
+def unique_config(path: Path, entities: Sequence[str], topic_prefix: str,
+                  sinks: dict[str, Any] | None = None) -> dict[str, str]:
+    """Write the shipped pipelines config restricted to ``entities``, every source topic prefixed
+    with ``topic_prefix`` (so tests sharing a broker never read each other's records), with
+    ``sinks`` as its ``sinks:`` section (the shipped one names every entity, so it is dropped).
     Returns shipped topic → unique topic."""
     cfg = yaml.safe_load(SHIPPED_CONFIG.read_text())
     sources = [s for s in cfg["sources"] if s["entity"] in entities]
@@ -334,7 +336,9 @@ def unique_config(path: Path, entities: Sequence[str], topic_prefix: str) -> dic
         mapping[src["topic"]] = f"{topic_prefix}.{src['topic']}"
         src["topic"] = mapping[src["topic"]]
     cfg["sources"] = sources
-    cfg.pop("sinks", None)  # the shipped sinks name every entity; a test that wants sinks sets its own
+    cfg.pop("sinks", None)
+    if sinks is not None:
+        cfg["sinks"] = sinks
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     return mapping
 

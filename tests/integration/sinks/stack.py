@@ -7,7 +7,6 @@ import contextlib
 import uuid
 from pathlib import Path
 
-import yaml
 
 from streamproc.demo.generator import generate
 from streamproc.devservices import endpoint_env
@@ -55,16 +54,13 @@ class Stack:
             raise
         self.dsn = self.postgres.dsn_for(self.postgres.create_database(f"wh_{self.uniq}"))
         self.config = work / "pipelines.yaml"
-        self.topics = unique_config(self.config, entities, self.uniq)
-        cfg = yaml.safe_load(self.config.read_text())
-        cfg["sinks"] = {
+        self.topics = unique_config(self.config, entities, self.uniq, sinks={
             "s3_trigger": {"bucket": self.bucket, "env": "prod/", "entities": {
                 e: {"collection": e, "queue": q} for e, q in self.queues.items()}},
             "s3_archive": {"bucket": self.lake, "prefix": "archive", "format": "avro", "max_seconds": 1.0},
             "opensearch": {"index_template": "{database}_{collection}"},
             "warehouse": {"schema": "public", "entities": "all"},
-        }
-        self.config.write_text(yaml.safe_dump(cfg, sort_keys=False))
+        })
         s3, sqs = self.moto.client("s3"), self.moto.client("sqs")
         s3.create_bucket(Bucket=self.bucket)
         s3.create_bucket(Bucket=self.lake)

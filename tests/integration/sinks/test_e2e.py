@@ -150,19 +150,16 @@ def check_archive(stack: Stack) -> None:
     assert max(offsets.values()) == 1, "an archived record was written twice"
 
 
-INDICES = {"users": "facilitron_common_users", "owners": "facilitron_common_owners",
-           "reservations": "facilitron_prod_reservations"}
-
-
 def check_opensearch(stack: Stack, final: dict[tuple[str, str], Any]) -> None:
     from streamproc.settings import load_pipelines
-    from streamproc.sinks.opensearch_plan import source_document
+    from streamproc.sinks.opensearch_plan import index_name, source_document
 
     spec = load_pipelines(stack.config).sinks.opensearch
     live = {k: r for k, r in final.items() if r.op != "delete"}
+    indices = {entity: index_name(spec, entity, r.namespace) for (entity, _), r in final.items()}
     got = {}
-    for entity in stack.entities:  # the default template: <database>_<collection>, lower-cased
-        for doc_id, source in stack.opensearch.documents(INDICES[entity]).items():
+    for entity in stack.entities:
+        for doc_id, source in stack.opensearch.documents(indices[entity]).items():
             got[(entity, doc_id)] = source
     assert len(got) == len(live)
     for (entity, key), r in live.items():

@@ -8,7 +8,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-import yaml
 from pydantic import SecretStr
 
 from streamproc.devservices import endpoint_env
@@ -19,10 +18,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
 
 def config_with_sinks(path: Path, sinks: dict) -> None:
-    unique_config(path, ("users",), f"roles{uuid.uuid4().hex[:8]}")
-    cfg = yaml.safe_load(path.read_text())
-    cfg["sinks"] = sinks
-    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    unique_config(path, ("users",), f"roles{uuid.uuid4().hex[:8]}", sinks=sinks)
 
 
 def test_missing_bucket_stops_the_s3_role_with_exit_78_naming_it(kafka_bootstrap: str, tmp_path: Path) -> None:
