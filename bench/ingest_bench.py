@@ -129,26 +129,35 @@ def rate(stamps: list[int]) -> float:
     return len(stamps) / span if span > 0 else float("inf")
 
 
-def bench_raw(bootstrap: str, source: str, n: int) -> float:
-    sink = f"bench-raw-out-{uuid.uuid4().hex[:6]}"
-    ensure_topics(bootstrap, [sink], PARTITIONS)
+def raw_loop(bootstrap: str, source: str, sink: str, n: int | None = None) -> None:
+    """The raw baseline: confluent-kafka consume → ``json.loads`` → produce. With ``n``: the
+    throughput run, until ``n`` records (or 300 s). Without: the live relay of the latency run
+    (short fetch wait, the source time as a header) until the process is stopped."""
+    live = n is None
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-raw-{uuid.uuid4().hex}",
-                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
-    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 1})
+                  "auto.offset.reset": "earliest", "enable.auto.commit": False,
+                  **({"fetch.wait.max.ms": 10} if live else {})})
+    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5 if live else 1})
     c.subscribe([source])
     done = 0
     deadline = time.monotonic() + 300
-    while done < n and time.monotonic() < deadline:
-        for m in c.consume(1000, 0.5):
+    while live or (done < n and time.monotonic() < deadline):
+        for m in c.consume(1000, 0.1 if live else 0.5):
             if m.error() is not None:
                 continue
-            doc = json.loads(m.value())
-            doc["source"]["ts_ms"]  # touch the decoded event like a real consumer would
-            p.produce(sink, m.value(), m.key())
+            ts = json.loads(m.value())["source"]["ts_ms"]  # decode like a real consumer would
+            headers = [("source_ts_ms", str(ts).encode())] if live else None
+            p.produce(sink, m.value(), m.key(), headers=headers)
             done += 1
         p.poll(0)
     p.flush(60)
     c.close()
+
+
+def bench_raw(bootstrap: str, source: str, n: int) -> float:
+    sink = f"bench-raw-out-{uuid.uuid4().hex[:6]}"
+    ensure_topics(bootstrap, [sink], PARTITIONS)
+    raw_loop(bootstrap, source, sink, n)
     return rate(read_timestamps(bootstrap, sink, n, 120))
 
 
@@ -189,8 +198,7 @@ def bench_streamproc(bootstrap: str, source: str, n: int, workdir: Path) -> floa
 
 
 class RawRelay:
-    """The latency baseline: the raw confluent-kafka loop (consume → JSON decode → produce, one
-    process, as ``bench_raw``) relaying a live topic, with the source time as a header."""
+    """The latency baseline: :func:`raw_loop` in its own process, relaying a live topic."""
 
     def __init__(self, bootstrap: str, source: str, workdir: Path) -> None:
         self.sink = f"bench-raw-live-{uuid.uuid4().hex[:6]}"
@@ -198,26 +206,9 @@ class RawRelay:
         self.proc = subprocess.Popen([sys.executable, __file__, "--relay", f"{bootstrap},{source},{self.sink}"],
                                      stdout=open(workdir / "relay.log", "wb"), stderr=subprocess.STDOUT)
 
-    def wait_ready(self) -> None:
-        pass  # the relay reads from the earliest offset: the warm-up events show it is running
-
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(30)
-
-
-def relay(spec: str) -> None:
-    bootstrap, source, sink = spec.split(",")
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-relay-{uuid.uuid4().hex}",
-                  "auto.offset.reset": "earliest", "enable.auto.commit": False, "fetch.wait.max.ms": 10})
-    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
-    c.subscribe([source])
-    while True:
-        for m in c.consume(1000, 0.1):
-            if m.error() is None:
-                ts = json.loads(m.value())["source"]["ts_ms"]
-                p.produce(sink, m.value(), m.key(), headers=[("source_ts_ms", str(ts).encode())])
-        p.poll(0)
 
 
 def bench_latency(bootstrap: str, workdir: Path, docs: int, offered: int, seconds: int,
@@ -235,10 +226,10 @@ def bench_latency(bootstrap: str, workdir: Path, docs: int, offered: int, second
         source = "bench.benchdb.items_live"
         ensure_topics(bootstrap, [source], PARTITIONS)
         worker, clean = start_worker(bootstrap, source, workdir, "latency")
+        worker.wait_ready()  # (the relay reads from the earliest offset: the warm-up shows it runs)
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-lat-{uuid.uuid4().hex}",
                   "auto.offset.reset": "earliest", "enable.auto.commit": False, "fetch.wait.max.ms": 10})
     c.subscribe([clean])
-    worker.wait_ready()
     rnd = random.Random(11)
     versions = [0] * docs
     # warm-up: measure the steady state, not the first fetches after start-up
@@ -328,7 +319,7 @@ def main() -> int:
     ap.add_argument("--relay", help=argparse.SUPPRESS)  # internal: run the raw relay (bootstrap,source,sink)
     args = ap.parse_args()
     if args.relay:
-        relay(args.relay)
+        raw_loop(*args.relay.split(","))
         return 0
     skip = set(filter(None, args.skip.split(",")))
     workdir = Path(tempfile.mkdtemp(prefix="streamproc-bench-"))
