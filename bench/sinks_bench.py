@@ -12,6 +12,7 @@ the workers' metrics, from their start), and each sink's batch latency (mean and
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import subprocess
 import sys
@@ -28,11 +29,11 @@ sys.path[:0] = [str(REPO), str(REPO / "bench")]
 import yaml  # noqa: E402
 
 from ingest_bench import produce_events, read_timestamps, rate  # noqa: E402
-from streamproc.broker import EmbeddedBroker, free_port  # noqa: E402
-from streamproc.devservices import ACCESS_KEY, REGION, SECRET_KEY, MotoProcess, endpoint_env  # noqa: E402
+from streamproc.broker import EmbeddedBroker, free_port, stop_process  # noqa: E402
+from streamproc.devservices import MotoProcess, endpoint_env  # noqa: E402
 from streamproc.kafka_admin import ensure_topics  # noqa: E402
 from streamproc.sinks.aws import boto_config, make_client  # noqa: E402
-from tests.integration.workers import WorkerProcess, metric_total, parse_metrics  # noqa: E402
+from tests.integration.workers import WorkerProcess, metric_total  # noqa: E402
 from tests.services.postgres import LocalPostgres  # noqa: E402
 
 ROLES = ("s3", "opensearch", "warehouse")  # one sink each in this benchmark's configuration
@@ -63,15 +64,18 @@ def start_opensearch_fake(port: int) -> subprocess.Popen:
             return proc
         except httpx.HTTPError:
             time.sleep(0.1)
+    stop_process(proc)
     raise RuntimeError("OpenSearch stand-in did not start")
 
 
 def drain_queue(endpoint: str, queue: str, seconds: float) -> subprocess.Popen:
     """The trigger queue's consumer (moto's SQS slows down as a queue grows), as its own process."""
     code = f"""
-import time, boto3
-sqs = boto3.client("sqs", endpoint_url={endpoint!r}, region_name={REGION!r},
-                   aws_access_key_id={ACCESS_KEY!r}, aws_secret_access_key={SECRET_KEY!r})
+import sys, time
+sys.path.insert(0, {str(REPO)!r})
+from streamproc.devservices import moto_aws_settings
+from streamproc.sinks.aws import make_client
+sqs = make_client("sqs", moto_aws_settings({endpoint!r}))
 url = sqs.get_queue_url(QueueName={queue!r})["QueueUrl"]
 end = time.monotonic() + {seconds}
 while time.monotonic() < end:
@@ -84,15 +88,8 @@ while time.monotonic() < end:
 
 
 def sink_written(workers: dict[str, WorkerProcess]) -> dict[str, float]:
-    out = {}
-    for role, w in workers.items():
-        try:
-            m = parse_metrics(w.metrics())
-        except Exception:  # noqa: BLE001 - not up yet
-            out[role] = 0.0
-            continue
-        out[role] = metric_total(m, "streamproc_sink_records_total") + metric_total(m, "streamproc_sink_dlq_total")
-    return out
+    return {role: w.total("streamproc_sink_records_total") + w.total("streamproc_sink_dlq_total")  # 0 while down
+            for role, w in workers.items()}
 
 
 def sample_until_done(workers: dict[str, WorkerProcess], n: int, done_at: dict[str, float],
@@ -111,7 +108,7 @@ def sample_until_done(workers: dict[str, WorkerProcess], n: int, done_at: dict[s
 
 
 def histogram(w: WorkerProcess, sink: str) -> dict[str, float]:
-    m = parse_metrics(w.metrics())
+    m = w.samples()
     buckets = sorted((float(dict(lbl)["le"]), v) for lbl, v in m["streamproc_sink_batch_seconds_bucket"].items()
                      if dict(lbl)["sink"] == sink)
     count = metric_total(m, "streamproc_sink_batch_seconds_count", sink=sink)
@@ -144,71 +141,68 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="streamproc-sinks-bench-"))
     print(f"sinks benchmark: {args.events} Debezium MongoDB events, {args.docs} documents; work dir {work}")
     results: dict[str, object] = {"events": args.events, "docs": args.docs}
-    with EmbeddedBroker(log_path=work / "broker.log") as broker:
+    with EmbeddedBroker(log_path=work / "broker.log") as broker, contextlib.ExitStack() as services:
         bootstrap = broker.bootstrap
         moto = MotoProcess().start()
+        services.callback(moto.stop)
         os_port = free_port()
-        fake = start_opensearch_fake(os_port)
-        pg = LocalPostgres().start()
-        try:
-            s3, sqs = make_client("s3", moto.aws_settings()), make_client("sqs", moto.aws_settings())
-            s3.create_bucket(Bucket="bench-raw")
-            results["moto_raw_puts_per_s"] = round(raw_put_rate(moto, "bench-raw"))
-            print(f"  moto ceiling: {results['moto_raw_puts_per_s']} PutObject/s (16 threads, 1.1 KB)")
-            for phase in ("ingest-only", "end-to-end"):
-                uniq = uuid.uuid4().hex[:6]
-                topic = f"bench{uniq}.benchdb.items"
-                bucket, queue = f"bench-{uniq}", f"bench-{uniq}-items.fifo"
-                s3.create_bucket(Bucket=bucket)
-                sqs.create_queue(QueueName=queue, Attributes={"FifoQueue": "true"})
-                config = work / f"{phase}.yaml"
-                write_config(config, topic, bucket, queue)
-                ensure_topics(bootstrap, [topic], 4)
-                produce_events(bootstrap, topic, args.events, args.docs)
-                dsn = pg.dsn_for(pg.create_database(f"bench_{uniq}"))
-                env = {**endpoint_env(moto.aws_settings(), f"http://127.0.0.1:{os_port}", dsn),
-                       "STREAMPROC_SINK__CREATE_MISSING": "true"}
-                roles = ("ingest",) + (ROLES if phase == "end-to-end" else ())
-                workers = {r: WorkerProcess(bootstrap, work / f"{phase}-{r}", config, app_id=f"bench-{uniq}",
-                                            topic_prefix=f"bench{uniq}", roles=r, log_path=work / f"{phase}-{r}.log",
-                                            extra_env=env, fast_group=True) for r in roles}
-                drain = drain_queue(moto.endpoint_url, queue, args.timeout) if phase == "end-to-end" else None
+        services.callback(stop_process, start_opensearch_fake(os_port))
+        pg = LocalPostgres()
+        services.callback(pg.cleanup)  # stops it, removes its directory
+        pg.start()
+        s3, sqs = make_client("s3", moto.aws_settings()), make_client("sqs", moto.aws_settings())
+        s3.create_bucket(Bucket="bench-raw")
+        results["moto_raw_puts_per_s"] = round(raw_put_rate(moto, "bench-raw"))
+        print(f"  moto ceiling: {results['moto_raw_puts_per_s']} PutObject/s (16 threads, 1.1 KB)")
+        for phase in ("ingest-only", "end-to-end"):
+            uniq = uuid.uuid4().hex[:6]
+            topic = f"bench{uniq}.benchdb.items"
+            bucket, queue = f"bench-{uniq}", f"bench-{uniq}-items.fifo"
+            s3.create_bucket(Bucket=bucket)
+            sqs.create_queue(QueueName=queue, Attributes={"FifoQueue": "true"})
+            config = work / f"{phase}.yaml"
+            write_config(config, topic, bucket, queue)
+            ensure_topics(bootstrap, [topic], 4)
+            produce_events(bootstrap, topic, args.events, args.docs)
+            dsn = pg.dsn_for(pg.create_database(f"bench_{uniq}"))
+            env = {**endpoint_env(moto.aws_settings(), f"http://127.0.0.1:{os_port}", dsn),
+                   "STREAMPROC_SINK__CREATE_MISSING": "true"}
+            roles = ("ingest",) + (ROLES if phase == "end-to-end" else ())
+            workers = {r: WorkerProcess(bootstrap, work / f"{phase}-{r}", config, app_id=f"bench-{uniq}",
+                                        topic_prefix=f"bench{uniq}", roles=r, log_path=work / f"{phase}-{r}.log",
+                                        extra_env=env, fast_group=True) for r in roles}
+            drain = drain_queue(moto.endpoint_url, queue, args.timeout) if phase == "end-to-end" else None
+            for w in workers.values():
+                w.start()
+            done_at: dict[str, float] = {}
+            sampler = None
+            if phase == "end-to-end":
+                sampler = threading.Thread(target=sample_until_done, daemon=True,
+                                           args=({r: workers[r] for r in ROLES}, args.events, done_at,
+                                                 time.monotonic() + args.timeout))
+                sampler.start()
+            try:
+                clean = f"bench{uniq}.events.items"
+                ensure_topics(bootstrap, [clean], 4)  # so the reader's group joins with it (as ingest_bench does)
+                stamps = read_timestamps(bootstrap, clean, args.events, args.timeout, workers["ingest"].proc)
+                ingest_rate = rate(stamps)
+                if phase == "ingest-only":
+                    results["ingest_only_events_per_s"] = round(ingest_rate)
+                    print(f"  ingest only: {ingest_rate:,.0f} events/s")
+                    continue
+                first = min(stamps) / 1000
+                n = len(stamps)
+                sampler.join()
+                assert len(done_at) == len(ROLES), f"sinks not done within {args.timeout}s"
+                e2e = n / (max(done_at.values()) - first)
+                results["end_to_end_events_per_s"] = round(e2e)
+                results["ingest_in_e2e_run_events_per_s"] = round(ingest_rate)
+                results["per_sink_events_per_s"] = {r: round(n / (t - first)) for r, t in done_at.items()}
+                results["batch_latency"] = {r: histogram(workers[r], r) for r in ROLES}
+            finally:
                 for w in workers.values():
-                    w.start()
-                done_at: dict[str, float] = {}
-                sampler = None
-                if phase == "end-to-end":
-                    sampler = threading.Thread(target=sample_until_done, daemon=True,
-                                               args=({r: workers[r] for r in ROLES}, args.events, done_at,
-                                                     time.monotonic() + args.timeout))
-                    sampler.start()
-                try:
-                    clean = f"bench{uniq}.events.items"
-                    stamps = read_timestamps(bootstrap, clean, args.events, args.timeout, workers["ingest"].proc)
-                    ingest_rate = rate(stamps)
-                    if phase == "ingest-only":
-                        results["ingest_only_events_per_s"] = round(ingest_rate)
-                        print(f"  ingest only: {ingest_rate:,.0f} events/s")
-                        continue
-                    first = min(stamps) / 1000
-                    n = len(stamps)
-                    sampler.join()
-                    assert len(done_at) == len(ROLES), f"sinks not done within {args.timeout}s"
-                    e2e = n / (max(done_at.values()) - first)
-                    results["end_to_end_events_per_s"] = round(e2e)
-                    results["ingest_in_e2e_run_events_per_s"] = round(ingest_rate)
-                    results["per_sink_events_per_s"] = {r: round(n / (t - first)) for r, t in done_at.items()}
-                    results["batch_latency"] = {r: histogram(workers[r], r) for r in ROLES}
-                finally:
-                    for w in workers.values():
-                        w.kill()
-                    if drain is not None:
-                        drain.kill()
-        finally:
-            fake.kill()
-            moto.stop()
-            pg.stop()
-            pg.cleanup()
+                    w.kill()
+                stop_process(drain)
     ratio = results["end_to_end_events_per_s"] / results["ingest_only_events_per_s"]  # type: ignore[operator]
     results["ratio_e2e_over_ingest_only"] = round(ratio, 3)
     print(json.dumps(results, indent=2))
