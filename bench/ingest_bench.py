@@ -368,8 +368,8 @@ def main() -> int:
                 continue
             with latency_broker(bootstrap, broker, workdir, name) as where:
                 results[name] = bench_latency(where, workdir, args.docs, args.rate, args.latency_seconds, contender)
+            results["latency_offered_eps"] = args.rate
             print(f"{label} at {args.rate} events/s offered: {results[name]}", flush=True)
-        results["latency_offered_eps"] = args.rate
         if results.get("naive_faust_eps") and results.get("streamproc_eps"):
             results["ratio_vs_naive"] = round(results["streamproc_eps"] / results["naive_faust_eps"], 2)
         if results.get("raw_eps") and results.get("streamproc_eps"):
