@@ -19,6 +19,7 @@ import asyncio
 import logging
 import os
 import time
+from collections import defaultdict
 from typing import Any, Iterable
 
 import faust
@@ -107,18 +108,12 @@ class _BatchState:
         """Into the local store, one write per partition: the batch's keys and the changelog
         offset they reached (``acked``), which Faust's recovery resumes from, as its own send
         callback would record it."""
-        batches: dict[int, Any] = {}
+        batches: defaultdict[int, Any] = defaultdict(lambda: WriteBatch(raw_mode=True))
         for key, (partition, value) in self.overlay.items():
-            wb = batches.get(partition)
-            if wb is None:
-                wb = batches[partition] = WriteBatch(raw_mode=True)
-            wb.put(key, value)
+            batches[partition].put(key, value)
         offset_key = self.store.offset_key
         for partition, offset in acked.items():
-            wb = batches.get(partition)
-            if wb is None:
-                wb = batches[partition] = WriteBatch(raw_mode=True)
-            wb.put(offset_key, str(offset).encode())
+            batches[partition].put(offset_key, str(offset).encode())
         for partition, wb in batches.items():
             self._db(partition).write(wb)
 
@@ -175,11 +170,11 @@ class IngestRuntime:
                 try:
                     await self.handle_batch(topic, table, messages)
                 except asyncio.CancelledError:
-                    faust_consumer.ack(consumer, messages)  # handle_batch completed its flush and state write first
-                    raise
-                except BaseException as exc:  # noqa: BLE001 - fail-stop, see below
+                    raise  # handle_batch completed its flush and state write first: acknowledged below
+                except BaseException as exc:  # noqa: BLE001 - fail-stop: exits, nothing is acknowledged
                     fail_stop(f"a {topic} batch", exc)
-                faust_consumer.ack(consumer, messages)
+                finally:
+                    faust_consumer.ack(consumer, messages)
 
         ingest.__name__ = f"ingest_{topic}".replace(".", "_").replace("-", "_")
         app.agent(channel, name=f"streamproc.ingest.{topic}")(ingest)

@@ -28,18 +28,17 @@ from typing import Any, Iterable
 from streamproc.errors import DecodeError
 from streamproc.jsonutil import loads
 
-#: 1970-01-01T00:00:00Z, the origin of epoch-millisecond timestamps.
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+__all__ = ["SinkRecord", "SinkFailure", "SinkBatch", "Sink", "record_from_message", "utc_from_ms"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def utc_from_ms(ms: float) -> datetime:
     """Epoch milliseconds as an aware UTC datetime; ``ValueError`` (naming no value) outside years 1–9999."""
     try:
-        return EPOCH + timedelta(milliseconds=ms)
+        return _EPOCH + timedelta(milliseconds=ms)
     except (OverflowError, ValueError):
         raise ValueError("epoch milliseconds outside the datetime range") from None
-
-__all__ = ["SinkRecord", "SinkFailure", "SinkBatch", "Sink", "record_from_message", "EPOCH", "utc_from_ms"]
 
 
 @dataclass(frozen=True, slots=True)
