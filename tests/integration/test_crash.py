@@ -14,19 +14,17 @@ import uuid
 
 import pytest
 
-from streamproc.demo.generator import generate
-
 from .workers import (
     BackgroundProducer,
     WorkerProcess,
     assert_final_state_matches,
     assert_key_positions_match,
-    committed_lag,
     count_exact_redeliveries,
     end_offsets,
+    generated_stream,
+    read_clean_when_committed,
     read_topic,
     run_offline,
-    unique_config,
     wait_for,
 )
 
@@ -40,10 +38,7 @@ KILL_AT = 0.3  # fraction of the stream consumed when the worker is killed
 @pytest.fixture(scope="module")
 def crash_run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory):
     work = tmp_path_factory.mktemp("crash")
-    uniq = f"it{uuid.uuid4().hex[:10]}"
-    topics = unique_config(work / "pipelines.yaml", ENTITIES, uniq)
-    records = [(topics[r.topic], r.key, r.value) for r in generate(documents=DOCUMENTS, updates=3, seed=5).records
-               if r.topic in topics]
+    topics, records = generated_stream(work / "pipelines.yaml", ENTITIES, DOCUMENTS, seed=5)
     first = WorkerProcess(kafka_bootstrap, work / "data", work / "pipelines.yaml", log_path=work / "first.log")
     offline = run_offline(records, work / "pipelines.yaml", first.topic_prefix)
     second = WorkerProcess(kafka_bootstrap, work / "data", work / "pipelines.yaml", app_id=first.app_id,
@@ -63,12 +58,8 @@ def crash_run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory):
         assert sum(ends.values()) == len(records)
         second.start()
         second.wait_ready()
-        wait_for(lambda: committed_lag(kafka_bootstrap, first.app_id, ends) == 0, 180,
-                 interval=1.0, message="the restarted worker to commit every source offset")
-        clean = {}
-        for entity in ENTITIES:
-            topic = f"{first.topic_prefix}.events.{entity}"
-            clean[topic] = read_topic(kafka_bootstrap, topic)
+        clean = read_clean_when_committed(kafka_bootstrap, second, ends, ENTITIES,
+                                          "the restarted worker to commit every source offset")
         yield {"records": records, "offline": offline, "clean": clean,
                "consumed_at_kill": consumed_at_kill}
     finally:

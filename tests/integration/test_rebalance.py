@@ -15,11 +15,8 @@ Docker exists, or ``STREAMPROC_KAFKA_BOOTSTRAP``."""
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
-from streamproc.demo.generator import generate
 from streamproc.kafka_admin import is_embedded
 
 from .workers import (
@@ -27,12 +24,11 @@ from .workers import (
     WorkerProcess,
     assert_final_state_matches,
     assert_key_positions_match,
-    committed_lag,
     count_exact_redeliveries,
     end_offsets,
-    read_topic,
+    generated_stream,
+    read_clean_when_committed,
     run_offline,
-    unique_config,
     wait_for,
 )
 
@@ -48,9 +44,7 @@ def rebalance_run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
         pytest.skip("embedded tansu broker: its ListOffsets answer (last batch's base offset + 1) makes a table "
                     "hand-over between workers inexact; runs against real Kafka (Docker or STREAMPROC_KAFKA_BOOTSTRAP)")
     work = tmp_path_factory.mktemp("rebalance")
-    topics = unique_config(work / "pipelines.yaml", ENTITIES, f"it{uuid.uuid4().hex[:10]}")
-    records = [(topics[r.topic], r.key, r.value) for r in generate(documents=DOCUMENTS, updates=3, seed=9).records
-               if r.topic in topics]
+    topics, records = generated_stream(work / "pipelines.yaml", ENTITIES, DOCUMENTS, seed=9)
     first = WorkerProcess(kafka_bootstrap, work / "first", work / "pipelines.yaml", log_path=work / "first.log")
     second = WorkerProcess(kafka_bootstrap, work / "second", work / "pipelines.yaml", app_id=first.app_id,
                            topic_prefix=first.topic_prefix, log_path=work / "second.log")
@@ -71,10 +65,8 @@ def rebalance_run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
         producer.join_ok()
         ends = end_offsets(kafka_bootstrap, topics.values())
         assert sum(ends.values()) == len(records)
-        wait_for(lambda: committed_lag(kafka_bootstrap, first.app_id, ends) == 0, 180,
-                 interval=1.0, message="the remaining worker to commit every source offset")
-        clean = {f"{first.topic_prefix}.events.{e}": read_topic(kafka_bootstrap, f"{first.topic_prefix}.events.{e}")
-                 for e in ENTITIES}
+        clean = read_clean_when_committed(kafka_bootstrap, second, ends, ENTITIES,
+                                          "the remaining worker to commit every source offset")
         yield {"records": records, "offline": offline, "clean": clean, "first": in_first_alone,
                "first_rc": first.proc.returncode if first.proc else None,
                "second": int(second.total("streamproc_events_in_total"))}

@@ -23,6 +23,7 @@ import yaml
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
 from streamproc.broker import free_port
+from streamproc.demo.generator import generate
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED_CONFIG = REPO / "config" / "pipelines.yaml"
@@ -207,7 +208,7 @@ class BackgroundProducer(threading.Thread):
             for i in range(0, len(self.records), self.chunk):
                 produce(self.bootstrap, self.records[i:i + self.chunk])
                 time.sleep(self.pause)
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - re-raised by join_ok
             self.errors.append(exc)
 
     def join_ok(self, timeout: float = 120.0) -> None:
@@ -398,6 +399,24 @@ def clean_by_key(messages: Iterable[Any]) -> dict[tuple[str, bytes], list[tuple[
     for m in messages:
         out[(m.topic(), m.key())].append((m.value(), list(m.headers() or [])))
     return dict(out)
+
+
+def generated_stream(config: Path, entities: Sequence[str], documents: int, seed: int
+                     ) -> tuple[dict[str, str], list[tuple[str, bytes | None, bytes | None]]]:
+    """Write ``config`` for ``entities`` on fresh topics (:func:`unique_config`) and generate the
+    demo change stream for them: (shipped topic → unique topic, (topic, key, value) records)."""
+    topics = unique_config(config, entities, f"it{uuid.uuid4().hex[:10]}")
+    records = [(topics[r.topic], r.key, r.value) for r in generate(documents=documents, updates=3, seed=seed).records
+               if r.topic in topics]
+    return topics, records
+
+
+def read_clean_when_committed(bootstrap: str, worker: WorkerProcess, ends: dict[tuple[str, int], int], entities: Sequence[str],
+                              message: str) -> dict[str, list]:
+    """Wait until ``worker``'s group has committed every source offset in ``ends``, then read its
+    clean topics back: clean topic → messages."""
+    wait_for(lambda: committed_lag(bootstrap, worker.app_id, ends) == 0, 180, interval=1.0, message=message)
+    return {topic: read_topic(bootstrap, topic) for topic in (f"{worker.topic_prefix}.events.{e}" for e in entities)}
 
 
 # --------------------------------------------------------------------------- no change lost
