@@ -68,8 +68,8 @@ def main() -> int:
     ap.add_argument("--stored", type=int, default=6000, help="single-record batches stored before step 2")
     args = ap.parse_args()
     with EmbeddedBroker() as broker:
-        assert broker._proc is not None
-        pid, bootstrap = broker._proc.pid, broker.bootstrap
+        pid, bootstrap = broker.pid, broker.bootstrap
+        assert pid is not None
         topic = "cost"
         ensure_topics(bootstrap, [topic], 1)
         print(f"1. fresh partition, 2 records per request: broker CPU {stream(bootstrap, pid, topic, 2):.2f} s",

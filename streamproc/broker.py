@@ -68,6 +68,10 @@ class EmbeddedBroker:
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
     @staticmethod
     def binary() -> str:
         try:
