@@ -26,8 +26,8 @@ from pathlib import Path
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from streamproc.broker import EmbeddedBroker
-from streamproc.kafka_admin import ensure_topics
+from streamproc.dev.broker import EmbeddedBroker
+from streamproc.runtime.admin import ensure_topics
 
 
 def cpu_seconds(pid: int) -> float:

@@ -46,8 +46,8 @@ from confluent_kafka import Consumer, Producer
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from streamproc.broker import EmbeddedBroker, stop_process  # noqa: E402
-from streamproc.kafka_admin import ensure_topics  # noqa: E402
+from streamproc.dev.broker import EmbeddedBroker, stop_process  # noqa: E402
+from streamproc.runtime.admin import ensure_topics  # noqa: E402
 from tests.integration.workers import WorkerProcess  # noqa: E402
 
 PARTITIONS = 4

@@ -29,10 +29,10 @@ sys.path[:0] = [str(REPO), str(REPO / "bench")]
 import yaml  # noqa: E402
 
 from ingest_bench import produce_events, read_timestamps, rate  # noqa: E402
-from streamproc.broker import EmbeddedBroker, free_port, stop_process  # noqa: E402
-from streamproc.devservices import MotoProcess, endpoint_env  # noqa: E402
-from streamproc.kafka_admin import ensure_topics  # noqa: E402
-from streamproc.sinks.aws import boto_config, make_client  # noqa: E402
+from streamproc.dev.broker import EmbeddedBroker, free_port, stop_process  # noqa: E402
+from streamproc.dev.services import MotoProcess, endpoint_env  # noqa: E402
+from streamproc.runtime.admin import ensure_topics  # noqa: E402
+from streamproc.sinks.s3.aws import boto_config, make_client  # noqa: E402
 from tests.integration.workers import WorkerProcess, metric_total  # noqa: E402
 from tests.services.postgres import LocalPostgres  # noqa: E402
 
@@ -52,7 +52,7 @@ def write_config(path: Path, topic: str, bucket: str, queue: str) -> None:
 
 def start_opensearch_fake(port: int) -> subprocess.Popen:
     code = ("import sys, time; sys.path.insert(0, %r)\n"
-            "from tests.services.opensearch_fake import OpenSearchFake\n"
+            "from streamproc.dev.opensearch_fake import OpenSearchFake\n"
             "OpenSearchFake(port=%d).start()\n"
             "while True: time.sleep(3600)\n") % (str(REPO), port)
     proc = subprocess.Popen([sys.executable, "-c", code])
@@ -73,8 +73,8 @@ def drain_queue(endpoint: str, queue: str, seconds: float) -> subprocess.Popen:
     code = f"""
 import sys, time
 sys.path.insert(0, {str(REPO)!r})
-from streamproc.devservices import moto_aws_settings
-from streamproc.sinks.aws import make_client
+from streamproc.dev.services import moto_aws_settings
+from streamproc.sinks.s3.aws import make_client
 sqs = make_client("sqs", moto_aws_settings({endpoint!r}))
 url = sqs.get_queue_url(QueueName={queue!r})["QueueUrl"]
 end = time.monotonic() + {seconds}

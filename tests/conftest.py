@@ -16,7 +16,7 @@ import pytest
 from tests.services.docker import docker_available
 
 #: the real and stand-in services' fixtures (moto, PostgreSQL, the OpenSearch fake), for every test
-pytest_plugins = ["tests.services.moto", "tests.services.postgres", "tests.services.opensearch_fake"]
+pytest_plugins = ["tests.services.moto", "tests.services.postgres", "tests.services.opensearch"]
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -30,7 +30,7 @@ def repo_root() -> Path:
 def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory):
     configured = os.environ.get("STREAMPROC_KAFKA_BOOTSTRAP")
     if configured:
-        from streamproc.broker import wait_for_kafka
+        from streamproc.dev.broker import wait_for_kafka
 
         wait_for_kafka(configured)
         yield configured
@@ -41,7 +41,7 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory):
         with KafkaContainer("confluentinc/cp-kafka:7.6.1").with_kraft() as kafka:
             yield kafka.get_bootstrap_server()
         return
-    from streamproc.broker import EmbeddedBroker
+    from streamproc.dev.broker import EmbeddedBroker
 
     log = tmp_path_factory.mktemp("broker") / "tansu.log"
     with EmbeddedBroker(log_path=log) as broker:

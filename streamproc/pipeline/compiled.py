@@ -12,7 +12,7 @@ from typing import Any
 from streamproc.errors import ConfigError
 from streamproc.model import Op, Update
 from streamproc.pipeline.redact import Redactor
-from streamproc.pipeline.spec import RedactMode, SourceSpec
+from streamproc.config.pipelines import RedactMode, SourceSpec
 from streamproc.pipeline.transform import Transformer
 from streamproc.pipeline.validate import Validator
 

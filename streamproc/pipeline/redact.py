@@ -36,7 +36,7 @@ from streamproc.pipeline.paths import (
     map_values,
     parse_path,
 )
-from streamproc.pipeline.spec import RedactMode, RedactRule
+from streamproc.config.pipelines import RedactMode, RedactRule
 
 __all__ = [
     "FULL_MASK",

@@ -27,7 +27,7 @@ from streamproc.pipeline.paths import (
     rename_in_update_set,
     rename_key_fn,
 )
-from streamproc.pipeline.spec import TransformStep
+from streamproc.config.pipelines import TransformStep
 
 __all__ = ["to_iso_date", "to_decimal", "Transformer"]
 

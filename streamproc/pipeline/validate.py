@@ -24,7 +24,7 @@ from streamproc.pipeline.paths import (
     match_update_key,
     parse_path,
 )
-from streamproc.pipeline.spec import ValidationRule
+from streamproc.config.pipelines import ValidationRule
 
 __all__ = ["FieldRule", "Validator", "is_date"]
 

@@ -95,12 +95,12 @@ def test_list_offsets_latest_matches_what_the_worker_assumes(kafka_bootstrap: st
     its changelog records itself, so Faust persists no changelog offset that could exceed that
     answer (docs/CONFIGURATION.md). This pins the broker's behaviour: if it starts failing on
     the embedded broker, the broker was fixed and the docs' caveat can go."""
-    from streamproc.kafka_admin import is_embedded
+    from streamproc.runtime.admin import is_embedded
 
     embedded = is_embedded(kafka_bootstrap)
     from confluent_kafka import Consumer, Producer, TopicPartition
 
-    from streamproc.kafka_admin import ensure_topics
+    from streamproc.runtime.admin import ensure_topics
 
     topic = f"it{uuid.uuid4().hex[:10]}.offsets"
     ensure_topics(kafka_bootstrap, [topic], 1)

@@ -12,7 +12,7 @@ from collections import Counter
 
 import pytest
 
-from streamproc.demo.generator import generate
+from streamproc.dev.demo.generator import generate
 
 from .workers import (
     WorkerProcess,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import pytest
 
-from streamproc.kafka_admin import is_embedded
+from streamproc.runtime.admin import is_embedded
 
 from .workers import (
     BackgroundProducer,

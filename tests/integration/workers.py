@@ -22,8 +22,8 @@ import httpx
 import yaml
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
-from streamproc.broker import free_port
-from streamproc.demo.generator import generate
+from streamproc.dev.broker import free_port
+from streamproc.dev.demo.generator import generate
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED_CONFIG = REPO / "config" / "pipelines.yaml"
@@ -82,7 +82,7 @@ class WorkerProcess:
         self.log_path = self.log_path or (self.datadir.parent / f"{self.app_id}.log")
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamproc.cli", "worker", "--role", self.roles, "-l", self.loglevel],
+            [sys.executable, "-m", "streamproc.cli.main", "worker", "--role", self.roles, "-l", self.loglevel],
             cwd=REPO, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
         )
         log.close()
@@ -377,10 +377,10 @@ class Offline:
 
 
 def run_offline(records: Sequence[Record], config: Path, topic_prefix: str) -> Offline:
-    from streamproc.app import build_processor
-    from streamproc.dryrun import DictState
+    from streamproc.runtime.ingest import build_processor
+    from streamproc.cli.dryrun import DictState
     from streamproc.pipeline.processor import RawMessage
-    from streamproc.settings import Settings, load_pipelines
+    from streamproc.config.settings import Settings, load_pipelines
 
     settings = Settings(pipelines=config, topic_prefix=topic_prefix, redaction={"key": REDACTION_KEY},
                         schema_registry_url=None)

@@ -30,8 +30,8 @@ from typing import Any
 
 import pytest
 
-from streamproc.devservices import moto_aws_settings
-from streamproc.settings import AwsSettings
+from streamproc.dev.services import moto_aws_settings
+from streamproc.config.settings import AwsSettings
 
 __all__ = [
     "MotoService",
@@ -125,7 +125,7 @@ class MotoService:
         return moto_aws_settings(self.endpoint_url)
 
     def client(self, service: str, *, timeout: float = 5.0, attempts: int = 2) -> Any:
-        from streamproc.sinks.aws import boto_config, make_client
+        from streamproc.sinks.s3.aws import boto_config, make_client
 
         return make_client(service, self.aws_settings(),
                            boto_config(connect_timeout=timeout, read_timeout=timeout, max_attempts=attempts))

@@ -39,7 +39,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
 
-from streamproc.broker import free_port
+from streamproc.dev.broker import free_port
 
 __all__ = [
     "PostgresNotInstalled",

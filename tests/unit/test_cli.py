@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from streamproc.cli import main
+from streamproc.cli.main import main
 
 from .sources._support import PLACEHOLDER_ERRORS, PREFIX_FORMATS, corpus_dir
 from streamproc.model import FORMATS
@@ -26,7 +26,7 @@ def cli(*args: str, env: dict[str, str] | None = None, stdin: str | None = None,
         timeout: float = 120) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("STREAMPROC_")}
     base.update(env or {})
-    return subprocess.run([sys.executable, "-m", "streamproc.cli", *args], cwd=REPO, env=base, input=stdin,
+    return subprocess.run([sys.executable, "-m", "streamproc.cli.main", *args], cwd=REPO, env=base, input=stdin,
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -181,7 +181,7 @@ def test_worker_without_bootstrap_exits_2_with_a_clear_message() -> None:
 
 @pytest.mark.parametrize("key_env", [{}, {"STREAMPROC_REDACTION__KEY": ""}])
 def test_worker_without_redaction_key_exits_2(key_env: dict[str, str]) -> None:
-    from streamproc.settings import DEV_REDACTION_KEY
+    from streamproc.config.settings import DEV_REDACTION_KEY
 
     # an unreachable bootstrap: the key check must fail before any connection is tried
     proc = cli("worker", env={"STREAMPROC_KAFKA_BOOTSTRAP": "127.0.0.1:1", **key_env}, timeout=60)

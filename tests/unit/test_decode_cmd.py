@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from streamproc.decode_cmd import run_decode
-from streamproc.dumpio import DumpError, DumpRecord, read_dump
+from streamproc.cli.decode import run_decode
+from streamproc.cli.dump import DumpError, DumpRecord, read_dump
 from streamproc.errors import ConfigError
 from streamproc.sources import Decoder
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from streamproc.cli import main
-from streamproc.dryrun import run_dry_run
-from streamproc.settings import load_pipelines, load_settings
+from streamproc.cli.main import main
+from streamproc.cli.dryrun import run_dry_run
+from streamproc.config.settings import load_pipelines, load_settings
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "config" / "pipelines.yaml"
@@ -141,7 +141,7 @@ def test_dry_run_via_main(dump: Path, capsys: pytest.CaptureFixture[str]) -> Non
 def test_dry_run_via_subprocess(dump: Path) -> None:
     env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("STREAMPROC_")}
     proc = subprocess.run(
-        [sys.executable, "-m", "streamproc.cli", "dry-run", "--config", "config/pipelines.yaml", str(dump)],
+        [sys.executable, "-m", "streamproc.cli.main", "dry-run", "--config", "config/pipelines.yaml", str(dump)],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
@@ -153,7 +153,7 @@ def test_dry_run_via_subprocess(dump: Path) -> None:
 def test_dry_run_reads_stdin(dump: Path) -> None:
     env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("STREAMPROC_")}
     proc = subprocess.run(
-        [sys.executable, "-m", "streamproc.cli", "dry-run", "--config", str(SHIPPED)],
+        [sys.executable, "-m", "streamproc.cli.main", "dry-run", "--config", str(SHIPPED)],
         cwd=REPO, env=env, input=dump.read_text(), capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == 0, proc.stderr

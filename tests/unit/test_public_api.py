@@ -59,7 +59,7 @@ def test_pipeline_and_sources_import_no_framework_or_sdk() -> None:
 def test_the_check_itself_detects_a_framework_import() -> None:
     code = (
         "import json, sys\n"
-        "import streamproc.kafka_admin\n"
+        "import streamproc.runtime.admin\n"
         "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'confluent_kafka')))\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

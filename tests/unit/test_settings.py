@@ -10,7 +10,7 @@ import pytest
 from pydantic import SecretStr
 
 from streamproc.errors import ConfigError
-from streamproc.settings import DEV_REDACTION_KEY, Settings, load_settings
+from streamproc.config.settings import DEV_REDACTION_KEY, Settings, load_settings
 
 SECRET = "settings-test-SECRET-0a1b2c3d"
 

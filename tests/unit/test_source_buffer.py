@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pytest
 from mode.utils.queues import FlowControlEvent
 
-from streamproc.faust_consumer import SourceBuffer
+from streamproc.runtime.consumer import SourceBuffer
 
 
 class FakeApp:

@@ -8,8 +8,8 @@ import uuid
 from pathlib import Path
 
 
-from streamproc.demo.generator import generate
-from streamproc.devservices import endpoint_env
+from streamproc.dev.demo.generator import generate
+from streamproc.dev.services import endpoint_env
 from tests.integration.workers import (
     WorkerProcess,
     committed_lag,
@@ -18,7 +18,7 @@ from tests.integration.workers import (
     wait_for,
 )
 from tests.services.moto import MotoService
-from tests.services.opensearch_fake import OpenSearchFake
+from streamproc.dev.opensearch_fake import OpenSearchFake
 from tests.services.postgres import LocalPostgres
 
 __all__ = ["Stack", "ENTITIES"]

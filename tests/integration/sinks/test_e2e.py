@@ -74,8 +74,8 @@ def final_state(recs: list[Any]) -> dict[tuple[str, str], Any]:
 
 
 def check_s3_and_sqs(stack: Stack, recs: list[Any], crashed: bool = False) -> None:
-    from streamproc.settings import load_pipelines
-    from streamproc.sinks.s3 import S3TriggerSink
+    from streamproc.config.settings import load_pipelines
+    from streamproc.sinks.s3.trigger import S3TriggerSink
 
     spec = load_pipelines(stack.config).sinks.s3_trigger
     planner = S3TriggerSink(spec, stack.moto.aws_settings())
@@ -151,8 +151,8 @@ def check_archive(stack: Stack) -> None:
 
 
 def check_opensearch(stack: Stack, final: dict[tuple[str, str], Any]) -> None:
-    from streamproc.settings import load_pipelines
-    from streamproc.sinks.opensearch_plan import index_name, source_document
+    from streamproc.config.settings import load_pipelines
+    from streamproc.sinks.opensearch.plan import index_name, source_document
 
     spec = load_pipelines(stack.config).sinks.opensearch
     live = {k: r for k, r in final.items() if r.op != "delete"}

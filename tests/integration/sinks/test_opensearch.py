@@ -18,13 +18,13 @@ from streamproc.errors import (
     RetriableSinkError,
     SinkBackpressure,
 )
-from streamproc.settings import OpenSearchSettings
+from streamproc.config.settings import OpenSearchSettings
 from streamproc.sinks.base import SinkBatch, SinkRecord
-from streamproc.sinks.opensearch import OpenSearchSink, opensearch_init
-from streamproc.sinks.opensearch_plan import OpenSearchSpec
-from streamproc.sinks.opensearch_version import version_of
+from streamproc.sinks.opensearch.sink import OpenSearchSink, opensearch_init
+from streamproc.sinks.opensearch.plan import OpenSearchSpec
+from streamproc.sinks.opensearch.version import version_of
 from tests.services.docker import docker_available
-from tests.services.opensearch_fake import OpenSearchFake
+from streamproc.dev.opensearch_fake import OpenSearchFake
 
 IMAGE = "opensearchproject/opensearch:2.11.1"
 

@@ -15,19 +15,19 @@ from botocore.exceptions import ClientError
 
 from streamproc.errors import FatalSinkError, RetriableSinkError
 from streamproc.jsonutil import dumps
-from streamproc.parity import run_parity
-from streamproc.sinks.aws import boto_config
+from streamproc.sinks.s3.parity import run_parity
+from streamproc.sinks.s3.aws import boto_config
 from streamproc.sinks.base import SinkBatch, SinkRecord, record_from_message
-from streamproc.sinks.js_json import js_json
-from streamproc.sinks.s3 import S3TriggerSink
-from streamproc.sinks.s3_archive import S3ArchiveSink
-from streamproc.sinks.s3_layout import (
+from streamproc.sinks.s3.js_json import js_json
+from streamproc.sinks.s3.trigger import S3TriggerSink
+from streamproc.sinks.s3.archive import S3ArchiveSink
+from streamproc.sinks.s3.layout import (
     MAX_PART_BYTES,
     S3ArchiveSpec,
     S3TriggerEntity,
     S3TriggerSpec,
 )
-from streamproc.sinks.s3_markers import Marker, archive_marker_key
+from streamproc.sinks.s3.markers import Marker, archive_marker_key
 from tests.services.moto import MotoService, unique_name
 
 TS = 1_700_000_000_123

@@ -18,12 +18,12 @@ from psycopg.rows import dict_row
 from pydantic import SecretStr
 
 from streamproc.errors import FatalSinkError, RetriableSinkError
-from streamproc.settings import WarehouseSettings
+from streamproc.config.settings import WarehouseSettings
 from streamproc.sinks.base import SinkBatch, SinkRecord
-from streamproc.sinks.warehouse import WarehouseSink
-from streamproc.sinks.warehouse_plan import WarehouseSpec, table_plan
-from streamproc.sinks.warehouse_sql import create_schema_sql, create_table_sql
-from streamproc.sinks.warehouse_types import DUCKDB, POSTGRES
+from streamproc.sinks.warehouse.sink import WarehouseSink
+from streamproc.sinks.warehouse.plan import WarehouseSpec, table_plan
+from streamproc.sinks.warehouse.sql import create_schema_sql, create_table_sql
+from streamproc.sinks.warehouse.types import DUCKDB, POSTGRES
 
 ORDERS = {"columns": {"id": "bigint", "total": "numeric", "status": "text"}}
 

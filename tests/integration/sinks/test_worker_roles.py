@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from streamproc.devservices import endpoint_env
+from streamproc.dev.services import endpoint_env
 from tests.integration.workers import WorkerProcess, unique_config, wait_for
 from tests.services.moto import MotoService, unique_name
 

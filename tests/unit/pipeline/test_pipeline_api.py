@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import inspect
 
-from streamproc.pipeline import compiled, paths, redact, spec, transform, validate
+from streamproc.config import pipelines as spec
+from streamproc.pipeline import compiled, paths, redact, transform, validate
 
 
 def test_exported_names_exist():

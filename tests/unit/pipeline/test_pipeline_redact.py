@@ -14,7 +14,7 @@ from streamproc.errors import ConfigError
 from streamproc.model import Update
 from streamproc.pipeline.compiled import compile_source
 from streamproc.pipeline.redact import partial_mask
-from streamproc.pipeline.spec import SourceSpec
+from streamproc.config.pipelines import SourceSpec
 
 KEY = b"test-redaction-key-0123456789abcdef"
 

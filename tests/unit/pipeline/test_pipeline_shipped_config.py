@@ -10,7 +10,7 @@ import pytest
 from streamproc.errors import ValidationFailed
 from streamproc.model import Op, Update
 from streamproc.pipeline.compiled import compile_source
-from streamproc.pipeline.spec import RedactMode, parse_pipelines
+from streamproc.config.pipelines import RedactMode, parse_pipelines
 
 CONFIG = Path(__file__).resolve().parents[3] / "config" / "pipelines.yaml"
 KEY = b"shipped-config-test-key-0123456789"

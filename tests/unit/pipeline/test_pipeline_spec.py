@@ -8,7 +8,7 @@ import pytest
 
 from streamproc.errors import ConfigError
 from streamproc.model import Op
-from streamproc.pipeline.spec import (
+from streamproc.config.pipelines import (
     DEFAULT_OPERATIONS,
     PipelinesSpec,
     RedactMode,

@@ -8,7 +8,7 @@ import pytest
 
 from streamproc.model import Update
 from streamproc.pipeline.compiled import compile_source
-from streamproc.pipeline.spec import SourceSpec
+from streamproc.config.pipelines import SourceSpec
 from streamproc.pipeline.transform import to_decimal, to_iso_date
 
 

@@ -7,7 +7,7 @@ import pytest
 from streamproc.errors import ValidationFailed
 from streamproc.model import Update
 from streamproc.pipeline.compiled import compile_source
-from streamproc.pipeline.spec import SourceSpec
+from streamproc.config.pipelines import SourceSpec
 
 
 def compiled(*rules):

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from streamproc.dryrun import DictState
+from streamproc.cli.dryrun import DictState
 from streamproc.pipeline.processor import DeadLetter, Dropped, Emit, Processor, RawMessage, StateEntry
-from streamproc.pipeline.spec import parse_pipelines
+from streamproc.config.pipelines import parse_pipelines
 from streamproc.sources import Decoder
 
 KEY = b"unit-test-redaction-key"

@@ -21,7 +21,7 @@ from opensearchpy.exceptions import (
     ConnectionError as OsConnectionError,
 )
 
-from tests.services.opensearch_fake import OpenSearchFake
+from streamproc.dev.opensearch_fake import OpenSearchFake
 
 
 @pytest.fixture

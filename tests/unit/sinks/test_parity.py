@@ -8,7 +8,7 @@ import json
 import pytest
 
 from streamproc.errors import ConfigError
-from streamproc.parity import (
+from streamproc.sinks.s3.parity import (
     ParityReport,
     S3Url,
     add_arguments,

@@ -10,8 +10,8 @@ import pytest
 
 from streamproc.errors import FatalSinkError, RetriableSinkError, SinkBackpressure
 from streamproc.jsonutil import dumps
-from streamproc.metrics import SinkMetrics
-from streamproc.settings import SinkRuntimeSettings
+from streamproc.runtime.metrics import SinkMetrics
+from streamproc.config.settings import SinkRuntimeSettings
 from streamproc.sinks.base import Sink, SinkBatch, record_from_message
 from streamproc.sinks.runner import Backoff, CircuitBreaker, SinkRunner, chunks
 

@@ -11,8 +11,8 @@ import math
 import fastavro
 import pytest
 
-from streamproc.settings import AwsSettings
-from streamproc.sinks.archive_format import (
+from streamproc.config.settings import AwsSettings
+from streamproc.sinks.s3.archive_format import (
     ENVELOPE_SCHEMA,
     hour_partition,
     object_key,
@@ -20,10 +20,10 @@ from streamproc.sinks.archive_format import (
     sync_marker,
 )
 from streamproc.sinks.base import SinkBatch, SinkRecord
-from streamproc.sinks.js_json import js_json, js_number
-from streamproc.sinks.s3 import S3TriggerSink
-from streamproc.sinks.s3_archive import S3ArchiveSink
-from streamproc.sinks.s3_layout import (
+from streamproc.sinks.s3.js_json import js_json, js_number
+from streamproc.sinks.s3.trigger import S3TriggerSink
+from streamproc.sinks.s3.archive import S3ArchiveSink
+from streamproc.sinks.s3.layout import (
     MAX_PART_BYTES,
     Rejected,
     S3ArchiveSpec,
@@ -40,7 +40,7 @@ from streamproc.sinks.s3_layout import (
     sqs_body,
     sqs_id,
 )
-from streamproc.sinks.s3_markers import Marker, archive_marker_key, trigger_marker_key
+from streamproc.sinks.s3.markers import Marker, archive_marker_key, trigger_marker_key
 from tests.unit.sinks.aws_errors import client_error
 
 TS = 1_700_000_000_123  # 2023-11-14T22:13:20.123Z
@@ -412,22 +412,22 @@ def test_archive_sink_plan_needs_no_connection() -> None:
 
 
 def test_public_api() -> None:
-    import streamproc.parity
-    import streamproc.sinks.archive_format
-    import streamproc.sinks.aws
-    import streamproc.sinks.js_json
-    import streamproc.sinks.s3
-    import streamproc.sinks.s3_archive
-    import streamproc.sinks.s3_layout
-    import streamproc.sinks.s3_markers
+    import streamproc.sinks.s3.parity
+    import streamproc.sinks.s3.archive_format
+    import streamproc.sinks.s3.aws
+    import streamproc.sinks.s3.js_json
+    import streamproc.sinks.s3.trigger
+    import streamproc.sinks.s3.archive
+    import streamproc.sinks.s3.layout
+    import streamproc.sinks.s3.markers
 
-    assert streamproc.sinks.s3.__all__ == ["S3TriggerSink"]
-    assert streamproc.sinks.s3_archive.__all__ == ["S3ArchiveSink"]
-    assert streamproc.sinks.aws.__all__ == ["boto_config", "make_client", "classify_error"]
+    assert streamproc.sinks.s3.trigger.__all__ == ["S3TriggerSink"]
+    assert streamproc.sinks.s3.archive.__all__ == ["S3ArchiveSink"]
+    assert streamproc.sinks.s3.aws.__all__ == ["boto_config", "make_client", "classify_error"]
     assert S3TriggerSink.name == "s3" and S3ArchiveSink.name == "s3-archive"
-    for mod in (streamproc.sinks.aws, streamproc.sinks.s3, streamproc.sinks.s3_archive, streamproc.sinks.s3_layout,
-                streamproc.sinks.s3_markers, streamproc.sinks.js_json, streamproc.sinks.archive_format,
-                streamproc.parity):
+    for mod in (streamproc.sinks.s3.aws, streamproc.sinks.s3.trigger, streamproc.sinks.s3.archive, streamproc.sinks.s3.layout,
+                streamproc.sinks.s3.markers, streamproc.sinks.s3.js_json, streamproc.sinks.s3.archive_format,
+                streamproc.sinks.s3.parity):
         for name in mod.__all__:
             assert hasattr(mod, name), f"{mod.__name__}.{name}"
 
@@ -436,8 +436,8 @@ def test_layout_imports_no_sdk() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, streamproc.sinks.spec, streamproc.sinks.s3_layout, streamproc.sinks.s3_markers\n"
-            "import streamproc.sinks.js_json\n"
+    code = ("import sys, streamproc.config.sinks, streamproc.sinks.s3.layout, streamproc.sinks.s3.markers\n"
+            "import streamproc.sinks.s3.js_json\n"
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore', 'fastavro')))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
@@ -452,7 +452,7 @@ def test_error_mapping_at_the_boundary() -> None:
     )
 
     from streamproc.errors import FatalSinkError, RetriableSinkError, SinkBackpressure
-    from streamproc.sinks.aws import classify_error
+    from streamproc.sinks.s3.aws import classify_error
 
     slow = classify_error(client_error("SlowDown", 503), "PutObject", bucket="b")
     assert isinstance(slow, SinkBackpressure) and slow.retry_after > 0
@@ -512,7 +512,7 @@ def test_event_time_beyond_year_9999_is_rejected_not_raised() -> None:
 @pytest.mark.parametrize("status", [400, 409])
 def test_transient_codes_are_retriable(code: str, status: int) -> None:
     from streamproc.errors import RetriableSinkError
-    from streamproc.sinks.aws import classify_error
+    from streamproc.sinks.s3.aws import classify_error
 
     err = classify_error(client_error(code, status), "PutObject", bucket="b")
     assert type(err) is RetriableSinkError and code in str(err) and err.__cause__ is not None
@@ -527,7 +527,7 @@ def test_transient_codes_are_retriable(code: str, status: int) -> None:
 ])
 def test_throttle_codes_are_backpressure(code: str) -> None:
     from streamproc.errors import SinkBackpressure
-    from streamproc.sinks.aws import classify_error
+    from streamproc.sinks.s3.aws import classify_error
 
     err = classify_error(client_error(code, 400), "SendMessageBatch", queue="q")
     assert isinstance(err, SinkBackpressure) and err.retry_after > 0
@@ -538,7 +538,7 @@ def test_botocore_throttle_and_transient_codes_are_all_covered() -> None:
     """Every code botocore's standard retry mode retries is retried here too (once its attempts are spent)."""
     from botocore.retries import standard
 
-    from streamproc.sinks.aws import _THROTTLED, _TRANSIENT
+    from streamproc.sinks.s3.aws import _THROTTLED, _TRANSIENT
 
     transient = getattr(standard.TransientRetryableChecker, "_TRANSIENT_ERROR_CODES", None)
     throttled = getattr(standard.ThrottledRetryableChecker, "_THROTTLED_ERROR_CODES", None)
@@ -551,7 +551,7 @@ def test_botocore_throttle_and_transient_codes_are_all_covered() -> None:
 def test_only_unlisted_4xx_and_invalid_parameters_are_per_record() -> None:
     from botocore.exceptions import ParamValidationError
 
-    from streamproc.sinks.aws import classify_error
+    from streamproc.sinks.s3.aws import classify_error
 
     for code, status in [("InvalidArgument", 400), ("EntityTooLarge", 400), ("InvalidParameterValue", 400),
                          ("PreconditionFailed", 412), ("", 413)]:
@@ -561,7 +561,7 @@ def test_only_unlisted_4xx_and_invalid_parameters_are_per_record() -> None:
 
 def test_a_redirect_is_fatal_not_per_record() -> None:
     from streamproc.errors import FatalSinkError
-    from streamproc.sinks.aws import classify_error
+    from streamproc.sinks.s3.aws import classify_error
 
     err = classify_error(client_error("PermanentRedirect", 301), "PutObject", bucket="b")
     assert isinstance(err, FatalSinkError) and "PermanentRedirect" in str(err)
@@ -571,7 +571,7 @@ def test_other_sdk_errors_are_retriable() -> None:
     from botocore.exceptions import IncompleteReadError
 
     from streamproc.errors import RetriableSinkError
-    from streamproc.sinks.aws import classify_error
+    from streamproc.sinks.s3.aws import classify_error
 
     err = classify_error(IncompleteReadError(actual_bytes=1, expected_bytes=2), "GetObject", bucket="b")
     assert isinstance(err, RetriableSinkError) and "IncompleteReadError" in str(err)
@@ -580,7 +580,7 @@ def test_other_sdk_errors_are_retriable() -> None:
 @pytest.mark.parametrize("bug", [TypeError("unexpected keyword"), KeyError("Body"), ValueError("x"),
                                  AttributeError("y")])
 def test_a_bug_is_re_raised_not_classified(bug: Exception) -> None:
-    from streamproc.sinks.aws import classify_error
+    from streamproc.sinks.s3.aws import classify_error
 
     with pytest.raises(type(bug)) as info:
         classify_error(bug, "PutObject", bucket="b")
@@ -591,7 +591,7 @@ def test_gather_raises_a_bug_before_any_sink_error() -> None:
     import asyncio
 
     from streamproc.errors import FatalSinkError, RetriableSinkError, SinkBackpressure
-    from streamproc.sinks.aws import _gather
+    from streamproc.sinks.s3.aws import _gather
 
     async def ok(v: int) -> int:
         return v

@@ -8,12 +8,12 @@ from decimal import Decimal
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from streamproc.settings import WarehouseSettings
+from streamproc.config.settings import WarehouseSettings
 from streamproc.sinks.base import SinkRecord
-from streamproc.sinks.warehouse import DuckDBBackend, PostgresBackend, WarehouseSink, backend_for
-from streamproc.sinks.warehouse_plan import WarehousePlanner, WarehouseSpec, table_plan
-from streamproc.sinks.warehouse_rows import RecordRejected, build_row, lookup, quote_ident, row_json
-from streamproc.sinks.warehouse_sql import (
+from streamproc.sinks.warehouse.sink import DuckDBBackend, PostgresBackend, WarehouseSink, backend_for
+from streamproc.sinks.warehouse.plan import WarehousePlanner, WarehouseSpec, table_plan
+from streamproc.sinks.warehouse.rows import RecordRejected, build_row, lookup, quote_ident, row_json
+from streamproc.sinks.warehouse.sql import (
     STAGE_TABLE,
     add_column_sqls,
     copy_stage_sql,
@@ -24,7 +24,7 @@ from streamproc.sinks.warehouse_sql import (
     stage_name,
     upsert_sql,
 )
-from streamproc.sinks.warehouse_types import DUCKDB, POSTGRES, ConversionError, convert, encode_position
+from streamproc.sinks.warehouse.types import DUCKDB, POSTGRES, ConversionError, convert, encode_position
 
 
 def rec(op="insert", key=None, position=(1,), doc=None, entity="orders", complete=True, ts_ms=1_700_000_000_000):
@@ -399,5 +399,5 @@ def test_a_rejected_record_is_reported_once_and_not_logged_by_the_sink(caplog) -
     with caplog.at_level("DEBUG", logger="streamproc"):
         asyncio.run(go())
     assert [(f.record, f.error_class) for f in batch.failures] == [(bad, "invalid")]
-    assert not [r for r in caplog.records if r.name.startswith("streamproc.sinks.warehouse")]  # the runtime logs DLQ records
+    assert not [r for r in caplog.records if r.name.startswith("streamproc.sinks.warehouse.sink")]  # the runtime logs DLQ records
     assert "secret" not in batch.failures[0].reason and "secret" not in caplog.text

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from streamproc.dumpio import to_json_line
+from streamproc.cli.dump import to_json_line
 from streamproc.errors import DecodeError
 from streamproc.model import ChangeEvent, Op, Skip
 from streamproc.sources import Decoder

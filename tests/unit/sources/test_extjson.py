@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streamproc.dumpio import to_json_line
+from streamproc.cli.dump import to_json_line
 from streamproc.sources import parse_json, to_plain
 from streamproc.sources.extjson import ExtJSONError, loads
 

@@ -1,0 +1,1 @@
+"""Configuration: the ``STREAMPROC_*`` settings and the pipelines file (sources and sinks)."""

@@ -1,0 +1,2 @@
+"""Local development: the embedded broker, local services (moto, DuckDB, the OpenSearch stand-in,
+a fake) and the demo. Nothing here runs in production."""

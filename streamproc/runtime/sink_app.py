@@ -1,0 +1,259 @@
+"""Builds one Faust app per sink role (``s3``, ``opensearch``, ``warehouse``), each with its own
+consumer group on the clean topics, so one sink's outage never stops another and each can be
+replayed alone (reset that group's offsets).
+
+Per sink, one agent reads every clean topic in batches (``take_events``, by count and time;
+:class:`SinkRunner` splits by bytes). A batch's offsets are acknowledged when the loop body
+returns, which is after the sink wrote it durably and its DLQ records were flushed. Anything
+else — a fatal configuration error, a bug — stops the process at once, before the
+acknowledgement, and the batch is redelivered on restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from typing import Any
+
+import faust
+
+from streamproc.runtime.ingest import fail_stop, faust_app, group_settings, install_web, observe_lag, require_bootstrap
+from streamproc.errors import ConfigError, DecodeError, FatalSinkError
+from streamproc.runtime.metrics import SinkMetrics
+from streamproc.runtime.producer import BatchProducer
+from streamproc.pipeline.dlq import dlq_headers
+from streamproc.pipeline.processor import DeadLetter, RawMessage
+from streamproc.config.settings import Settings
+from streamproc.sinks.base import Sink, SinkFailure, SinkRecord, record_from_message
+from streamproc.sinks.runner import SinkRunner
+
+__all__ = [
+    "SINK_ROLES",
+    "build_sinks",
+    "entity_namespaces",
+    "configured_roles",
+    "section_missing",
+    "create_sink_app",
+    "SinkRole",
+]
+
+log = logging.getLogger("streamproc.sink")
+
+SINK_ROLES: tuple[str, ...] = ("s3", "opensearch", "warehouse")
+
+
+def section_missing(role: str, spec: Any) -> str | None:
+    """Why the pipelines file does not configure ``role``, or ``None``."""
+    sinks = spec.sinks
+    present = {"s3": sinks.s3_trigger or sinks.s3_archive, "opensearch": sinks.opensearch,
+               "warehouse": sinks.warehouse}
+    if role not in present:
+        return f"unknown sink role '{role}'"
+    if present[role] is None:
+        return "no 's3_trigger' or 's3_archive' section under 'sinks:'" if role == "s3" else \
+            f"no '{role}' section under 'sinks:'"
+    return None
+
+
+def _missing(role: str, spec: Any, settings: Settings) -> str | None:
+    """Why ``role`` cannot run with this configuration (file and endpoint settings), or ``None``."""
+    why = section_missing(role, spec)
+    if why is None and role == "opensearch" and not settings.opensearch.url:
+        why = "STREAMPROC_OPENSEARCH__URL is not set"
+    if why is None and role == "warehouse" and not settings.warehouse.dsn:
+        why = "STREAMPROC_WAREHOUSE__DSN is not set"
+    return why
+
+
+def configured_roles(roles: list[str], spec: Any, settings: Settings, explicit: bool) -> list[str]:
+    """The roles to run. An explicitly requested role that is not configured is a ConfigError;
+    by default, unconfigured sink roles are skipped with a log line."""
+    out = []
+    for role in roles:
+        why = None if role == "ingest" else _missing(role, spec, settings)
+        if why is None:
+            out.append(role)
+        elif explicit:
+            raise ConfigError(f"role '{role}' cannot run: {why}")
+        else:
+            log.info("role %s not started: %s", role, why)
+    return out
+
+
+def entity_namespaces(settings: Settings, spec: Any) -> dict[str, str]:
+    """Entity → namespace (``database.collection``); a topic-only source takes it from its topic."""
+    from streamproc.sources.common import topic_namespace
+
+    return {s.entity: s.namespace or topic_namespace(s.source_topics(settings.source_topic_prefix)[0])
+            for s in spec.sources}
+
+
+def build_sinks(role: str, settings: Settings, spec: Any) -> list[Sink]:
+    """The sinks of one role, constructed without connecting (``start()`` connects)."""
+    sinks = spec.sinks
+    create = settings.sink.create_missing
+    if role == "s3":
+        from streamproc.sinks.s3.trigger import S3TriggerSink
+        from streamproc.sinks.s3.archive import S3ArchiveSink
+
+        out: list[Sink] = []
+        if sinks.s3_trigger is not None:
+            out.append(S3TriggerSink(sinks.s3_trigger, settings.aws, create_missing=create))
+        if sinks.s3_archive is not None:
+            out.append(S3ArchiveSink(sinks.s3_archive, settings.aws, create_missing=create))
+        return out
+    if role == "opensearch":
+        from streamproc.sinks.opensearch.sink import OpenSearchSink
+
+        return [OpenSearchSink(sinks.opensearch, settings.opensearch, namespaces=entity_namespaces(settings, spec),
+                               create_missing=create)]
+    if role == "warehouse":
+        from streamproc.sinks.warehouse.sink import WarehouseSink
+
+        return [WarehouseSink(sinks.warehouse, settings.warehouse)]
+    raise ConfigError(f"unknown sink role '{role}'")
+
+
+def _window(sink: Sink, settings: Settings) -> tuple[int, float, int]:
+    """(max records, max seconds, max bytes) of one sink's batches: its own, else the settings'."""
+    conf = settings.sink
+    return sink.batch_limits or (conf.batch_records, conf.batch_seconds, conf.batch_bytes)
+
+
+def sink_fail_stop(where: str, exc: BaseException) -> None:
+    """Exit at once, before the batch is acknowledged (see ``app.fail_stop``); 78 = configuration."""
+    code = 78 if isinstance(exc, (FatalSinkError, ConfigError)) else 70
+    fail_stop(where, exc, code=code)
+
+
+async def _finish_or_leave(task: asyncio.Future[Any], role: str, grace: float = 10.0) -> None:
+    """On shutdown, let a batch in flight finish; one still retrying after ``grace`` seconds is
+    left unacknowledged by exiting now (it is redelivered), never acknowledged half-written."""
+    try:
+        await asyncio.wait_for(asyncio.shield(task), grace)
+    except BaseException:  # noqa: BLE001 - timeout, or the batch failed: it must not be acknowledged
+        log.warning("%s: shutting down with a batch not written; it is redelivered on restart", role)
+        logging.shutdown()
+        os._exit(0)
+
+
+class SinkRole:
+    """The runtime of one role's app: runners, DLQ producer, metrics, pause/resume."""
+
+    def __init__(self, app: faust.App, role: str, settings: Settings, sinks: list[Sink], metrics: SinkMetrics,
+                 topics: list[str]) -> None:
+        self.app = app
+        self.role = role
+        self.settings = settings
+        self.metrics = metrics
+        self.topics = topics
+        self.producer = BatchProducer(settings.kafka_bootstrap or "")
+        self.runners: list[SinkRunner] = []
+        for sink in sinks:
+            records, _, size = _window(sink, settings)
+            self.runners.append(SinkRunner(
+                sink, settings.sink, metrics, self.dead_letter,
+                pause=self.pause, resume=self.resume, max_records=records, max_bytes=size,
+            ))
+        self.totals: dict[str, int] = {r.sink.name: 0 for r in self.runners}
+
+    def _assigned(self) -> set[Any]:
+        topics = set(self.topics)
+        return {tp for tp in self.app.consumer.assignment() if tp.topic in topics}
+
+    def pause(self) -> None:
+        tps = self._assigned()
+        if tps:
+            self.app.consumer.pause_partitions(tps)
+            log.info("%s: paused %d partitions while the target is unavailable", self.role, len(tps))
+
+    def resume(self) -> None:
+        tps = self._assigned()
+        if tps:
+            self.app.consumer.resume_partitions(tps)
+            log.info("%s: resumed %d partitions", self.role, len(tps))
+
+    def _to_dlq(self, raw: RawMessage, dl: DeadLetter) -> None:
+        """The original bytes and headers, plus the Connect-style error headers (not awaited)."""
+        self.producer.produce(self.settings.dlq_topic, raw.key, raw.value, dlq_headers(raw, dl, self.app.conf.id))
+        log.warning("DLQ: %s/%s@%s at %s: %s", raw.topic, raw.partition, raw.offset, dl.stage, dl.reason)
+
+    def dead_letter(self, failure: SinkFailure, sink: str) -> None:
+        r = failure.record
+        self._to_dlq(RawMessage(r.topic, r.raw_key, r.raw_value, list(r.headers), r.partition, r.offset),
+                     DeadLetter(failure.error_class, failure.reason, f"sink {sink}", "SinkError"))
+
+    def records(self, events: list[Any], sink: str) -> list[SinkRecord]:
+        """Parse clean events; one that is not one goes to the DLQ (once per sink that read it)."""
+        out = []
+        for ev in events:
+            m = ev.message
+            headers = list(m.headers or ())
+            try:
+                out.append(record_from_message(m.topic, m.partition, m.offset, m.key, m.value, headers))
+            except DecodeError as exc:
+                self._to_dlq(RawMessage(m.topic, m.key, m.value, headers, m.partition, m.offset),
+                             DeadLetter("poison", str(exc), f"sink {sink} read", "DecodeError"))
+                self.metrics.dlq.labels(sink, "poison").inc()
+        return out
+
+    async def handle(self, runner: SinkRunner, events: list[Any]) -> None:
+        written = await runner.deliver(self.records(events, runner.sink.name))
+        await self.producer.flush()  # DLQ records are durable before the batch is acknowledged
+        self.totals[runner.sink.name] += written
+        observe_lag(self.app.consumer, (e.message for e in events), self.metrics.lag, runner.sink.name)
+
+
+def create_sink_app(
+    role: str, settings: Settings, spec: Any, metrics: SinkMetrics, *, web: bool = False
+) -> faust.App:
+    """One role's app; ``web`` serves /metrics, /livez, /readyz when this role runs alone."""
+    from streamproc.runtime.admin import ensure_topics
+
+    bootstrap = require_bootstrap(settings)
+    sinks = build_sinks(role, settings, spec)
+    topics = [settings.clean_topic(s.entity) for s in spec.sources]
+    ensure_topics(bootstrap, topics + [settings.dlq_topic], settings.partitions, settings.replication_factor)
+    app = faust_app(settings.sink_app_id(role), settings, bootstrap, store="memory://", web=web,
+                    group=group_settings(settings)[0])
+    runtime = SinkRole(app, role, settings, sinks, metrics, topics)
+    app.streamproc = runtime  # type: ignore[attr-defined]
+    channel = app.topic(*topics, key_serializer="raw", value_serializer="raw")
+
+    for runner in runtime.runners:
+        max_records, within, _ = _window(runner.sink, settings)
+
+        async def consume(stream: Any, runner: SinkRunner = runner, max_records: int = max_records,
+                          within: float = within) -> None:
+            async for events in stream.take_events(max_records, within=within):
+                task = asyncio.ensure_future(runtime.handle(runner, events))
+                try:
+                    await asyncio.shield(task)
+                except asyncio.CancelledError:
+                    await _finish_or_leave(task, role)
+                    raise
+                except BaseException as exc:  # noqa: BLE001 - fail-stop before the acknowledgement
+                    sink_fail_stop(f"a {runner.sink.name} batch", exc)
+
+        name = f"sink_{runner.sink.name}".replace("-", "_")
+        consume.__name__ = name
+        app.agent(channel, name=f"streamproc.sink.{runner.sink.name}")(consume)
+
+    if web:
+        install_web(app, metrics.registry)
+
+    @app.task
+    async def start_sinks() -> None:
+        for runner in runtime.runners:
+            try:
+                await runner.ensure_started()
+            except BaseException as exc:  # noqa: BLE001
+                sink_fail_stop(f"starting sink {runner.sink.name}", exc)
+            log.info("sink %s started", runner.sink.name)
+
+    @app.timer(interval=10.0)
+    async def progress() -> None:
+        log.info("progress %s: %s", role, " ".join(f"{k}={v}" for k, v in runtime.totals.items()))
+
+    return app

@@ -1,0 +1,1 @@
+"""The OpenSearch sink: planning (index names, ids, versions), bulk bodies, index set-up."""

@@ -1,0 +1,2 @@
+"""The S3 sinks: trigger-compatible objects with SQS messages, the Avro archive, their progress
+markers, and shadow-mode parity."""

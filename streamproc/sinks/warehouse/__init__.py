@@ -1,0 +1,1 @@
+"""The warehouse sink: row planning and SQL, with PostgreSQL and DuckDB backends."""
