@@ -72,25 +72,32 @@ def main() -> int:
         assert pid is not None
         topic = "cost"
         ensure_topics(bootstrap, [topic], 1)
-        print(f"1. fresh partition, 2 records per request: broker CPU {stream(bootstrap, pid, topic, 2):.2f} s",
-              flush=True)
+        print(
+            f"1. fresh partition, 2 records per request: broker CPU {stream(bootstrap, pid, topic, 2):.2f} s",
+            flush=True,
+        )
         producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0})
         for i in range(args.stored):
             producer.produce(topic, b"0")
             producer.flush()  # one request, one stored batch
             if i % 1000 == 999:
                 print(f"   … {i + 1} batches stored", flush=True)
-        print(f"2. +{args.stored} stored batches, 2 records per request: broker CPU "
-              f"{stream(bootstrap, pid, topic, 2):.2f} s", flush=True)
-        print(f"3. the same, 20 records per request: broker CPU {stream(bootstrap, pid, topic, 20):.2f} s",
-              flush=True)
+        print(
+            f"2. +{args.stored} stored batches, 2 records per request: broker CPU "
+            f"{stream(bootstrap, pid, topic, 2):.2f} s",
+            flush=True,
+        )
+        print(f"3. the same, 20 records per request: broker CPU {stream(bootstrap, pid, topic, 20):.2f} s", flush=True)
         consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": uuid.uuid4().hex})
         consumer.assign([TopicPartition(topic, 0, 0)])
         before, got = cpu_seconds(pid), 0
         while got < args.stored:
             got += sum(1 for m in consumer.consume(1000, 0.5) if m.error() is None)
         consumer.close()
-        print(f"4. {got} records read back in bulk from offset 0: broker CPU {cpu_seconds(pid) - before:.2f} s", flush=True)
+        print(
+            f"4. {got} records read back in bulk from offset 0: broker CPU {cpu_seconds(pid) - before:.2f} s",
+            flush=True,
+        )
     return 0
 
 

@@ -51,7 +51,7 @@ from streamproc.runtime.admin import ensure_topics  # noqa: E402
 from tests.integration.workers import WorkerProcess  # noqa: E402
 
 PARTITIONS = 4
-WORDS = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike".split()
+WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo", "lima", "mike"]
 
 
 def oid(i: int) -> str:
@@ -78,14 +78,22 @@ def make_event(doc: int, version: int, ts_ms: int, ord_: int, rnd: random.Random
         "ts_ms": ts_ms + 5,
         "before": None,
         "after": json.dumps(body),
-        "updateDescription": None if version == 0 else {
+        "updateDescription": None
+        if version == 0
+        else {
             "updatedFields": json.dumps({"version": version, "status": body["status"]}),
             "removedFields": None,
             "truncatedArrays": None,
         },
         "source": {
-            "version": "2.7.0.Final", "connector": "mongodb", "name": "bench", "ts_ms": ts_ms,
-            "snapshot": "false", "db": "benchdb", "collection": "items", "ord": ord_,
+            "version": "2.7.0.Final",
+            "connector": "mongodb",
+            "name": "bench",
+            "ts_ms": ts_ms,
+            "snapshot": "false",
+            "db": "benchdb",
+            "collection": "items",
+            "ord": ord_,
         },
     }
     key = json.dumps({"id": json.dumps({"$oid": oid(doc)})}).encode()
@@ -107,10 +115,17 @@ def produce_events(bootstrap: str, topic: str, n: int, docs: int, seed: int = 7)
     assert p.flush(60) == 0
 
 
-def read_timestamps(bootstrap: str, topic: str, expect: int, timeout: float,
-                    proc: subprocess.Popen | None = None) -> list[int]:
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-reader-{uuid.uuid4().hex}",
-                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
+def read_timestamps(
+    bootstrap: str, topic: str, expect: int, timeout: float, proc: subprocess.Popen | None = None
+) -> list[int]:
+    c = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"bench-reader-{uuid.uuid4().hex}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
     c.subscribe([topic])
     stamps: list[int] = []
     deadline = time.monotonic() + timeout
@@ -140,9 +155,15 @@ def raw_loop(bootstrap: str, source: str, sink: str, n: int | None = None) -> No
     throughput run, until ``n`` records (or 300 s). Without: the live relay of the latency run
     (short fetch wait, the source time as a header) until the process is stopped."""
     live = n is None
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-raw-{uuid.uuid4().hex}",
-                  "auto.offset.reset": "earliest", "enable.auto.commit": False,
-                  **({"fetch.wait.max.ms": 10} if live else {})})
+    c = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"bench-raw-{uuid.uuid4().hex}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            **({"fetch.wait.max.ms": 10} if live else {}),
+        }
+    )
     p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5 if live else 1})
     c.subscribe([source])
     done = 0
@@ -170,12 +191,23 @@ def bench_raw(bootstrap: str, source: str, n: int) -> float:
 def bench_naive(bootstrap: str, source: str, n: int, workdir: Path) -> float:
     sink = f"bench-naive-out-{uuid.uuid4().hex[:6]}"
     ensure_topics(bootstrap, [sink], PARTITIONS)
-    env = {**os.environ, "BENCH_BOOTSTRAP": bootstrap, "BENCH_SOURCE": source, "BENCH_SINK": sink,
-           "BENCH_APP_ID": f"bench-naive-{uuid.uuid4().hex[:6]}", "BENCH_DATADIR": str(workdir / "naive"),
-           "BENCH_PARTITIONS": str(PARTITIONS)}
+    env = {
+        **os.environ,
+        "BENCH_BOOTSTRAP": bootstrap,
+        "BENCH_SOURCE": source,
+        "BENCH_SINK": sink,
+        "BENCH_APP_ID": f"bench-naive-{uuid.uuid4().hex[:6]}",
+        "BENCH_DATADIR": str(workdir / "naive"),
+        "BENCH_PARTITIONS": str(PARTITIONS),
+    }
     log = open(workdir / "naive.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "faust", "-A", "bench.naive_faust", "worker", "-l", "warn"],
-                            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "faust", "-A", "bench.naive_faust", "worker", "-l", "warn"],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         return rate(read_timestamps(bootstrap, sink, n, 600, proc))
     finally:
@@ -186,10 +218,17 @@ def bench_naive(bootstrap: str, source: str, n: int, workdir: Path) -> float:
 def start_worker(bootstrap: str, source: str, workdir: Path, name: str) -> tuple[WorkerProcess, str]:
     """``streamproc worker`` with production defaults (no shortened group timeouts or batch window)."""
     live = source.endswith("_live")
-    w = WorkerProcess(bootstrap, workdir / name, REPO / "bench" / ("pipelines-live.yaml" if live else "pipelines.yaml"),
-                      app_id=f"bench-{name}-{uuid.uuid4().hex[:6]}", topic_prefix=f"bench{uuid.uuid4().hex[:6]}",
-                      log_path=workdir / f"{name}.log", loglevel="warning", fast_group=False,
-                      extra_env={"BENCH_SOURCE_TOPIC": source}).start()
+    w = WorkerProcess(
+        bootstrap,
+        workdir / name,
+        REPO / "bench" / ("pipelines-live.yaml" if live else "pipelines.yaml"),
+        app_id=f"bench-{name}-{uuid.uuid4().hex[:6]}",
+        topic_prefix=f"bench{uuid.uuid4().hex[:6]}",
+        log_path=workdir / f"{name}.log",
+        loglevel="warning",
+        fast_group=False,
+        extra_env={"BENCH_SOURCE_TOPIC": source},
+    ).start()
     clean = f"{w.topic_prefix}.events.{'items_live' if live else 'items'}"
     ensure_topics(bootstrap, [clean], PARTITIONS)  # so readers subscribing now see it at once
     return w, clean
@@ -210,15 +249,19 @@ class RawRelay:
         self.sink = f"bench-raw-live-{uuid.uuid4().hex[:6]}"
         ensure_topics(bootstrap, [self.sink], PARTITIONS)
         with open(workdir / "relay.log", "wb") as log:  # the child keeps its own descriptor
-            self.proc = subprocess.Popen([sys.executable, __file__, "--relay", f"{bootstrap},{source},{self.sink}"],
-                                         stdout=log, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(
+                [sys.executable, __file__, "--relay", f"{bootstrap},{source},{self.sink}"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
 
     def stop(self) -> None:
         stop_process(self.proc, 30)
 
 
-def bench_latency(bootstrap: str, workdir: Path, docs: int, offered: int, seconds: int,
-                  contender: str = "streamproc") -> dict[str, float]:
+def bench_latency(
+    bootstrap: str, workdir: Path, docs: int, offered: int, seconds: int, contender: str = "streamproc"
+) -> dict[str, float]:
     """Fixed offered rate against a running, caught-up worker (or, for ``contender="raw"``, the
     raw relay). Every event is generated up front with its *planned* send time as the source
     change time, so the latency includes any wait behind a backlog (no coordinated omission) and
@@ -233,8 +276,15 @@ def bench_latency(bootstrap: str, workdir: Path, docs: int, offered: int, second
         ensure_topics(bootstrap, [source], PARTITIONS)
         worker, clean = start_worker(bootstrap, source, workdir, "latency")
         worker.wait_ready()  # (the relay reads from the earliest offset: the warm-up shows it runs)
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-lat-{uuid.uuid4().hex}",
-                  "auto.offset.reset": "earliest", "enable.auto.commit": False, "fetch.wait.max.ms": 10})
+    c = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"bench-lat-{uuid.uuid4().hex}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            "fetch.wait.max.ms": 10,
+        }
+    )
     c.subscribe([clean])
     rnd = random.Random(11)
     versions = [0] * docs
@@ -266,8 +316,11 @@ def bench_latency(bootstrap: str, workdir: Path, docs: int, offered: int, second
         versions[doc] += 1
     late_ms = time.time() * 1000 - t0_ms
     if late_ms > 0:
-        print(f"    warning: event generation overran the schedule start by {late_ms:.0f} ms "
-              f"(inside the {warmup_s} s warm-up: {late_ms < warmup_s * 1000})", flush=True)
+        print(
+            f"    warning: event generation overran the schedule start by {late_ms:.0f} ms "
+            f"(inside the {warmup_s} s warm-up: {late_ms < warmup_s * 1000})",
+            flush=True,
+        )
     p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 1})
     latencies: list[float] = []
     windows: dict[int, list[float]] = {}
@@ -310,9 +363,16 @@ def bench_latency(bootstrap: str, workdir: Path, docs: int, offered: int, second
         return round(latencies[min(len(latencies) - 1, int(q * len(latencies)))]) if latencies else float("nan")
 
     by_window = {f"{w * 5}-{w * 5 + 5}s": round(sorted(v)[len(v) // 2]) for w, v in sorted(windows.items())}
-    return {"received": len(latencies), "sent": offered * seconds, "warmup_s": warmup_s,
-            "p50_ms": pct(0.50), "p95_ms": pct(0.95), "p99_ms": pct(0.99), "max_ms": round(latencies[-1]) if latencies else float("nan"),
-            "p50_ms_by_5s_window": by_window}
+    return {
+        "received": len(latencies),
+        "sent": offered * seconds,
+        "warmup_s": warmup_s,
+        "p50_ms": pct(0.50),
+        "p95_ms": pct(0.95),
+        "p99_ms": pct(0.99),
+        "max_ms": round(latencies[-1]) if latencies else float("nan"),
+        "p50_ms_by_5s_window": by_window,
+    }
 
 
 @contextlib.contextmanager
@@ -363,7 +423,10 @@ def main() -> int:
         if "streamproc" not in skip:
             results["streamproc_eps"] = round(bench_streamproc(bootstrap, source, args.events, workdir))
             print(f"streamproc worker: {results['streamproc_eps']} events/s", flush=True)
-        for name, contender, label in (("raw_latency", "raw", "raw relay latency"), ("latency", "streamproc", "latency")):
+        for name, contender, label in (
+            ("raw_latency", "raw", "raw relay latency"),
+            ("latency", "streamproc", "latency"),
+        ):
             if name.replace("_", "-") in skip:
                 continue
             with latency_broker(bootstrap, broker, workdir, name) as where:

@@ -27,8 +27,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "bench")]
 
 import yaml  # noqa: E402
+from ingest_bench import produce_events, rate, read_timestamps  # noqa: E402
 
-from ingest_bench import produce_events, read_timestamps, rate  # noqa: E402
 from streamproc.dev.broker import EmbeddedBroker, free_port, stop_process  # noqa: E402
 from streamproc.dev.services import MotoProcess, endpoint_env  # noqa: E402
 from streamproc.runtime.admin import ensure_topics  # noqa: E402
@@ -43,7 +43,11 @@ def write_config(path: Path, topic: str, bucket: str, queue: str) -> None:
     cfg = yaml.safe_load((REPO / "bench" / "pipelines.yaml").read_text())
     cfg["sources"][0]["topic"] = topic
     cfg["sinks"] = {
-        "s3_trigger": {"bucket": bucket, "env": "prod/", "entities": {"items": {"collection": "items", "queue": queue}}},
+        "s3_trigger": {
+            "bucket": bucket,
+            "env": "prod/",
+            "entities": {"items": {"collection": "items", "queue": queue}},
+        },
         "opensearch": {},
         "warehouse": {"schema": "public", "entities": "all"},
     }
@@ -51,10 +55,12 @@ def write_config(path: Path, topic: str, bucket: str, queue: str) -> None:
 
 
 def start_opensearch_fake(port: int) -> subprocess.Popen:
-    code = ("import sys, time; sys.path.insert(0, %r)\n"
-            "from streamproc.dev.opensearch_fake import OpenSearchFake\n"
-            "OpenSearchFake(port=%d).start()\n"
-            "while True: time.sleep(3600)\n") % (str(REPO), port)
+    code = (
+        "import sys, time; sys.path.insert(0, %r)\n"
+        "from streamproc.dev.opensearch_fake import OpenSearchFake\n"
+        "OpenSearchFake(port=%d).start()\n"
+        "while True: time.sleep(3600)\n"
+    ) % (str(REPO), port)
     proc = subprocess.Popen([sys.executable, "-c", code])
     import httpx
 
@@ -88,12 +94,13 @@ while time.monotonic() < end:
 
 
 def sink_written(workers: dict[str, WorkerProcess]) -> dict[str, float]:
-    return {role: w.total("streamproc_sink_records_total") + w.total("streamproc_sink_dlq_total")  # 0 while down
-            for role, w in workers.items()}
+    return {
+        role: w.total("streamproc_sink_records_total") + w.total("streamproc_sink_dlq_total")  # 0 while down
+        for role, w in workers.items()
+    }
 
 
-def sample_until_done(workers: dict[str, WorkerProcess], n: int, done_at: dict[str, float],
-                      deadline: float) -> None:
+def sample_until_done(workers: dict[str, WorkerProcess], n: int, done_at: dict[str, float], deadline: float) -> None:
     """From the workers' start: the wall time at which each sink had written ``n`` records."""
     last = 0.0
     while time.monotonic() < deadline and len(done_at) < len(workers):
@@ -109,8 +116,11 @@ def sample_until_done(workers: dict[str, WorkerProcess], n: int, done_at: dict[s
 
 def histogram(w: WorkerProcess, sink: str) -> dict[str, float]:
     m = w.samples()
-    buckets = sorted((float(dict(lbl)["le"]), v) for lbl, v in m["streamproc_sink_batch_seconds_bucket"].items()
-                     if dict(lbl)["sink"] == sink)
+    buckets = sorted(
+        (float(dict(lbl)["le"]), v)
+        for lbl, v in m["streamproc_sink_batch_seconds_bucket"].items()
+        if dict(lbl)["sink"] == sink
+    )
     count = metric_total(m, "streamproc_sink_batch_seconds_count", sink=sink)
     total = metric_total(m, "streamproc_sink_batch_seconds_sum", sink=sink)
 
@@ -165,21 +175,36 @@ def main() -> int:
             ensure_topics(bootstrap, [topic], 4)
             produce_events(bootstrap, topic, args.events, args.docs)
             dsn = pg.dsn_for(pg.create_database(f"bench_{uniq}"))
-            env = {**endpoint_env(moto.aws_settings(), f"http://127.0.0.1:{os_port}", dsn),
-                   "STREAMPROC_SINK__CREATE_MISSING": "true"}
+            env = {
+                **endpoint_env(moto.aws_settings(), f"http://127.0.0.1:{os_port}", dsn),
+                "STREAMPROC_SINK__CREATE_MISSING": "true",
+            }
             roles = ("ingest",) + (ROLES if phase == "end-to-end" else ())
-            workers = {r: WorkerProcess(bootstrap, work / f"{phase}-{r}", config, app_id=f"bench-{uniq}",
-                                        topic_prefix=f"bench{uniq}", roles=r, log_path=work / f"{phase}-{r}.log",
-                                        extra_env=env, fast_group=True) for r in roles}
+            workers = {
+                r: WorkerProcess(
+                    bootstrap,
+                    work / f"{phase}-{r}",
+                    config,
+                    app_id=f"bench-{uniq}",
+                    topic_prefix=f"bench{uniq}",
+                    roles=r,
+                    log_path=work / f"{phase}-{r}.log",
+                    extra_env=env,
+                    fast_group=True,
+                )
+                for r in roles
+            }
             drain = drain_queue(moto.endpoint_url, queue, args.timeout) if phase == "end-to-end" else None
             for w in workers.values():
                 w.start()
             done_at: dict[str, float] = {}
             sampler = None
             if phase == "end-to-end":
-                sampler = threading.Thread(target=sample_until_done, daemon=True,
-                                           args=({r: workers[r] for r in ROLES}, args.events, done_at,
-                                                 time.monotonic() + args.timeout))
+                sampler = threading.Thread(
+                    target=sample_until_done,
+                    daemon=True,
+                    args=({r: workers[r] for r in ROLES}, args.events, done_at, time.monotonic() + args.timeout),
+                )
                 sampler.start()
             try:
                 clean = f"bench{uniq}.events.items"

@@ -17,7 +17,8 @@ propagates.
 
 from __future__ import annotations
 
-from typing import Iterable, TextIO
+from collections.abc import Iterable
+from typing import TextIO
 
 from streamproc.cli.dump import DumpError, read_dump, to_json_line
 from streamproc.errors import DecodeError

@@ -4,7 +4,8 @@ with an in-memory state instead of RocksDB and stdout instead of Kafka, then thr
 
 from __future__ import annotations
 
-from typing import Any, Iterable, TextIO
+from collections.abc import Iterable
+from typing import Any, TextIO
 
 from streamproc.jsonutil import dumps, loads
 from streamproc.pipeline.processor import DeadLetter, Dropped, Emit, RawMessage
@@ -60,8 +61,8 @@ def run_dry_run(lines: Iterable[str], out: TextIO, settings: Any, spec: Any, fmt
     actions of every configured sink (s3, sqs, opensearch, warehouse), and after the input the
     archive's objects. Each action line names its ``sink`` (a sink's own ``dlq`` line is thereby
     told apart from the pipeline's). Exit 0 once the input was read."""
-    from streamproc.runtime.ingest import build_processor
     from streamproc.cli.dump import DumpError, read_dump, to_json_line
+    from streamproc.runtime.ingest import build_processor
     from streamproc.sinks.base import record_from_message
 
     processor = build_processor(settings, spec, fmt=fmt)

@@ -24,8 +24,9 @@ import base64
 import binascii
 import json
 import math
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import orjson
 

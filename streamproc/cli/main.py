@@ -9,8 +9,9 @@ import argparse
 import gc
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence, TextIO
+from typing import TextIO
 
 from streamproc.errors import ConfigError, StreamprocError
 from streamproc.model import FORMATS
@@ -75,14 +76,17 @@ def _cmd_worker(args: argparse.Namespace) -> int:
 
 
 def _cmd_dev(args: argparse.Namespace) -> int:
-    from streamproc.dev.broker import maybe_embedded
     from streamproc.config.settings import load_settings
+    from streamproc.dev.broker import maybe_embedded
 
     base = load_settings(pipelines=args.config, dev=True)
     log_path = Path(base.datadir) / "broker.log"
     with maybe_embedded(base.kafka_bootstrap, log_path=log_path) as bootstrap:
-        print(f"streamproc dev: Kafka at {bootstrap} (export STREAMPROC_KAFKA_BOOTSTRAP={bootstrap} "
-              "to reach it from another shell)", file=sys.stderr)
+        print(
+            f"streamproc dev: Kafka at {bootstrap} (export STREAMPROC_KAFKA_BOOTSTRAP={bootstrap} "
+            "to reach it from another shell)",
+            file=sys.stderr,
+        )
         settings = base.model_copy(update={"kafka_bootstrap": bootstrap})
         from streamproc.dev.services import local_services
 
@@ -123,7 +127,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="streamproc", description="streamproc: worker, dev, decode, dry-run, parity, opensearch init, demo")
+    p = argparse.ArgumentParser(
+        prog="streamproc", description="streamproc: worker, dev, decode, dry-run, parity, opensearch init, demo"
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     def add_common(sp: argparse.ArgumentParser) -> None:
@@ -133,7 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     w = sub.add_parser("worker", help="run the worker against STREAMPROC_KAFKA_BOOTSTRAP")
     add_common(w)
     w.add_argument(
-        "--role", default=None,
+        "--role",
+        default=None,
         help="comma-separated roles: ingest, s3, opensearch, warehouse (default: every configured role)",
     )
     w.add_argument("--bootstrap", default=None, help="Kafka bootstrap servers (overrides the environment)")

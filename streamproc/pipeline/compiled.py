@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from streamproc.config.pipelines import RedactMode, SourceSpec
 from streamproc.errors import ConfigError
 from streamproc.model import Op, Update
 from streamproc.pipeline.redact import Redactor
-from streamproc.config.pipelines import RedactMode, SourceSpec
 from streamproc.pipeline.transform import Transformer
 from streamproc.pipeline.validate import Validator
 
@@ -75,7 +75,5 @@ def compile_source(spec: SourceSpec, redaction_key: bytes) -> CompiledSource:
         raise ConfigError("redaction key must be bytes")
     keyed = any(r.mode in (RedactMode.HASH, RedactMode.TOKENIZE) for r in spec.redact)
     if keyed and not redaction_key:
-        raise ConfigError(
-            f"source '{spec.entity}' uses HASH or TOKENIZE redaction but the redaction key is empty"
-        )
+        raise ConfigError(f"source '{spec.entity}' uses HASH or TOKENIZE redaction but the redaction key is empty")
     return CompiledSource(spec, bytes(redaction_key))

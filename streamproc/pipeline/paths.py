@@ -117,9 +117,7 @@ def _is_position(seg: str) -> bool:
 # --------------------------------------------------------------------------- documents
 
 
-def map_values(
-    node: Any, segments: Segments, fn: Callable[[Any], Any], owned: set[int] | None = None
-) -> Any:
+def map_values(node: Any, segments: Segments, fn: Callable[[Any], Any], owned: set[int] | None = None) -> Any:
     """Return ``node`` with ``fn`` applied to every value at ``segments``.
 
     ``fn`` may return :data:`REMOVE` to delete the key (a list element addressed by index
@@ -398,11 +396,7 @@ def collect_from_update_set(
 
 def drop_from_unset(unset: tuple[str, ...], segments: Segments) -> tuple[str, ...]:
     """``unset`` without the paths at or inside ``segments``."""
-    kept = tuple(
-        p
-        for p in unset
-        if (m := match_update_key(segments, p.split("."))) is None or m.kind == PREFIX
-    )
+    kept = tuple(p for p in unset if (m := match_update_key(segments, p.split("."))) is None or m.kind == PREFIX)
     return unset if len(kept) == len(unset) else kept
 
 

@@ -85,7 +85,7 @@ class StateEntry:
         return dumps({"p": list(self.position), "d": self.doc, "x": self.deleted})
 
     @staticmethod
-    def decode(raw: bytes) -> "StateEntry":
+    def decode(raw: bytes) -> StateEntry:
         obj = loads(raw)
         return StateEntry(tuple(obj["p"]), obj["d"], bool(obj.get("x", False)))
 
@@ -148,8 +148,7 @@ class Processor:
             return DeadLetter(exc.error_class, str(exc), "transform", type(exc).__name__)
         except (RecursionError, ValueError, TypeError, KeyError, AttributeError) as exc:
             # A bug must not stall the partition; the message text may hold data, so only the class.
-            return DeadLetter("internal", f"pipeline failed with {type(exc).__name__}", "transform",
-                              "StreamprocError")
+            return DeadLetter("internal", f"pipeline failed with {type(exc).__name__}", "transform", "StreamprocError")
 
     def _entity_key(self, src: Any, ev: ChangeEvent) -> dict[str, Any]:
         key: dict[str, Any] = {}

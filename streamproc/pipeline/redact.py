@@ -26,6 +26,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from streamproc.config.pipelines import RedactMode, RedactRule
 from streamproc.model import Update
 from streamproc.pipeline.paths import (
     REMOVE,
@@ -36,7 +37,6 @@ from streamproc.pipeline.paths import (
     map_values,
     parse_path,
 )
-from streamproc.config.pipelines import RedactMode, RedactRule
 
 __all__ = [
     "FULL_MASK",
@@ -52,9 +52,7 @@ FULL_MASK = "****"
 def canonical_bytes(value: Any) -> bytes:
     if isinstance(value, str):
         return value.encode("utf-8")
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
-    ).encode("utf-8")
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode("utf-8")
 
 
 def derive_keys(redaction_key: bytes) -> tuple[bytes, bytes]:
@@ -147,9 +145,7 @@ class Redactor:
         owned = {id(set_)}
         cache: dict[str, list[str]] = {}
         for rule in self.rules:
-            set_ = map_update_set(
-                set_, rule.segments, rule.fn, deeper=True, owned=owned, cache=cache
-            )
+            set_ = map_update_set(set_, rule.segments, rule.fn, deeper=True, owned=owned, cache=cache)
         return Update(set=set_, unset=tuple(update.unset))
 
     def redact_key(self, key: dict[str, Any]) -> dict[str, Any]:

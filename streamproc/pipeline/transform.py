@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Context, Decimal, InvalidOperation
 from typing import Any
 
+from streamproc.config.pipelines import TransformStep
 from streamproc.model import Update
 from streamproc.pipeline.paths import (
     REMOVE,
@@ -27,7 +28,6 @@ from streamproc.pipeline.paths import (
     rename_in_update_set,
     rename_key_fn,
 )
-from streamproc.config.pipelines import TransformStep
 
 __all__ = ["to_iso_date", "to_decimal", "Transformer"]
 
@@ -134,9 +134,7 @@ _VALUE_FUNCTIONS: dict[str, Callable[[Any], Any]] = {
 class _Step:
     __slots__ = ("kind", "segments", "fn", "new_name")
 
-    def __init__(
-        self, kind: str, segments: Segments, fn: Callable[[Any], Any], new_name: str = ""
-    ) -> None:
+    def __init__(self, kind: str, segments: Segments, fn: Callable[[Any], Any], new_name: str = "") -> None:
         self.kind = kind
         self.segments = segments
         self.fn = fn

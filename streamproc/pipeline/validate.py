@@ -9,11 +9,12 @@ every check except ``required``.
 from __future__ import annotations
 
 import math
-from decimal import Decimal, InvalidOperation
 import re
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from streamproc.config.pipelines import ValidationRule
 from streamproc.errors import ValidationFailed
 from streamproc.model import Update
 from streamproc.pipeline.paths import (
@@ -24,7 +25,6 @@ from streamproc.pipeline.paths import (
     match_update_key,
     parse_path,
 )
-from streamproc.config.pipelines import ValidationRule
 
 __all__ = ["FieldRule", "Validator", "is_date"]
 
@@ -98,8 +98,19 @@ class FieldRule:
     """One compiled :class:`ValidationRule`."""
 
     __slots__ = (
-        "name", "segments", "each", "required", "top", "type", "type_check",
-        "min", "max", "min_length", "max_length", "enum", "pattern",
+        "name",
+        "segments",
+        "each",
+        "required",
+        "top",
+        "type",
+        "type_check",
+        "min",
+        "max",
+        "min_length",
+        "max_length",
+        "enum",
+        "pattern",
     )
 
     def __init__(self, rule: ValidationRule) -> None:
@@ -116,9 +127,7 @@ class FieldRule:
         self.max = rule.max
         self.min_length = rule.min_length
         self.max_length = rule.max_length
-        self.enum = (
-            frozenset(k for k in map(_enum_key, rule.enum) if k is not None) if rule.enum else None
-        )
+        self.enum = frozenset(k for k in map(_enum_key, rule.enum) if k is not None) if rule.enum else None
         self.pattern = re.compile(rule.pattern) if rule.pattern is not None else None
 
     def problem(self, v: Any) -> str | None:
@@ -214,7 +223,5 @@ class Validator:
                 m = match_update_key(rule.segments, path.split("."))
                 if m is not None and m.kind != DEEPER:
                     raise rule.fail("required field removed")
-            if update.set and any(
-                v is None for v in collect_from_update_set(update.set, rule.segments, rule.each)
-            ):
+            if update.set and any(v is None for v in collect_from_update_set(update.set, rule.segments, rule.each)):
                 raise rule.fail("required field is null")

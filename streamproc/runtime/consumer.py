@@ -29,12 +29,21 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from faust.transport.drivers import aiokafka as _aiokafka
 
-__all__ = ["BatchDrainConsumer", "ShortFetchWaitThread", "SourceBuffer", "buffer_for", "install", "track", "ack",
-           "FETCH_MAX_WAIT_MS"]
+__all__ = [
+    "BatchDrainConsumer",
+    "ShortFetchWaitThread",
+    "SourceBuffer",
+    "buffer_for",
+    "install",
+    "track",
+    "ack",
+    "FETCH_MAX_WAIT_MS",
+]
 
 #: Faust hard-codes fetch_max_wait_ms=1500 for its worker consumer. A broker that does not
 #: answer a long-poll fetch as soon as data arrives then adds up to that much latency per fetch
@@ -107,7 +116,7 @@ class SourceBuffer:
             self._enough.clear()
             try:
                 await asyncio.wait_for(self._enough.wait(), left)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         batch = self._messages[:max_]
         del self._messages[:max_]
@@ -158,7 +167,7 @@ class BatchDrainConsumer(_aiokafka.Consumer):
     def _new_consumer_thread(self) -> Any:
         return ShortFetchWaitThread(self, loop=self.loop, beacon=self.beacon)
 
-    async def _drain_messages(self, fetcher: Any) -> None:  # noqa: C901 - one tight loop
+    async def _drain_messages(self, fetcher: Any) -> None:
         callback = self.callback
         getmany = self.getmany
         consumer_stopped = self._stopped.is_set

@@ -20,19 +20,20 @@ import logging
 import os
 import time
 from collections import defaultdict
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import faust
 from rocksdict import WriteBatch
 
-from streamproc.runtime import consumer as faust_consumer
+from streamproc.config.settings import Settings, load_pipelines, load_settings
 from streamproc.errors import ConfigError, FatalSinkError, ServiceUnavailable
+from streamproc.pipeline.dlq import dlq_headers
+from streamproc.pipeline.processor import DeadLetter, Dropped, Emit, Processor, RawMessage
+from streamproc.runtime import consumer as faust_consumer
 from streamproc.runtime.admin import ensure_topics, is_embedded
 from streamproc.runtime.metrics import CONTENT_TYPE, Metrics
 from streamproc.runtime.producer import BatchProducer, WatermarkReader
-from streamproc.pipeline.dlq import dlq_headers
-from streamproc.pipeline.processor import DeadLetter, Dropped, Emit, Processor, RawMessage
-from streamproc.config.settings import Settings, load_pipelines, load_settings
 
 __all__ = [
     "create_app",
@@ -125,8 +126,12 @@ def fail_stop(where: str, exc: BaseException, code: int = 70) -> None:
     batch put them; the batch is redelivered on restart, as after the SIGKILL of the crash test."""
     readable = (ServiceUnavailable, ConfigError, FatalSinkError)
     detail = str(exc) if isinstance(exc, readable) else "unexpected error"  # others may hold data
-    log.critical("stopping the worker: %s failed (%s: %s); unacknowledged batches are redelivered on restart",
-                 where, type(exc).__name__, detail)
+    log.critical(
+        "stopping the worker: %s failed (%s: %s); unacknowledged batches are redelivered on restart",
+        where,
+        type(exc).__name__,
+        detail,
+    )
     logging.shutdown()
     os._exit(code)
 
@@ -207,7 +212,12 @@ class IngestRuntime:
                 m.events_dlq.labels(topic, outcome.error_class).inc()
                 log.warning(
                     "DLQ: %s/%s@%s %s at %s: %s",
-                    topic, msg.partition, msg.offset, outcome.error_class, outcome.stage, outcome.reason,
+                    topic,
+                    msg.partition,
+                    msg.offset,
+                    outcome.error_class,
+                    outcome.stage,
+                    outcome.reason,
                 )
         finish = asyncio.ensure_future(self._finish(state))
         try:
@@ -295,7 +305,9 @@ def install_web(app: faust.App, registry: Any) -> None:
     @app.page("/readyz")
     async def readyz(web: Any, request: Any) -> Any:
         ready = all(
-            bool(a.consumer.assignment()) and not a.rebalancing and not a.in_recovery
+            bool(a.consumer.assignment())
+            and not a.rebalancing
+            and not a.in_recovery
             and a.tables.recovery.completed.is_set()
             for a in apps
         )
@@ -304,8 +316,9 @@ def install_web(app: faust.App, registry: Any) -> None:
     app.web_apps = apps  # type: ignore[attr-defined]
 
 
-def faust_app(app_id: str, settings: Settings, bootstrap: str, *, store: str, web: bool,
-              group: dict[str, Any], **extra: Any) -> faust.App:
+def faust_app(
+    app_id: str, settings: Settings, bootstrap: str, *, store: str, web: bool, group: dict[str, Any], **extra: Any
+) -> faust.App:
     """A Faust app as every role configures it (raw bytes, our batch-drain consumer, no table or
     router pages); ``extra`` adds role-specific settings."""
     app = faust.App(
@@ -335,9 +348,7 @@ def faust_app(app_id: str, settings: Settings, bootstrap: str, *, store: str, we
     return app
 
 
-def create_app(
-    settings: Settings | None = None, spec: Any = None, registry: Any = None, web: bool = True
-) -> faust.App:
+def create_app(settings: Settings | None = None, spec: Any = None, registry: Any = None, web: bool = True) -> faust.App:
     """Build the ingest app; creates missing topics (clean topics, DLQ, sources) with explicit configs.
     ``web`` installs /metrics, /livez and /readyz (for a process running this role alone)."""
     settings = settings or load_settings()
@@ -350,8 +361,16 @@ def create_app(
     group_conf, embedded = group_settings(settings)
     if embedded:
         log.info("embedded broker detected: persisted changelog offsets capped, short group timeouts")
-    app = faust_app(settings.app_id, settings, bootstrap, store="rocksdb://", web=web, group=group_conf,
-                    topic_allow_declare=True, producer_acks=-1)
+    app = faust_app(
+        settings.app_id,
+        settings,
+        bootstrap,
+        store="rocksdb://",
+        web=web,
+        group=group_conf,
+        topic_allow_declare=True,
+        producer_acks=-1,
+    )
     metrics = Metrics(registry)
     runtime = IngestRuntime(app, settings, processor, metrics, embedded)
     app.streamproc = runtime  # type: ignore[attr-defined]

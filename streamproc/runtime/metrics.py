@@ -20,9 +20,7 @@ class Metrics:
         self.events_in = Counter(
             "streamproc_events_in_total", "Messages consumed from source topics", ["topic"], registry=r
         )
-        self.events_out = Counter(
-            "streamproc_events_out_total", "Clean events produced", ["entity", "op"], registry=r
-        )
+        self.events_out = Counter("streamproc_events_out_total", "Clean events produced", ["entity", "op"], registry=r)
         self.events_dropped = Counter(
             "streamproc_events_dropped_total",
             "Events dropped; reason: duplicate, stale, operation (not kept by config), unrouted (no pipeline)",

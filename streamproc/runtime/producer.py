@@ -5,7 +5,8 @@ raises :class:`ServiceUnavailable`, so the batch is neither acknowledged nor rec
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
@@ -84,8 +85,9 @@ class WatermarkReader:
     """High watermarks as the broker reports them (no group membership needed)."""
 
     def __init__(self, bootstrap: str) -> None:
-        self._consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "streamproc-watermarks",
-                                   "enable.auto.commit": False})
+        self._consumer = Consumer(
+            {"bootstrap.servers": bootstrap, "group.id": "streamproc-watermarks", "enable.auto.commit": False}
+        )
 
     def cap(self, topic: str, offsets: dict[int, int]) -> dict[int, int]:
         """``offsets`` lowered to the last offset the broker reports as readable (end - 1)."""

@@ -18,13 +18,13 @@ from typing import Any
 
 import faust
 
-from streamproc.runtime.ingest import fail_stop, faust_app, group_settings, install_web, observe_lag, require_bootstrap
+from streamproc.config.settings import Settings
 from streamproc.errors import ConfigError, DecodeError, FatalSinkError
-from streamproc.runtime.metrics import SinkMetrics
-from streamproc.runtime.producer import BatchProducer
 from streamproc.pipeline.dlq import dlq_headers
 from streamproc.pipeline.processor import DeadLetter, RawMessage
-from streamproc.config.settings import Settings
+from streamproc.runtime.ingest import fail_stop, faust_app, group_settings, install_web, observe_lag, require_bootstrap
+from streamproc.runtime.metrics import SinkMetrics
+from streamproc.runtime.producer import BatchProducer
 from streamproc.sinks.base import Sink, SinkFailure, SinkRecord, record_from_message
 from streamproc.sinks.runner import SinkRunner
 
@@ -46,13 +46,15 @@ SINK_ROLES: tuple[str, ...] = ("s3", "opensearch", "warehouse")
 def section_missing(role: str, spec: Any) -> str | None:
     """Why the pipelines file does not configure ``role``, or ``None``."""
     sinks = spec.sinks
-    present = {"s3": sinks.s3_trigger or sinks.s3_archive, "opensearch": sinks.opensearch,
-               "warehouse": sinks.warehouse}
+    present = {"s3": sinks.s3_trigger or sinks.s3_archive, "opensearch": sinks.opensearch, "warehouse": sinks.warehouse}
     if role not in present:
         return f"unknown sink role '{role}'"
     if present[role] is None:
-        return "no 's3_trigger' or 's3_archive' section under 'sinks:'" if role == "s3" else \
-            f"no '{role}' section under 'sinks:'"
+        return (
+            "no 's3_trigger' or 's3_archive' section under 'sinks:'"
+            if role == "s3"
+            else f"no '{role}' section under 'sinks:'"
+        )
     return None
 
 
@@ -85,8 +87,9 @@ def entity_namespaces(settings: Settings, spec: Any) -> dict[str, str]:
     """Entity → namespace (``database.collection``); a topic-only source takes it from its topic."""
     from streamproc.sources.common import topic_namespace
 
-    return {s.entity: s.namespace or topic_namespace(s.source_topics(settings.source_topic_prefix)[0])
-            for s in spec.sources}
+    return {
+        s.entity: s.namespace or topic_namespace(s.source_topics(settings.source_topic_prefix)[0]) for s in spec.sources
+    }
 
 
 def build_sinks(role: str, settings: Settings, spec: Any) -> list[Sink]:
@@ -94,8 +97,8 @@ def build_sinks(role: str, settings: Settings, spec: Any) -> list[Sink]:
     sinks = spec.sinks
     create = settings.sink.create_missing
     if role == "s3":
-        from streamproc.sinks.s3.trigger import S3TriggerSink
         from streamproc.sinks.s3.archive import S3ArchiveSink
+        from streamproc.sinks.s3.trigger import S3TriggerSink
 
         out: list[Sink] = []
         if sinks.s3_trigger is not None:
@@ -106,8 +109,14 @@ def build_sinks(role: str, settings: Settings, spec: Any) -> list[Sink]:
     if role == "opensearch":
         from streamproc.sinks.opensearch.sink import OpenSearchSink
 
-        return [OpenSearchSink(sinks.opensearch, settings.opensearch, namespaces=entity_namespaces(settings, spec),
-                               create_missing=create)]
+        return [
+            OpenSearchSink(
+                sinks.opensearch,
+                settings.opensearch,
+                namespaces=entity_namespaces(settings, spec),
+                create_missing=create,
+            )
+        ]
     if role == "warehouse":
         from streamproc.sinks.warehouse.sink import WarehouseSink
 
@@ -141,8 +150,9 @@ async def _finish_or_leave(task: asyncio.Future[Any], role: str, grace: float = 
 class SinkRole:
     """The runtime of one role's app: runners, DLQ producer, metrics, pause/resume."""
 
-    def __init__(self, app: faust.App, role: str, settings: Settings, sinks: list[Sink], metrics: SinkMetrics,
-                 topics: list[str]) -> None:
+    def __init__(
+        self, app: faust.App, role: str, settings: Settings, sinks: list[Sink], metrics: SinkMetrics, topics: list[str]
+    ) -> None:
         self.app = app
         self.role = role
         self.settings = settings
@@ -152,10 +162,18 @@ class SinkRole:
         self.runners: list[SinkRunner] = []
         for sink in sinks:
             records, _, size = _window(sink, settings)
-            self.runners.append(SinkRunner(
-                sink, settings.sink, metrics, self.dead_letter,
-                pause=self.pause, resume=self.resume, max_records=records, max_bytes=size,
-            ))
+            self.runners.append(
+                SinkRunner(
+                    sink,
+                    settings.sink,
+                    metrics,
+                    self.dead_letter,
+                    pause=self.pause,
+                    resume=self.resume,
+                    max_records=records,
+                    max_bytes=size,
+                )
+            )
         self.totals: dict[str, int] = {r.sink.name: 0 for r in self.runners}
 
     def _assigned(self) -> set[Any]:
@@ -181,8 +199,10 @@ class SinkRole:
 
     def dead_letter(self, failure: SinkFailure, sink: str) -> None:
         r = failure.record
-        self._to_dlq(RawMessage(r.topic, r.raw_key, r.raw_value, list(r.headers), r.partition, r.offset),
-                     DeadLetter(failure.error_class, failure.reason, f"sink {sink}", "SinkError"))
+        self._to_dlq(
+            RawMessage(r.topic, r.raw_key, r.raw_value, list(r.headers), r.partition, r.offset),
+            DeadLetter(failure.error_class, failure.reason, f"sink {sink}", "SinkError"),
+        )
 
     def records(self, events: list[Any], sink: str) -> list[SinkRecord]:
         """Parse clean events; one that is not one goes to the DLQ (once per sink that read it)."""
@@ -193,8 +213,10 @@ class SinkRole:
             try:
                 out.append(record_from_message(m.topic, m.partition, m.offset, m.key, m.value, headers))
             except DecodeError as exc:
-                self._to_dlq(RawMessage(m.topic, m.key, m.value, headers, m.partition, m.offset),
-                             DeadLetter("poison", str(exc), f"sink {sink} read", "DecodeError"))
+                self._to_dlq(
+                    RawMessage(m.topic, m.key, m.value, headers, m.partition, m.offset),
+                    DeadLetter("poison", str(exc), f"sink {sink} read", "DecodeError"),
+                )
                 self.metrics.dlq.labels(sink, "poison").inc()
         return out
 
@@ -205,9 +227,7 @@ class SinkRole:
         observe_lag(self.app.consumer, (e.message for e in events), self.metrics.lag, runner.sink.name)
 
 
-def create_sink_app(
-    role: str, settings: Settings, spec: Any, metrics: SinkMetrics, *, web: bool = False
-) -> faust.App:
+def create_sink_app(role: str, settings: Settings, spec: Any, metrics: SinkMetrics, *, web: bool = False) -> faust.App:
     """One role's app; ``web`` serves /metrics, /livez, /readyz when this role runs alone."""
     from streamproc.runtime.admin import ensure_topics
 
@@ -215,8 +235,9 @@ def create_sink_app(
     sinks = build_sinks(role, settings, spec)
     topics = [settings.clean_topic(s.entity) for s in spec.sources]
     ensure_topics(bootstrap, topics + [settings.dlq_topic], settings.partitions, settings.replication_factor)
-    app = faust_app(settings.sink_app_id(role), settings, bootstrap, store="memory://", web=web,
-                    group=group_settings(settings)[0])
+    app = faust_app(
+        settings.sink_app_id(role), settings, bootstrap, store="memory://", web=web, group=group_settings(settings)[0]
+    )
     runtime = SinkRole(app, role, settings, sinks, metrics, topics)
     app.streamproc = runtime  # type: ignore[attr-defined]
     channel = app.topic(*topics, key_serializer="raw", value_serializer="raw")
@@ -224,8 +245,9 @@ def create_sink_app(
     for runner in runtime.runners:
         max_records, within, _ = _window(runner.sink, settings)
 
-        async def consume(stream: Any, runner: SinkRunner = runner, max_records: int = max_records,
-                          within: float = within) -> None:
+        async def consume(
+            stream: Any, runner: SinkRunner = runner, max_records: int = max_records, within: float = within
+        ) -> None:
             async for events in stream.take_events(max_records, within=within):
                 task = asyncio.ensure_future(runtime.handle(runner, events))
                 try:

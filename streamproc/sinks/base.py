@@ -21,9 +21,10 @@ Offsets of a batch are acknowledged by the runner only after ``write()`` returne
 from __future__ import annotations
 
 import abc
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Iterable
+from typing import Any
 
 from streamproc.errors import DecodeError
 from streamproc.jsonutil import loads

@@ -14,7 +14,8 @@ import asyncio
 import logging
 import random
 import time
-from typing import Any, Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from typing import Any
 
 from streamproc.errors import FatalSinkError, RetriableSinkError, SinkBackpressure
 from streamproc.sinks.base import Sink, SinkBatch, SinkFailure, SinkRecord
@@ -185,7 +186,13 @@ class SinkRunner:
             m.retries.labels(name, reason).inc()
             log.warning(
                 "%s: batch of %d records failed (%s: %s); retry %d in %.1fs, breaker %s",
-                name, len(records), reason, detail, attempt + 1, delay, self.breaker.state,
+                name,
+                len(records),
+                reason,
+                detail,
+                attempt + 1,
+                delay,
+                self.breaker.state,
             )
             attempt += 1
             await self.sleep(delay)

@@ -41,7 +41,7 @@ __all__ = ["AvroDecoder", "MAGIC"]
 MAGIC = 0
 _PRIMITIVES = frozenset(("null", "boolean", "int", "long", "float", "double", "bytes", "string"))
 _VSD = "io.debezium.data.VariableScaleDecimal"
-_EPOCH_AWARE = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+_EPOCH_AWARE = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 _EPOCH = _dt.datetime(1970, 1, 1)
 _PY_TYPES: dict[type, frozenset[str]] = {
     dict: frozenset(("record", "map")),
@@ -101,8 +101,12 @@ class _Schema:
             return found if found is not None else schema
         if isinstance(schema, dict) and isinstance(schema.get("type"), (dict, list)):
             return self.resolve(schema["type"])
-        if isinstance(schema, dict) and isinstance(schema.get("type"), str) and schema["type"] not in _PRIMITIVES \
-                and schema["type"] not in ("record", "error", "enum", "fixed", "array", "map"):
+        if (
+            isinstance(schema, dict)
+            and isinstance(schema.get("type"), str)
+            and schema["type"] not in _PRIMITIVES
+            and schema["type"] not in ("record", "error", "enum", "fixed", "array", "map")
+        ):
             return self.resolve(schema["type"])
         return schema
 
@@ -130,8 +134,7 @@ class _Schema:
         if kind == "map":
             values = schema.get("values")
             return {k: self.plain(values, v) for k, v in value.items()}
-        return _leaf(value, schema.get("logicalType"), schema.get("connect.name"),
-                     schema.get("connect.parameters"))
+        return _leaf(value, schema.get("logicalType"), schema.get("connect.name"), schema.get("connect.parameters"))
 
     def _branch(self, branches: list[Any], value: Any) -> Any:
         candidates = [b for b in branches if b != "null"]
@@ -213,8 +216,11 @@ class AvroDecoder:
     def decode(self, data: bytes, what: str = "value") -> Any:
         """Confluent-framed Avro bytes → plain JSON value."""
         if len(data) < 5 or data[0] != MAGIC:
-            raise DecodeError(f"{what}: not Confluent Avro ({len(data)} bytes, magic byte 0x{data[0]:02x})"
-                              if data else f"{what}: empty")
+            raise DecodeError(
+                f"{what}: not Confluent Avro ({len(data)} bytes, magic byte 0x{data[0]:02x})"
+                if data
+                else f"{what}: empty"
+            )
         schema_id = int.from_bytes(data[1:5], "big")
         entry = self._schema(schema_id)
         try:

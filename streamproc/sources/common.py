@@ -13,14 +13,14 @@ Invariants kept here:
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
-from typing import Any, Sequence
-
+from typing import Any
 
 from streamproc.errors import DecodeError
-from streamproc.jsonutil import parse_json  # noqa: F401  (re-exported)
+from streamproc.jsonutil import parse_json
 
 __all__ = [
     "PLACEHOLDER",
@@ -126,8 +126,8 @@ def epoch_us_from_iso(text: Any) -> int | None:
     except ValueError:
         return None
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return (dt - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1)
+        dt = dt.replace(tzinfo=UTC)
+    return (dt - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
 
 
 def kind_of(value: Any) -> str:

@@ -27,8 +27,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from streamproc.sources.common import date_from_days, iso_from_epoch, time_of_day
 
@@ -128,9 +129,7 @@ def convert(schema: Any, value: Any) -> Any:
 
 
 def _may_convert(schema: Any) -> bool:
-    return type(schema) is dict and (
-        "name" in schema or schema.get("type") in ("struct", "array", "map")
-    )
+    return type(schema) is dict and ("name" in schema or schema.get("type") in ("struct", "array", "map"))
 
 
 def _struct(fields: Any, value: dict[str, Any]) -> dict[str, Any]:

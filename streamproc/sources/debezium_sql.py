@@ -63,9 +63,7 @@ def drop_placeholders(row: dict[str, Any] | None) -> tuple[dict[str, Any] | None
     values = row.values()
     if PLACEHOLDER in values or _PLACEHOLDER_LIST in values or _PLACEHOLDER_B64 in values:
         return {
-            k: v
-            for k, v in row.items()
-            if v != PLACEHOLDER and v != _PLACEHOLDER_LIST and v != _PLACEHOLDER_B64
+            k: v for k, v in row.items() if v != PLACEHOLDER and v != _PLACEHOLDER_LIST and v != _PLACEHOLDER_B64
         }, True
     return row, False
 

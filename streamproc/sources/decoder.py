@@ -13,7 +13,8 @@ values; anything unexpected a decoder trips over on malformed input is reported 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from streamproc.errors import DecodeError
 from streamproc.model import ChangeEvent, Skip
@@ -49,7 +50,7 @@ class Decoder:
     def __init__(
         self,
         formats: Mapping[str, str] | None = None,
-        schema_registry: "SchemaRegistryClient | None" = None,
+        schema_registry: SchemaRegistryClient | None = None,
         key_fields: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self._formats = {topic: check_format(fmt) for topic, fmt in (formats or {}).items()}

@@ -34,9 +34,22 @@ __all__ = ["detect", "debezium_control", "guess_tombstone_format"]
 
 _HEARTBEAT_TOPIC = "__debezium-heartbeat"
 _FLAT_MARKERS = (
-    "__deleted", "__op", "__source_ts_ms", "__ts_ms", "__lsn", "__source_lsn",
-    "__collection", "__source_collection", "__table", "__source_table", "__db",
-    "__source_db", "__schema", "__rs", "__ord", "__source_ord",
+    "__deleted",
+    "__op",
+    "__source_ts_ms",
+    "__ts_ms",
+    "__lsn",
+    "__source_lsn",
+    "__collection",
+    "__source_collection",
+    "__table",
+    "__source_table",
+    "__db",
+    "__source_db",
+    "__schema",
+    "__rs",
+    "__ord",
+    "__source_ord",
 )
 _MONGO_FLAT_MARKERS = ("__collection", "__source_collection", "__rs", "__ord", "__source_ord")
 _SQL_FLAT_MARKERS = ("__table", "__source_table", "__lsn", "__source_lsn", "__schema")
@@ -139,8 +152,7 @@ def detect(msg: Message) -> str | Skip:
         if marker in v:
             return _flat_kind(v)
     raise DecodeError(
-        "format not recognised: a plain document without an envelope; "
-        f"set the format for topic {msg.topic!r}"
+        f"format not recognised: a plain document without an envelope; set the format for topic {msg.topic!r}"
     )
 
 

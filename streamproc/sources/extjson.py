@@ -58,12 +58,18 @@ __all__ = ["ExtJSONError", "to_plain", "loads", "iso_datetime"]
 
 _OPTIONS = JSONOptions(
     tz_aware=True,
-    tzinfo=_dt.timezone.utc,
+    tzinfo=_dt.UTC,
     datetime_conversion=DatetimeConversion.DATETIME_AUTO,
 )
 _PLAIN_DECIMAL = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?")  # ≤ 34 chars: exact in Decimal128
-_RE_FLAGS = ((re.IGNORECASE, "i"), (re.LOCALE, "l"), (re.MULTILINE, "m"), (re.DOTALL, "s"),
-             (re.UNICODE, "u"), (re.VERBOSE, "x"))
+_RE_FLAGS = (
+    (re.IGNORECASE, "i"),
+    (re.LOCALE, "l"),
+    (re.MULTILINE, "m"),
+    (re.DOTALL, "s"),
+    (re.UNICODE, "u"),
+    (re.VERBOSE, "x"),
+)
 
 
 class ExtJSONError(ValueError):
@@ -102,7 +108,7 @@ def to_plain(value: Any) -> Any:
 def iso_datetime(value: _dt.datetime) -> str:
     """An aware or naive-UTC datetime → ``YYYY-MM-DDTHH:MM:SS.mmmZ``."""
     if value.tzinfo is not None:
-        value = value.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+        value = value.astimezone(_dt.UTC).replace(tzinfo=None)
     return value.isoformat(timespec="milliseconds") + "Z"
 
 

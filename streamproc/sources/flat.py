@@ -33,9 +33,8 @@ from streamproc.model import ChangeEvent, Op, Skip, Update
 from streamproc.sources.common import Message, as_int, fallback_position, require_object, topic_namespace
 from streamproc.sources.connect import convert
 from streamproc.sources.debezium_mongo import mongo_key
-from streamproc.sources.detect import DEBEZIUM_OPS
 from streamproc.sources.debezium_sql import drop_placeholders, sql_key
-from streamproc.sources.detect import debezium_control
+from streamproc.sources.detect import DEBEZIUM_OPS, debezium_control
 
 __all__ = ["MONGO_FORMAT", "SQL_FORMAT", "decode_mongo", "decode_sql"]
 

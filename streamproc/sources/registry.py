@@ -7,8 +7,8 @@ raises ``DecodeError``.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Callable, Mapping
 
 from streamproc.errors import ConfigError
 from streamproc.model import FORMATS, ChangeEvent, Skip

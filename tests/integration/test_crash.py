@@ -41,16 +41,26 @@ def crash_run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory):
     topics, records = generated_stream(work / "pipelines.yaml", ENTITIES, DOCUMENTS, seed=5)
     first = WorkerProcess(kafka_bootstrap, work / "data", work / "pipelines.yaml", log_path=work / "first.log")
     offline = run_offline(records, work / "pipelines.yaml", first.topic_prefix)
-    second = WorkerProcess(kafka_bootstrap, work / "data", work / "pipelines.yaml", app_id=first.app_id,
-                           topic_prefix=first.topic_prefix, log_path=work / "second.log")
+    second = WorkerProcess(
+        kafka_bootstrap,
+        work / "data",
+        work / "pipelines.yaml",
+        app_id=first.app_id,
+        topic_prefix=first.topic_prefix,
+        log_path=work / "second.log",
+    )
     producer = BackgroundProducer(kafka_bootstrap, records, 100, 0.06)
     try:
         first.start()
         first.wait_ready()
         producer.start()
         target = int(len(records) * KILL_AT)
-        wait_for(lambda: first.total("streamproc_events_in_total") >= target, 120, interval=0.05,
-                 message=f"{target} events consumed before the kill")
+        wait_for(
+            lambda: first.total("streamproc_events_in_total") >= target,
+            120,
+            interval=0.05,
+            message=f"{target} events consumed before the kill",
+        )
         consumed_at_kill = int(first.total("streamproc_events_in_total"))
         first.kill()
         producer.join_ok()
@@ -58,10 +68,10 @@ def crash_run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory):
         assert sum(ends.values()) == len(records)
         second.start()
         second.wait_ready()
-        clean = read_clean_when_committed(kafka_bootstrap, second, ends, ENTITIES,
-                                          "the restarted worker to commit every source offset")
-        yield {"records": records, "offline": offline, "clean": clean,
-               "consumed_at_kill": consumed_at_kill}
+        clean = read_clean_when_committed(
+            kafka_bootstrap, second, ends, ENTITIES, "the restarted worker to commit every source offset"
+        )
+        yield {"records": records, "offline": offline, "clean": clean, "consumed_at_kill": consumed_at_kill}
     finally:
         first.kill()
         second.stop()
@@ -81,8 +91,9 @@ def test_redelivered_events_are_exact_copies(crash_run, capsys: pytest.CaptureFi
     redelivered = count_exact_redeliveries(crash_run["clean"])
     with capsys.disabled():
         n, killed_at = len(crash_run["records"]), crash_run["consumed_at_kill"]
-        print(f"\n[crash] consumed before SIGKILL: {killed_at}/{n}; "
-              f"redelivered clean events after restart: {redelivered}")
+        print(
+            f"\n[crash] consumed before SIGKILL: {killed_at}/{n}; redelivered clean events after restart: {redelivered}"
+        )
 
 
 def test_distinct_key_positions_equal_dry_run(crash_run) -> None:

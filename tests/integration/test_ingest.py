@@ -32,10 +32,22 @@ PLACEHOLDER = "__debezium_unavailable_value"
 
 def pg(topic: str, op: str, lsn: int, row_id: int | None, *, after=None, before=None) -> tuple:
     value = {
-        "before": before, "after": after, "op": op, "ts_ms": 1_767_225_600_500 + lsn,
-        "source": {"version": "2.7.3.Final", "connector": "postgresql", "name": "pg", "ts_ms": 1_767_225_600_000 + lsn,
-                   "snapshot": "false", "db": "shop", "schema": "public", "table": "orders", "lsn": lsn,
-                   "txId": 700 + lsn},
+        "before": before,
+        "after": after,
+        "op": op,
+        "ts_ms": 1_767_225_600_500 + lsn,
+        "source": {
+            "version": "2.7.3.Final",
+            "connector": "postgresql",
+            "name": "pg",
+            "ts_ms": 1_767_225_600_000 + lsn,
+            "snapshot": "false",
+            "db": "shop",
+            "schema": "public",
+            "table": "orders",
+            "lsn": lsn,
+            "txId": 700 + lsn,
+        },
         "transaction": None,
     }
     key = json.dumps({"id": row_id}).encode() if row_id is not None else None
@@ -50,8 +62,15 @@ def build_stream(topics: dict[str, str]) -> list[tuple]:
             records.append((topics[r.topic], r.key, r.value))
     users, orders = topics["cdc.Facilitron_common.users"], topics["pg.public.orders"]
     first_users = next(r for r in records if r[0] == users)
-    row = {"id": 1, "customer_email": "Buyer.One@Shop.example", "status": "pending", "total": "19.90",
-           "currency": "usd", "notes": "x" * 500, "created_at": 1_767_225_600_000_000}
+    row = {
+        "id": 1,
+        "customer_email": "Buyer.One@Shop.example",
+        "status": "pending",
+        "total": "19.90",
+        "currency": "usd",
+        "notes": "x" * 500,
+        "created_at": 1_767_225_600_000_000,
+    }
     records += [
         # PostgreSQL: insert, full update, TOAST update (unchanged large column), delete + tombstone
         pg(orders, "c", 100, 1, after=row),
@@ -65,8 +84,12 @@ def build_stream(topics: dict[str, str]) -> list[tuple]:
         pg(orders, "t", 150, None),  # truncate: not in the operations → filtered
         pg(orders, "c", 160, 3, after={**row, "id": 3, "status": "lost-in-space"}),  # rule violation
         # poison, with headers that must reach the DLQ byte for byte
-        (orders, b'{"id": 9}', b"\x00\x00\x00\x00\x07avro-without-registry",
-         [("trace-id", b"t-123"), ("binary", b"\x00\xff\x10")]),
+        (
+            orders,
+            b'{"id": 9}',
+            b"\x00\x00\x00\x00\x07avro-without-registry",
+            [("trace-id", b"t-123"), ("binary", b"\x00\xff\x10")],
+        ),
         (users, first_users[1], b'{"op":"c","after":"{\\"_id\\": ', [("trace-id", b"t-456")]),
         (users, first_users[1], b""),  # zero-byte value: not a tombstone, poison
         # a change of another collection on the users topic: not routed to any source
@@ -103,8 +126,11 @@ def test_offline_expectation_covers_every_fault(ingest) -> None:
     classes = Counter(o.error_class for _r, o in offline.dead_letters())
     assert classes["poison"] == 3 and classes["invalid"] >= 1
     assert {e.entity for e in offline.emits()} == set(ENTITIES)
-    assert any(json.loads(e.value)["complete"] and json.loads(e.value)["update"] for e in offline.emits()
-               if e.entity == "orders")
+    assert any(
+        json.loads(e.value)["complete"] and json.loads(e.value)["update"]
+        for e in offline.emits()
+        if e.entity == "orders"
+    )
 
 
 def test_clean_topics_match_dry_run_event_for_event(ingest, kafka_bootstrap: str) -> None:
@@ -148,24 +174,40 @@ def test_dlq_holds_the_original_records_with_connect_headers(ingest, kafka_boots
     for topic in set(topics.values()):
         for m in read_topic(kafka_bootstrap, topic):
             sources[(m.topic(), m.partition(), m.offset())] = m
-    want = Counter((rec[0], rec[1], rec[2], tuple(rec[3]) if len(rec) > 3 else (), dl.error_class, dl.reason,
-                    dl.stage.upper()) for rec, dl in expected)
+    want = Counter(
+        (rec[0], rec[1], rec[2], tuple(rec[3]) if len(rec) > 3 else (), dl.error_class, dl.reason, dl.stage.upper())
+        for rec, dl in expected
+    )
     got = Counter()
     for m in dlq:
         headers = list(m.headers() or [])
         h = dict(headers)
-        original = [(k, v) for k, v in headers
-                    if not k.startswith("__connect.errors.") and k != "streamproc.error.class"]
-        src = sources[(h["__connect.errors.topic"].decode(), int(h["__connect.errors.partition"]),
-                       int(h["__connect.errors.offset"]))]
+        original = [
+            (k, v) for k, v in headers if not k.startswith("__connect.errors.") and k != "streamproc.error.class"
+        ]
+        src = sources[
+            (
+                h["__connect.errors.topic"].decode(),
+                int(h["__connect.errors.partition"]),
+                int(h["__connect.errors.offset"]),
+            )
+        ]
         # byte for byte the record at the named topic/partition/offset
         assert m.key() == src.key() and m.value() == src.value()
         assert original == list(src.headers() or [])
         assert h["__connect.errors.connector.name"].decode() == worker.app_id
         assert h["__connect.errors.exception.class.name"].decode().startswith("streamproc.errors.")
-        got[(h["__connect.errors.topic"].decode(), m.key(), m.value(), tuple(original),
-             h["streamproc.error.class"].decode(), h["__connect.errors.exception.message"].decode(),
-             h["__connect.errors.stage"].decode())] += 1
+        got[
+            (
+                h["__connect.errors.topic"].decode(),
+                m.key(),
+                m.value(),
+                tuple(original),
+                h["streamproc.error.class"].decode(),
+                h["__connect.errors.exception.message"].decode(),
+                h["__connect.errors.stage"].decode(),
+            )
+        ] += 1
     assert got == want
 
 
@@ -177,16 +219,19 @@ def test_metrics_count_what_happened(ingest) -> None:
         assert metric_total(s, "streamproc_events_in_total", topic=topic) == sum(r[0] == topic for r in records)
     for entity in ENTITIES:
         for reason in ("duplicate", "stale"):
-            assert metric_total(s, "streamproc_events_dropped_total", entity=entity, reason=reason) == \
-                offline.dropped(reason, entity), (entity, reason)
-        assert metric_total(s, "streamproc_events_out_total", entity=entity) == \
-            sum(1 for e in offline.emits() if e.entity == entity)
+            assert metric_total(s, "streamproc_events_dropped_total", entity=entity, reason=reason) == offline.dropped(
+                reason, entity
+            ), (entity, reason)
+        assert metric_total(s, "streamproc_events_out_total", entity=entity) == sum(
+            1 for e in offline.emits() if e.entity == entity
+        )
     assert metric_total(s, "streamproc_events_dropped_total", reason="duplicate") >= 2
     assert metric_total(s, "streamproc_events_dropped_total", reason="stale") >= 2
     assert metric_total(s, "streamproc_events_dropped_total", entity="orders", reason="operation") == 1
     assert metric_total(s, "streamproc_events_dropped_total", reason="unrouted") == 1
-    assert metric_total(s, "streamproc_events_skipped_total", reason="tombstone") == \
-        sum(1 for r in records if r[2] is None)
+    assert metric_total(s, "streamproc_events_skipped_total", reason="tombstone") == sum(
+        1 for r in records if r[2] is None
+    )
     dl = Counter((rec[0], o.error_class) for rec, o in offline.dead_letters())
     for (topic, cls), n in dl.items():
         assert metric_total(s, "streamproc_events_dlq_total", topic=topic, error_class=cls) == n
@@ -217,8 +262,14 @@ def test_clean_restart_keeps_the_state(ingest, kafka_bootstrap: str) -> None:
     worker, records, offline, topics = ingest
     worker.stop()
     assert worker.proc.returncode == 0, worker.log()[-3000:]
-    again = WorkerProcess(kafka_bootstrap, worker.datadir, worker.config, app_id=worker.app_id,
-                          topic_prefix=worker.topic_prefix, log_path=worker.datadir.parent / "restarted.log")
+    again = WorkerProcess(
+        kafka_bootstrap,
+        worker.datadir,
+        worker.config,
+        app_id=worker.app_id,
+        topic_prefix=worker.topic_prefix,
+        log_path=worker.datadir.parent / "restarted.log",
+    )
     users = topics["cdc.Facilitron_common.users"]
     last = {}
     for e in offline.emits():
@@ -226,11 +277,25 @@ def test_clean_restart_keeps_the_state(ingest, kafka_bootstrap: str) -> None:
             last[e.key] = json.loads(e.value)
     key, final = next((k, v) for k, v in last.items() if v["op"] != "delete" and v["after"])
     raw_key = next(r[1] for r, o in zip(offline.records, offline.outcomes) if getattr(o, "key", None) == key)
-    update = {"op": "u", "ts_ms": 1_800_000_000_100, "before": None, "after": None,
-              "updateDescription": {"updatedFields": json.dumps({"role": "admin"}), "removedFields": None,
-                                    "truncatedArrays": None},
-              "source": {"connector": "mongodb", "ts_ms": 1_800_000_000_000, "db": "Facilitron_common",
-                         "collection": "users", "ord": 1, "snapshot": "false"}}
+    update = {
+        "op": "u",
+        "ts_ms": 1_800_000_000_100,
+        "before": None,
+        "after": None,
+        "updateDescription": {
+            "updatedFields": json.dumps({"role": "admin"}),
+            "removedFields": None,
+            "truncatedArrays": None,
+        },
+        "source": {
+            "connector": "mongodb",
+            "ts_ms": 1_800_000_000_000,
+            "db": "Facilitron_common",
+            "collection": "users",
+            "ord": 1,
+            "snapshot": "false",
+        },
+    }
     clean_topic = f"{worker.topic_prefix}.events.users"
     before_count = len(read_topic(kafka_bootstrap, clean_topic))
     again.start()

@@ -13,7 +13,7 @@ import json
 import random
 import re
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -50,26 +50,37 @@ class Canaries:
 
     def date(self) -> dict:
         ms = self.rnd.randint(-1_000_000_000_000, 600_000_000_000)
-        iso = datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}"
+        iso = datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}"
         self.tokens.update({str(ms), iso})
         self.derived.add(iso)
         return {"$date": ms}
 
     def person(self, email: str | None = None) -> dict:
         return {
-            "email": email or self.email("email"), "phone": self.text("ph"), "lastName": self.text("ln"),
-            "ssn": self.text("ssn"), "taxId": self.text("tax"), "password": self.text("pw"),
-            "passwordHash": self.text("pwh"), "dateOfBirth": self.date(),
+            "email": email or self.email("email"),
+            "phone": self.text("ph"),
+            "lastName": self.text("ln"),
+            "ssn": self.text("ssn"),
+            "taxId": self.text("tax"),
+            "password": self.text("pw"),
+            "passwordHash": self.text("pwh"),
+            "dateOfBirth": self.date(),
             "phones": [{"type": "mobile", "number": self.text("pn")}],
             "contacts": [{"name": "Bob", "email": self.email("ce"), "phone": self.text("cp")}],
         }
 
     def dotted_update(self) -> dict:
         return {
-            "email": self.email("email2"), "phone": self.text("ph2"), "lastName": self.text("ln2"),
-            "ssn": self.text("ssn2"), "taxId": self.text("tax2"), "password": self.text("pw2"),
-            "passwordHash": self.text("pwh2"), "dateOfBirth": self.date(),
-            "phones.0.number": self.text("pn2"), "contacts.0.email": self.email("ce2"),
+            "email": self.email("email2"),
+            "phone": self.text("ph2"),
+            "lastName": self.text("ln2"),
+            "ssn": self.text("ssn2"),
+            "taxId": self.text("tax2"),
+            "password": self.text("pw2"),
+            "passwordHash": self.text("pwh2"),
+            "dateOfBirth": self.date(),
+            "phones.0.number": self.text("pn2"),
+            "contacts.0.email": self.email("ce2"),
             "contacts.0.phone": self.text("cp2"),
         }
 
@@ -82,13 +93,28 @@ class Canaries:
 
 
 def envelope(coll: str, op: str, ord_: int, oid: str, *, after=None, before=None, update=None) -> bytes:
-    value = {"op": op, "ts_ms": BASE_MS + 7, "before": json.dumps(before) if before else None,
-             "after": json.dumps(after) if after else None,
-             "source": {"version": "2.7.3.Final", "connector": "mongodb", "name": "cdc", "ts_ms": BASE_MS,
-                        "snapshot": "false", "db": "Facilitron_common", "collection": coll, "ord": ord_}}
+    value = {
+        "op": op,
+        "ts_ms": BASE_MS + 7,
+        "before": json.dumps(before) if before else None,
+        "after": json.dumps(after) if after else None,
+        "source": {
+            "version": "2.7.3.Final",
+            "connector": "mongodb",
+            "name": "cdc",
+            "ts_ms": BASE_MS,
+            "snapshot": "false",
+            "db": "Facilitron_common",
+            "collection": coll,
+            "ord": ord_,
+        },
+    }
     if update is not None:
-        value["updateDescription"] = {"updatedFields": json.dumps(update), "removedFields": None,
-                                      "truncatedArrays": None}
+        value["updateDescription"] = {
+            "updatedFields": json.dumps(update),
+            "removedFields": None,
+            "truncatedArrays": None,
+        }
     return json.dumps(value).encode()
 
 
@@ -106,8 +132,7 @@ def build(topics: dict[str, str], c: Canaries, docs: int = 12) -> tuple[list[tup
         for i in range(docs):
             oid = "%024x" % c.rnd.getrandbits(96)
             key = json.dumps({"id": json.dumps({"$oid": oid})}).encode()
-            base = {"_id": {"$oid": oid}, "firstName": "Ada", "status": "active",
-                    "createdAt": {"$date": BASE_MS}}
+            base = {"_id": {"$oid": oid}, "firstName": "Ada", "status": "active", "createdAt": {"$date": BASE_MS}}
             if coll == "owners":
                 base.update(name=f"District {i}", type="school_district", timezone="America/Chicago")
             doc = {**base, **c.person()}
@@ -123,8 +148,7 @@ def build(topics: dict[str, str], c: Canaries, docs: int = 12) -> tuple[list[tup
     users = topics["cdc.Facilitron_common.users"]
     bad_oid = "%024x" % c.rnd.getrandbits(96)
     invalid = {"_id": {"$oid": bad_oid}, **c.person(email=c.text("bad"))}  # no '@': rule violation
-    dlq_values = [envelope("users", "c", nxt(), bad_oid, after=invalid),
-                  b"\x01not-json " + c.text("poison").encode()]
+    dlq_values = [envelope("users", "c", nxt(), bad_oid, after=invalid), b"\x01not-json " + c.text("poison").encode()]
     bad_key = json.dumps({"id": json.dumps({"$oid": bad_oid})}).encode()
     records += [(users, bad_key, v) for v in dlq_values]
     return records, dlq_values

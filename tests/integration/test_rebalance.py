@@ -41,35 +41,57 @@ DOCUMENTS = 500
 @pytest.fixture(scope="module")
 def rebalance_run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory):
     if is_embedded(kafka_bootstrap):
-        pytest.skip("embedded tansu broker: its ListOffsets answer (last batch's base offset + 1) makes a table "
-                    "hand-over between workers inexact; runs against real Kafka (Docker or STREAMPROC_KAFKA_BOOTSTRAP)")
+        pytest.skip(
+            "embedded tansu broker: its ListOffsets answer (last batch's base offset + 1) makes a table "
+            "hand-over between workers inexact; runs against real Kafka (Docker or STREAMPROC_KAFKA_BOOTSTRAP)"
+        )
     work = tmp_path_factory.mktemp("rebalance")
     topics, records = generated_stream(work / "pipelines.yaml", ENTITIES, DOCUMENTS, seed=9)
     first = WorkerProcess(kafka_bootstrap, work / "first", work / "pipelines.yaml", log_path=work / "first.log")
-    second = WorkerProcess(kafka_bootstrap, work / "second", work / "pipelines.yaml", app_id=first.app_id,
-                           topic_prefix=first.topic_prefix, log_path=work / "second.log")
+    second = WorkerProcess(
+        kafka_bootstrap,
+        work / "second",
+        work / "pipelines.yaml",
+        app_id=first.app_id,
+        topic_prefix=first.topic_prefix,
+        log_path=work / "second.log",
+    )
     offline = run_offline(records, work / "pipelines.yaml", first.topic_prefix)
     producer = BackgroundProducer(kafka_bootstrap, records, 50, 0.08)
     try:
         first.start()
         first.wait_ready()
         producer.start()
-        wait_for(lambda: first.total("streamproc_events_in_total") >= len(records) * 0.2, 120, interval=0.1,
-                 message="the first worker to consume a fifth of the stream")
+        wait_for(
+            lambda: first.total("streamproc_events_in_total") >= len(records) * 0.2,
+            120,
+            interval=0.1,
+            message="the first worker to consume a fifth of the stream",
+        )
         second.start()
-        wait_for(lambda: second.total("streamproc_events_in_total") > 0, 120, interval=0.2,
-                 message="the second worker to take over partitions")
+        wait_for(
+            lambda: second.total("streamproc_events_in_total") > 0,
+            120,
+            interval=0.2,
+            message="the second worker to take over partitions",
+        )
         in_first_alone = int(first.total("streamproc_events_in_total"))
         assert producer.is_alive(), "the stream ended before the hand-over; slow the producer down"
         first.stop()
         producer.join_ok()
         ends = end_offsets(kafka_bootstrap, topics.values())
         assert sum(ends.values()) == len(records)
-        clean = read_clean_when_committed(kafka_bootstrap, second, ends, ENTITIES,
-                                          "the remaining worker to commit every source offset")
-        yield {"records": records, "offline": offline, "clean": clean, "first": in_first_alone,
-               "first_rc": first.proc.returncode if first.proc else None,
-               "second": int(second.total("streamproc_events_in_total"))}
+        clean = read_clean_when_committed(
+            kafka_bootstrap, second, ends, ENTITIES, "the remaining worker to commit every source offset"
+        )
+        yield {
+            "records": records,
+            "offline": offline,
+            "clean": clean,
+            "first": in_first_alone,
+            "first_rc": first.proc.returncode if first.proc else None,
+            "second": int(second.total("streamproc_events_in_total")),
+        }
     finally:
         first.kill()
         second.stop()
@@ -90,5 +112,7 @@ def test_key_positions_equal_dry_run_and_copies_are_exact(rebalance_run, capsys:
     assert_key_positions_match(rebalance_run["clean"], rebalance_run["offline"])
     redelivered = count_exact_redeliveries(rebalance_run["clean"])
     with capsys.disabled():
-        print(f"\n[rebalance] events in: first worker {rebalance_run['first']} (before the second joined), "
-              f"second {rebalance_run['second']}; redelivered clean events: {redelivered}")
+        print(
+            f"\n[rebalance] events in: first worker {rebalance_run['first']} (before the second joined), "
+            f"second {rebalance_run['second']}; redelivered clean events: {redelivered}"
+        )

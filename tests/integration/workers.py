@@ -14,9 +14,10 @@ import threading
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import httpx
 import yaml
@@ -78,12 +79,15 @@ class WorkerProcess:
         env.update(self.extra_env)
         return env
 
-    def start(self) -> "WorkerProcess":
+    def start(self) -> WorkerProcess:
         self.log_path = self.log_path or (self.datadir.parent / f"{self.app_id}.log")
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "streamproc.cli.main", "worker", "--role", self.roles, "-l", self.loglevel],
-            cwd=REPO, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
+            cwd=REPO,
+            env=self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         log.close()
         return self
@@ -166,8 +170,9 @@ def parse_metrics(text: str) -> dict[str, dict[tuple[tuple[str, str], ...], floa
 
 
 def metric_total(samples: dict, name: str, **labels: str) -> float:
-    return sum(v for lbl, v in samples.get(name, {}).items()
-               if all(dict(lbl).get(k) == want for k, want in labels.items()))
+    return sum(
+        v for lbl, v in samples.get(name, {}).items() if all(dict(lbl).get(k) == want for k, want in labels.items())
+    )
 
 
 # --------------------------------------------------------------------------- Kafka I/O
@@ -206,7 +211,7 @@ class BackgroundProducer(threading.Thread):
     def run(self) -> None:
         try:
             for i in range(0, len(self.records), self.chunk):
-                produce(self.bootstrap, self.records[i:i + self.chunk])
+                produce(self.bootstrap, self.records[i : i + self.chunk])
                 time.sleep(self.pause)
         except BaseException as exc:  # noqa: BLE001 - re-raised by join_ok
             self.errors.append(exc)
@@ -216,13 +221,18 @@ class BackgroundProducer(threading.Thread):
         assert not self.is_alive() and not self.errors, self.errors
 
 
-def consume_all(bootstrap: str, topic: str, expect: int | None = None, timeout: float = 60.0,
-                idle: float = 3.0) -> list:
+def consume_all(
+    bootstrap: str, topic: str, expect: int | None = None, timeout: float = 60.0, idle: float = 3.0
+) -> list:
     """Read ``topic`` from the beginning until ``expect`` records (or ``idle`` s without any)."""
-    c = Consumer({
-        "bootstrap.servers": bootstrap, "group.id": f"reader-{uuid.uuid4().hex}",
-        "auto.offset.reset": "earliest", "enable.auto.commit": False,
-    })
+    c = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"reader-{uuid.uuid4().hex}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
     c.subscribe([topic])
     out: list = []
     deadline = time.monotonic() + timeout
@@ -261,8 +271,14 @@ def read_topic(bootstrap: str, topic: str, timeout: float = 60.0) -> list:
     The end of a partition is the high watermark of the *fetch* responses: the embedded broker
     answers ListOffsets(latest) with the base offset of the last batch + 1, which is short of the
     log end whenever that batch holds more than one record (see test_crash.py)."""
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"reader-{uuid.uuid4().hex}",
-                  "enable.auto.commit": False, "enable.partition.eof": False})
+    c = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"reader-{uuid.uuid4().hex}",
+            "enable.auto.commit": False,
+            "enable.partition.eof": False,
+        }
+    )
     try:
         md = c.list_topics(topic, timeout=10).topics.get(topic)
         if md is None or md.error is not None or not md.partitions:
@@ -323,8 +339,9 @@ def wait_for(predicate, timeout: float = 60.0, interval: float = 0.5, message: s
 # --------------------------------------------------------------------------- configs and streams
 
 
-def unique_config(path: Path, entities: Sequence[str], topic_prefix: str,
-                  sinks: dict[str, Any] | None = None) -> dict[str, str]:
+def unique_config(
+    path: Path, entities: Sequence[str], topic_prefix: str, sinks: dict[str, Any] | None = None
+) -> dict[str, str]:
     """Write the shipped pipelines config restricted to ``entities``, every source topic prefixed
     with ``topic_prefix`` (so tests sharing a broker never read each other's records), with
     ``sinks`` as its ``sinks:`` section (the shipped one names every entity, so it is dropped).
@@ -367,8 +384,11 @@ class Offline:
     def dropped(self, reason: str, entity: str | None = None) -> int:
         from streamproc.pipeline.processor import Dropped
 
-        return sum(1 for o in self.outcomes if type(o) is Dropped and o.reason == reason
-                   and (entity is None or o.entity == entity))
+        return sum(
+            1
+            for o in self.outcomes
+            if type(o) is Dropped and o.reason == reason and (entity is None or o.entity == entity)
+        )
 
     def dead_letters(self) -> list[tuple[Record, Any]]:
         from streamproc.pipeline.processor import DeadLetter
@@ -377,13 +397,14 @@ class Offline:
 
 
 def run_offline(records: Sequence[Record], config: Path, topic_prefix: str) -> Offline:
-    from streamproc.runtime.ingest import build_processor
     from streamproc.cli.dryrun import DictState
-    from streamproc.pipeline.processor import RawMessage
     from streamproc.config.settings import Settings, load_pipelines
+    from streamproc.pipeline.processor import RawMessage
+    from streamproc.runtime.ingest import build_processor
 
-    settings = Settings(pipelines=config, topic_prefix=topic_prefix, redaction={"key": REDACTION_KEY},
-                        schema_registry_url=None)
+    settings = Settings(
+        pipelines=config, topic_prefix=topic_prefix, redaction={"key": REDACTION_KEY}, schema_registry_url=None
+    )
     processor = build_processor(settings, load_pipelines(config))
     state = DictState()
     outcomes = []
@@ -401,18 +422,23 @@ def clean_by_key(messages: Iterable[Any]) -> dict[tuple[str, bytes], list[tuple[
     return dict(out)
 
 
-def generated_stream(config: Path, entities: Sequence[str], documents: int, seed: int
-                     ) -> tuple[dict[str, str], list[tuple[str, bytes | None, bytes | None]]]:
+def generated_stream(
+    config: Path, entities: Sequence[str], documents: int, seed: int
+) -> tuple[dict[str, str], list[tuple[str, bytes | None, bytes | None]]]:
     """Write ``config`` for ``entities`` on fresh topics (:func:`unique_config`) and generate the
     demo change stream for them: (shipped topic → unique topic, (topic, key, value) records)."""
     topics = unique_config(config, entities, f"it{uuid.uuid4().hex[:10]}")
-    records = [(topics[r.topic], r.key, r.value) for r in generate(documents=documents, updates=3, seed=seed).records
-               if r.topic in topics]
+    records = [
+        (topics[r.topic], r.key, r.value)
+        for r in generate(documents=documents, updates=3, seed=seed).records
+        if r.topic in topics
+    ]
     return topics, records
 
 
-def read_clean_when_committed(bootstrap: str, worker: WorkerProcess, ends: dict[tuple[str, int], int], entities: Sequence[str],
-                              message: str) -> dict[str, list]:
+def read_clean_when_committed(
+    bootstrap: str, worker: WorkerProcess, ends: dict[tuple[str, int], int], entities: Sequence[str], message: str
+) -> dict[str, list]:
     """Wait until ``worker``'s group has committed every source offset in ``ends``, then read its
     clean topics back: clean topic → messages."""
     wait_for(lambda: committed_lag(bootstrap, worker.app_id, ends) == 0, 180, interval=1.0, message=message)

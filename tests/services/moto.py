@@ -30,8 +30,8 @@ from typing import Any
 
 import pytest
 
-from streamproc.dev.services import moto_aws_settings
 from streamproc.config.settings import AwsSettings
+from streamproc.dev.services import moto_aws_settings
 
 __all__ = [
     "MotoService",
@@ -68,7 +68,7 @@ class MotoService:
     def running(self) -> bool:
         return self._server is not None
 
-    def start(self) -> "MotoService":
+    def start(self) -> MotoService:
         from moto.moto_server.werkzeug_app import (
             DomainDispatcherApplication,
             MotoRequestHandler,
@@ -79,6 +79,7 @@ class MotoService:
         with self._lock:
             if self._server is not None:
                 return self
+
             class QuietHandler(MotoRequestHandler):
                 def log_request(self, *args: Any, **kwargs: Any) -> None:
                     pass
@@ -127,10 +128,13 @@ class MotoService:
     def client(self, service: str, *, timeout: float = 5.0, attempts: int = 2) -> Any:
         from streamproc.sinks.s3.aws import boto_config, make_client
 
-        return make_client(service, self.aws_settings(),
-                           boto_config(connect_timeout=timeout, read_timeout=timeout, max_attempts=attempts))
+        return make_client(
+            service,
+            self.aws_settings(),
+            boto_config(connect_timeout=timeout, read_timeout=timeout, max_attempts=attempts),
+        )
 
-    def __enter__(self) -> "MotoService":
+    def __enter__(self) -> MotoService:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

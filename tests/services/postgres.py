@@ -33,8 +33,8 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
@@ -140,9 +140,7 @@ class LocalPostgres(_Server):
         res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd="/")
         if res.returncode != 0:
             tail = self.log_file.read_text(errors="replace")[-2000:] if self.log_file.exists() else ""
-            raise RuntimeError(
-                f"{args[0]} failed with exit code {res.returncode}:\n{res.stdout}\n{res.stderr}\n{tail}"
-            )
+            raise RuntimeError(f"{args[0]} failed with exit code {res.returncode}:\n{res.stdout}\n{res.stderr}\n{tail}")
         return res
 
     def _init(self) -> None:
@@ -157,8 +155,10 @@ class LocalPostgres(_Server):
             os.chmod(self.base_dir, 0o700)
         self._run(
             "initdb",
-            "-D", str(self.data_dir),
-            "-U", self.user,
+            "-D",
+            str(self.data_dir),
+            "-U",
+            self.user,
             f"--pwfile={pwfile}",
             "--auth-host=scram-sha-256",
             "--auth-local=trust",
@@ -169,7 +169,7 @@ class LocalPostgres(_Server):
         pwfile.unlink()
         self._initialised = True
 
-    def start(self) -> "LocalPostgres":
+    def start(self) -> LocalPostgres:
         if not self._initialised:
             self._init()
         if not self._atexit:
@@ -219,7 +219,7 @@ class LocalPostgres(_Server):
             if self._owns_dir:
                 shutil.rmtree(self.base_dir, ignore_errors=True)
 
-    def __enter__(self) -> "LocalPostgres":
+    def __enter__(self) -> LocalPostgres:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -12,22 +12,29 @@ from pathlib import Path
 import pytest
 
 from streamproc.cli.main import main
+from streamproc.model import FORMATS
 
 from .sources._support import PLACEHOLDER_ERRORS, PREFIX_FORMATS, corpus_dir
-from streamproc.model import FORMATS
 
 REPO = Path(__file__).resolve().parents[2]
 CORPUS = corpus_dir()
 SECRET = "cli-test-SECRET-redaction-key-7f3a9c"
 
 
-
-def cli(*args: str, env: dict[str, str] | None = None, stdin: str | None = None,
-        timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def cli(
+    *args: str, env: dict[str, str] | None = None, stdin: str | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("STREAMPROC_")}
     base.update(env or {})
-    return subprocess.run([sys.executable, "-m", "streamproc.cli.main", *args], cwd=REPO, env=base, input=stdin,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "streamproc.cli.main", *args],
+        cwd=REPO,
+        env=base,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture
@@ -63,15 +70,19 @@ def test_decode_every_corpus_file_one_line_each(corpus_files: list[Path], tmp_pa
     assert {r["status"] for r in results} <= {"ok", "skip", "error"}
     by_name = {p.stem: r for p, r in zip(corpus_files, results)}
     assert by_name["debezium_mongodb__create__1"]["status"] == "ok"
-    assert by_name["debezium_mongodb__tombstone__1"] == {"status": "skip", "format": "debezium-mongodb",
-                                                        "reason": "tombstone"}
+    assert by_name["debezium_mongodb__tombstone__1"] == {
+        "status": "skip",
+        "format": "debezium-mongodb",
+        "reason": "tombstone",
+    }
     assert by_name["debezium_postgres__update__1"]["op"] == "update"
     assert sum(r["status"] == "ok" for r in results) >= len(results) // 2
 
 
 @pytest.mark.parametrize("prefix", sorted(PREFIX_FORMATS))
 def test_decode_with_the_format_fixed_accepts_every_file_of_that_format(
-        corpus_files: list[Path], tmp_path: Path, prefix: str) -> None:
+    corpus_files: list[Path], tmp_path: Path, prefix: str
+) -> None:
     files = [p for p in corpus_files if p.stem.split("__", 1)[0] == prefix]
     assert files, f"no corpus file for {prefix}"
     dump = tmp_path / f"{prefix}.jsonl"
@@ -138,8 +149,10 @@ def test_invalid_pipelines_yaml_exits_2_naming_file_path_and_problem(tmp_path: P
     proc = cli("dry-run", "--config", str(bad), str(dump))
     assert proc.returncode == 2
     assert proc.stdout == ""
-    assert (f"{bad}: sources[0].redact[1].mode: unknown redaction mode 'SCRAMBLE'; expected one of "
-            "REMOVE, HASH, PARTIAL_MASK, FULL_MASK, TOKENIZE") in proc.stderr
+    assert (
+        f"{bad}: sources[0].redact[1].mode: unknown redaction mode 'SCRAMBLE'; expected one of "
+        "REMOVE, HASH, PARTIAL_MASK, FULL_MASK, TOKENIZE"
+    ) in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
@@ -194,16 +207,23 @@ def test_worker_without_redaction_key_exits_2(key_env: dict[str, str]) -> None:
 
 @pytest.mark.parametrize(("name", "value"), [("STREAMPROC_PARTITIONS", "0"), ("STREAMPROC_WEB_PORT", "http")])
 def test_worker_with_invalid_setting_names_the_variable_not_the_secret(name: str, value: str) -> None:
-    proc = cli("worker", env={"STREAMPROC_KAFKA_BOOTSTRAP": "127.0.0.1:1", "STREAMPROC_REDACTION__KEY": SECRET,
-                              name: value}, timeout=60)
+    proc = cli(
+        "worker",
+        env={"STREAMPROC_KAFKA_BOOTSTRAP": "127.0.0.1:1", "STREAMPROC_REDACTION__KEY": SECRET, name: value},
+        timeout=60,
+    )
     assert proc.returncode == 2
     assert f"{name}:" in proc.stderr
     assert SECRET not in proc.stderr + proc.stdout
 
 
 def test_worker_unknown_role_exits_2() -> None:
-    proc = cli("worker", "--role", "ingest,sinks3", env={"STREAMPROC_KAFKA_BOOTSTRAP": "127.0.0.1:1",
-                                                      "STREAMPROC_REDACTION__KEY": SECRET})
+    proc = cli(
+        "worker",
+        "--role",
+        "ingest,sinks3",
+        env={"STREAMPROC_KAFKA_BOOTSTRAP": "127.0.0.1:1", "STREAMPROC_REDACTION__KEY": SECRET},
+    )
     assert proc.returncode == 2
     assert "unknown role sinks3" in proc.stderr
 
@@ -211,8 +231,13 @@ def test_worker_unknown_role_exits_2() -> None:
 def test_worker_with_invalid_pipelines_exits_2(tmp_path: Path) -> None:
     bad = tmp_path / "p.yaml"
     bad.write_text("version: 2\nsources: []\n")
-    proc = cli("worker", "--config", str(bad), env={"STREAMPROC_KAFKA_BOOTSTRAP": "127.0.0.1:1",
-                                                    "STREAMPROC_REDACTION__KEY": SECRET}, timeout=60)
+    proc = cli(
+        "worker",
+        "--config",
+        str(bad),
+        env={"STREAMPROC_KAFKA_BOOTSTRAP": "127.0.0.1:1", "STREAMPROC_REDACTION__KEY": SECRET},
+        timeout=60,
+    )
     assert proc.returncode == 2
     assert f"{bad}: version: unsupported version 2; expected 1" in proc.stderr
 

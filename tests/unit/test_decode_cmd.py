@@ -20,9 +20,16 @@ MONGO_VALUE = {
     "source": {"connector": "mongodb", "ts_ms": 1558965508000, "db": "inventory", "collection": "customers", "ord": 31},
 }
 PG_VALUE = {
-    "op": "u", "before": None, "after": {"id": 1, "name": "x"},
-    "source": {"connector": "postgresql", "schema": "public", "table": "customers", "lsn": 9007199254740993,
-               "ts_ms": 1559033904863},
+    "op": "u",
+    "before": None,
+    "after": {"id": 1, "name": "x"},
+    "source": {
+        "connector": "postgresql",
+        "schema": "public",
+        "table": "customers",
+        "lsn": 9007199254740993,
+        "ts_ms": 1559033904863,
+    },
 }
 
 
@@ -53,13 +60,20 @@ def test_mixed_input_produces_one_line_per_record_in_order() -> None:
     lines = [
         line(topic="fulfillment.inventory.customers", key={"id": "1004"}, value=MONGO_VALUE),
         line(topic="fulfillment.inventory.customers", key={"id": "1004"}, value=None),
-        line(topic="PostgreSQL_server.public.customers", key_b64=b64(b'{"id": 1}'), value_b64=b64(json.dumps(PG_VALUE).encode())),
+        line(
+            topic="PostgreSQL_server.public.customers",
+            key_b64=b64(b'{"id": 1}'),
+            value_b64=b64(json.dumps(PG_VALUE).encode()),
+        ),
         line(topic="t", key=None, value_b64=b64(b"\xff\xfe\x00garbage")),
         "this is not json\n",
         "\n",
         line(key=None, value={}),
-        line(topic="PostgreSQL_server.transaction", key=None,
-             value={"status": "BEGIN", "id": "571:53195829", "event_count": None, "data_collections": None}),
+        line(
+            topic="PostgreSQL_server.transaction",
+            key=None,
+            value={"status": "BEGIN", "id": "571:53195829", "event_count": None, "data_collections": None},
+        ),
     ]
     code, out = run(lines)
     assert code == 0  # the input was read: errors are reported per line, not by the exit code
@@ -67,18 +81,25 @@ def test_mixed_input_produces_one_line_per_record_in_order() -> None:
 
     mongo = out[0]
     assert mongo == {
-        "status": "ok", "format": "debezium-mongodb", "op": "insert", "namespace": "inventory.customers",
-        "key": {"_id": 1004}, "before": None,
+        "status": "ok",
+        "format": "debezium-mongodb",
+        "op": "insert",
+        "namespace": "inventory.customers",
+        "key": {"_id": 1004},
+        "before": None,
         "after": {"_id": 1004, "score": None, "when": "2026-07-03T17:59:45.729Z"},
-        "update": None, "position": [1558965508000, 31, 0], "ts_ms": 1558965508000,
+        "update": None,
+        "position": [1558965508000, 31, 0],
+        "ts_ms": 1558965508000,
     }
     assert out[1] == {"status": "skip", "format": "debezium-mongodb", "reason": "tombstone"}
     assert out[2]["format"] == "debezium-sql" and out[2]["key"] == {"id": 1}
     assert out[2]["position"] == [9007199254740993]
     assert out[3]["error_class"] == "poison" and "magic byte 0xff" in out[3]["reason"]
     assert "garbage" not in out[3]["reason"]
-    assert out[4] == {"status": "error", "error_class": "poison",
-                      "reason": out[4]["reason"]} and out[4]["reason"].startswith("input line 5: not JSON")
+    assert out[4] == {"status": "error", "error_class": "poison", "reason": out[4]["reason"]} and out[4][
+        "reason"
+    ].startswith("input line 5: not JSON")
     assert out[5]["reason"] == "input line 7: missing 'topic' (a non-empty string)"
     assert out[6] == {"status": "skip", "format": "debezium-sql", "reason": "transaction"}
 
@@ -95,9 +116,20 @@ def test_all_good_returns_zero_and_big_integers_stay_exact() -> None:
 def test_fixed_format_and_offsets() -> None:
     code, out = run([line(topic="pfx.shop.orders", key=None, value={"_id": 5, "n": 1}, offset=17)], fmt="mongo-kafka")
     assert code == 0
-    assert out == [{"status": "ok", "format": "mongo-kafka", "op": "upsert", "namespace": "shop.orders",
-                    "key": {"_id": 5}, "before": None, "after": {"_id": 5, "n": 1}, "update": None,
-                    "position": [17], "ts_ms": None}]
+    assert out == [
+        {
+            "status": "ok",
+            "format": "mongo-kafka",
+            "op": "upsert",
+            "namespace": "shop.orders",
+            "key": {"_id": 5},
+            "before": None,
+            "after": {"_id": 5, "n": 1},
+            "update": None,
+            "position": [17],
+            "ts_ms": None,
+        }
+    ]
     code, out = run([line(topic="pfx.shop.orders", key=None, value={"_id": 5, "n": 1})])
     assert code == 0 and "set the format for topic 'pfx.shop.orders'" in out[0]["reason"]
 
@@ -110,12 +142,14 @@ def test_unknown_format_raises_before_any_output() -> None:
 
 
 def test_empty_value_bytes_and_bad_base64() -> None:
-    code, out = run([
-        line(topic="t", key=None, value_b64=""),
-        line(topic="t", key=None, value_b64="***"),
-        line(topic="t", key=None, value_b64=None),
-        line(topic="t", value=1, value_b64="AA=="),
-    ])
+    code, out = run(
+        [
+            line(topic="t", key=None, value_b64=""),
+            line(topic="t", key=None, value_b64="***"),
+            line(topic="t", key=None, value_b64=None),
+            line(topic="t", value=1, value_b64="AA=="),
+        ]
+    )
     assert code == 0  # the input was read: errors are reported per line, not by the exit code
     assert "empty" in out[0]["reason"]
     assert out[1]["reason"] == "input line 2: 'value_b64' is not valid base64"
@@ -126,16 +160,36 @@ def test_empty_value_bytes_and_bad_base64() -> None:
 def test_avro_through_value_b64_with_a_decoder() -> None:
     import fastavro
 
-    schema = {"type": "record", "name": "Envelope", "fields": [
-        {"name": "op", "type": "string"},
-        {"name": "after", "type": ["null", {"type": "record", "name": "Row", "fields": [{"name": "id", "type": "long"}]}]},
-        {"name": "source", "type": {"type": "record", "name": "Source", "fields": [
-            {"name": "connector", "type": "string"}, {"name": "schema", "type": "string"},
-            {"name": "table", "type": "string"}, {"name": "lsn", "type": "long"}]}},
-    ]}
+    schema = {
+        "type": "record",
+        "name": "Envelope",
+        "fields": [
+            {"name": "op", "type": "string"},
+            {
+                "name": "after",
+                "type": ["null", {"type": "record", "name": "Row", "fields": [{"name": "id", "type": "long"}]}],
+            },
+            {
+                "name": "source",
+                "type": {
+                    "type": "record",
+                    "name": "Source",
+                    "fields": [
+                        {"name": "connector", "type": "string"},
+                        {"name": "schema", "type": "string"},
+                        {"name": "table", "type": "string"},
+                        {"name": "lsn", "type": "long"},
+                    ],
+                },
+            },
+        ],
+    }
     buf = io.BytesIO()
-    fastavro.schemaless_writer(buf, fastavro.parse_schema(schema), {
-        "op": "r", "after": {"id": 3}, "source": {"connector": "postgresql", "schema": "s", "table": "t", "lsn": 5}})
+    fastavro.schemaless_writer(
+        buf,
+        fastavro.parse_schema(schema),
+        {"op": "r", "after": {"id": 3}, "source": {"connector": "postgresql", "schema": "s", "table": "t", "lsn": 5}},
+    )
 
     class Registry:
         def get_schema(self, schema_id: int) -> Any:
@@ -143,17 +197,23 @@ def test_avro_through_value_b64_with_a_decoder() -> None:
             return type("S", (), {"schema_str": json.dumps(schema), "schema_type": "AVRO"})()
 
     data = b"\x00\x00\x00\x00\x09" + buf.getvalue()
-    code, out = run([line(topic="p.s.t", key={"id": 3}, value_b64=b64(data))], decoder=Decoder(schema_registry=Registry()))
+    code, out = run(
+        [line(topic="p.s.t", key={"id": 3}, value_b64=b64(data))], decoder=Decoder(schema_registry=Registry())
+    )
     assert code == 0
     assert out[0]["op"] == "snapshot" and out[0]["after"] == {"id": 3} and out[0]["position"] == [5]
 
 
 def test_read_dump_records() -> None:
-    items = list(read_dump([
-        '{"topic": "t", "key": {"id": 1}, "value": {"a": NaN}, "offset": 4}',
-        b'{"topic": "t", "key_b64": "e30=", "value": {"a": 1}}',
-        '{"topic": "t", "value": null, "offset": "x"}',
-    ]))
+    items = list(
+        read_dump(
+            [
+                '{"topic": "t", "key": {"id": 1}, "value": {"a": NaN}, "offset": 4}',
+                b'{"topic": "t", "key_b64": "e30=", "value": {"a": 1}}',
+                '{"topic": "t", "value": null, "offset": "x"}',
+            ]
+        )
+    )
     assert items[0] == DumpRecord(1, "t", {"id": 1}, {"a": None}, False, 4)
     assert items[1] == DumpRecord(2, "t", b"{}", b'{"a":1}', True, None)
     assert items[2] == DumpError(3, "input line 3: 'offset' is not an integer")

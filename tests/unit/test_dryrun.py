@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from streamproc.cli.main import main
 from streamproc.cli.dryrun import run_dry_run
+from streamproc.cli.main import main
 from streamproc.config.settings import load_pipelines, load_settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -23,16 +23,23 @@ OID = "65a1b2c3d4e5f60718293a4b"
 SSN = "123-45-6789"
 
 
-def mongo(op: str, ord_: int, *, after: dict | None = None, set_: dict | None = None,
-          coll: str = "users") -> dict[str, Any]:
+def mongo(
+    op: str, ord_: int, *, after: dict | None = None, set_: dict | None = None, coll: str = "users"
+) -> dict[str, Any]:
     value: dict[str, Any] = {
-        "op": op, "before": None, "after": json.dumps(after) if after else None,
-        "source": {"connector": "mongodb", "ts_ms": 1_767_225_600_000, "db": "Facilitron_common",
-                   "collection": coll, "ord": ord_},
+        "op": op,
+        "before": None,
+        "after": json.dumps(after) if after else None,
+        "source": {
+            "connector": "mongodb",
+            "ts_ms": 1_767_225_600_000,
+            "db": "Facilitron_common",
+            "collection": coll,
+            "ord": ord_,
+        },
     }
     if set_:
-        value["updateDescription"] = {"updatedFields": json.dumps(set_), "removedFields": None,
-                                      "truncatedArrays": None}
+        value["updateDescription"] = {"updatedFields": json.dumps(set_), "removedFields": None, "truncatedArrays": None}
     return {"topic": f"cdc.Facilitron_common.{coll}", "key": {"id": json.dumps({"$oid": OID})}, "value": value}
 
 
@@ -44,16 +51,39 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
     (json.dumps(mongo("u", 2, set_={"status": "inactive"})), "event", {"op": "update"}),
     ("this is not json {", "dlq", {"error_class": "poison"}),
     (json.dumps(mongo("u", 3, set_={"email": "not-an-email"})), "dlq", {"error_class": "invalid"}),
-    (json.dumps({"topic": INSERT["topic"], "key": INSERT["key"], "value": None}), "dropped",
-     {"reason": "filtered", "detail": "tombstone"}),
-    (json.dumps(mongo("c", 1, after={"_id": {"$oid": OID}}, coll="sessions")), "dropped",
-     {"reason": "filtered", "detail": "unrouted"}),
-    (json.dumps({"topic": "pg.public.orders", "key": {"id": 5}, "value": {
-        "op": "c", "before": None, "after": {"id": 5, "customer_email": "A@B.com", "status": "paid"},
-        "source": {"connector": "postgresql", "schema": "public", "table": "orders", "lsn": 10, "ts_ms": 1}}}),
-     "event", {"op": "insert"}),
-    (json.dumps({"topic": INSERT["topic"], "key": INSERT["key"],
-                 "value_b64": base64.b64encode(b"\x01garbage").decode()}), "dlq", {"error_class": "poison"}),
+    (
+        json.dumps({"topic": INSERT["topic"], "key": INSERT["key"], "value": None}),
+        "dropped",
+        {"reason": "filtered", "detail": "tombstone"},
+    ),
+    (
+        json.dumps(mongo("c", 1, after={"_id": {"$oid": OID}}, coll="sessions")),
+        "dropped",
+        {"reason": "filtered", "detail": "unrouted"},
+    ),
+    (
+        json.dumps(
+            {
+                "topic": "pg.public.orders",
+                "key": {"id": 5},
+                "value": {
+                    "op": "c",
+                    "before": None,
+                    "after": {"id": 5, "customer_email": "A@B.com", "status": "paid"},
+                    "source": {"connector": "postgresql", "schema": "public", "table": "orders", "lsn": 10, "ts_ms": 1},
+                },
+            }
+        ),
+        "event",
+        {"op": "insert"},
+    ),
+    (
+        json.dumps(
+            {"topic": INSERT["topic"], "key": INSERT["key"], "value_b64": base64.b64encode(b"\x01garbage").decode()}
+        ),
+        "dlq",
+        {"error_class": "poison"},
+    ),
     (json.dumps(mongo("u", 1, set_={"status": "active"})), "dropped", {"reason": "stale"}),
 ]
 
@@ -109,7 +139,7 @@ def check_sink_actions(everything: list[dict[str, Any]]) -> None:
     """After each event, the actions of the shipped config's sinks, from their own plan()."""
     first = next(i for i, o in enumerate(everything) if o["kind"] == "event")
     actions = []
-    for o in everything[first + 1:]:
+    for o in everything[first + 1 :]:
         if "sink" not in o:
             break
         actions.append(o)
@@ -121,14 +151,16 @@ def check_sink_actions(everything: list[dict[str, Any]]) -> None:
     assert s3["key"] == f"prod/users/{OID}-1767225600000"
     assert len(s3["sha256"]) == 64 and s3["bytes"] > 0
     assert sqs["queue"] == "streamproc-users.fifo" and sqs["group"] == "users" and sqs["dedup_id"]
-    assert sqs["body"] == {"operation": "insert",
-                    "S3FilePartsOfJSONDocument": [{"Bucket": "streamproc-changes", "Key": s3["key"]}]}
+    assert sqs["body"] == {
+        "operation": "insert",
+        "S3FilePartsOfJSONDocument": [{"Bucket": "streamproc-changes", "Key": s3["key"]}],
+    }
     assert (osr["action"], osr["index"], osr["id"]) == ("index", "facilitron_common_users", OID)
     assert isinstance(osr["version"], int) and osr["version"] > 0
     assert wh["table"] == "public.users" and wh["op"] == "upsert" and wh["row"]["_id"] == OID
     archive = [o for o in everything if o["kind"] == "s3" and o["bucket"] == "streamproc-lake"]
     assert archive and all(a["key"].startswith("archive/") for a in archive)
-    assert everything[-len(archive):] == archive  # the archive batches the whole input, at the end
+    assert everything[-len(archive) :] == archive  # the archive batches the whole input, at the end
 
 
 def test_dry_run_via_main(dump: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -142,7 +174,11 @@ def test_dry_run_via_subprocess(dump: Path) -> None:
     env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("STREAMPROC_")}
     proc = subprocess.run(
         [sys.executable, "-m", "streamproc.cli.main", "dry-run", "--config", "config/pipelines.yaml", str(dump)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     check(proc.stdout.splitlines())
@@ -154,7 +190,12 @@ def test_dry_run_reads_stdin(dump: Path) -> None:
     env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("STREAMPROC_")}
     proc = subprocess.run(
         [sys.executable, "-m", "streamproc.cli.main", "dry-run", "--config", str(SHIPPED)],
-        cwd=REPO, env=env, input=dump.read_text(), capture_output=True, text=True, timeout=120,
+        cwd=REPO,
+        env=env,
+        input=dump.read_text(),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     check(proc.stdout.splitlines())
@@ -167,8 +208,11 @@ def test_dry_run_with_a_configured_key_changes_hashes_and_tokens(dump: Path, mon
     def tokens() -> list[str]:
         out = io.StringIO()
         assert run_dry_run(lines, out, load_settings(pipelines=SHIPPED, dev=True), spec) == 0
-        return [json.loads(x)["value"]["after"]["customer_email"] for x in out.getvalue().splitlines()
-                if json.loads(x)["kind"] == "event" and json.loads(x)["value"]["entity"] == "orders"]
+        return [
+            json.loads(x)["value"]["after"]["customer_email"]
+            for x in out.getvalue().splitlines()
+            if json.loads(x)["kind"] == "event" and json.loads(x)["value"]["entity"] == "orders"
+        ]
 
     dev_tokens = tokens()
     monkeypatch.setenv("STREAMPROC_REDACTION__KEY", "another-key")
@@ -182,8 +226,11 @@ def test_dry_run_fixed_format_turns_other_formats_into_poison(tmp_path: Path, ca
     # a Debezium MongoDB record read as relational Debezium: 'after' is a JSON string, not a row
     assert main(["dry-run", "--config", str(SHIPPED), "--format", "debezium-sql", str(path)]) == 0
     (line,) = capsys.readouterr().out.splitlines()
-    assert json.loads(line) == {"kind": "dlq", "error_class": "poison",
-                                "reason": "debezium-sql: 'after' is not an object"}
+    assert json.loads(line) == {
+        "kind": "dlq",
+        "error_class": "poison",
+        "reason": "debezium-sql: 'after' is not an object",
+    }
     assert main(["dry-run", "--config", str(SHIPPED), str(path)]) == 0
     first, *actions = capsys.readouterr().out.splitlines()
     assert json.loads(first)["kind"] == "event" and actions

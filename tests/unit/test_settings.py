@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from streamproc.errors import ConfigError
 from streamproc.config.settings import DEV_REDACTION_KEY, Settings, load_settings
+from streamproc.errors import ConfigError
 
 SECRET = "settings-test-SECRET-0a1b2c3d"
 
@@ -72,21 +72,33 @@ def test_nested_redaction_key_from_environment(monkeypatch: pytest.MonkeyPatch) 
 def test_redaction_key_is_never_shown(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STREAMPROC_REDACTION__KEY", SECRET)
     s = load_settings()
-    for text in (repr(s), str(s), repr(s.redaction), str(s.redaction.key), s.model_dump_json(),
-                 repr(s.model_dump()), f"{s}", f"{s.redaction.key!r}"):
+    for text in (
+        repr(s),
+        str(s),
+        repr(s.redaction),
+        str(s.redaction.key),
+        s.model_dump_json(),
+        repr(s.model_dump()),
+        f"{s}",
+        f"{s.redaction.key!r}",
+    ):
         assert SECRET not in text
     assert "**********" in repr(s.redaction.key)
 
 
-@pytest.mark.parametrize(("name", "value"), [
-    ("STREAMPROC_PARTITIONS", "0"),
-    ("STREAMPROC_PARTITIONS", "four"),
-    ("STREAMPROC_WEB_PORT", "not-a-port"),
-    ("STREAMPROC_BATCH_WITHIN", "-1"),
-    ("STREAMPROC_DEV", "perhaps"),
-])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("STREAMPROC_PARTITIONS", "0"),
+        ("STREAMPROC_PARTITIONS", "four"),
+        ("STREAMPROC_WEB_PORT", "not-a-port"),
+        ("STREAMPROC_BATCH_WITHIN", "-1"),
+        ("STREAMPROC_DEV", "perhaps"),
+    ],
+)
 def test_invalid_environment_value_is_a_config_error_naming_the_variable(
-        monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
     monkeypatch.setenv("STREAMPROC_REDACTION__KEY", SECRET)
     monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError) as exc:

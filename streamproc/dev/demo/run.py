@@ -6,8 +6,8 @@ import os
 import re
 import subprocess
 import sys
-import threading
 import tempfile
+import threading
 import time
 import uuid
 from collections import Counter, defaultdict
@@ -19,7 +19,7 @@ from streamproc.runtime.admin import ensure_topics
 
 __all__ = ["run_demo", "parse_metrics"]
 
-_SAMPLE = re.compile(r'^(streamproc_[a-z_]+?)(?:_total)?\{([^}]*)\} ([0-9.e+-]+)$')
+_SAMPLE = re.compile(r"^(streamproc_[a-z_]+?)(?:_total)?\{([^}]*)\} ([0-9.e+-]+)$")
 
 
 def parse_metrics(text: str) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
@@ -35,8 +35,13 @@ def parse_metrics(text: str) -> dict[str, dict[tuple[tuple[str, str], ...], floa
 
 
 def _total(metrics: dict, name: str, **match: str) -> int:
-    return int(sum(v for labels, v in metrics.get(name, {}).items()
-                   if all(dict(labels).get(k) == want for k, want in match.items())))
+    return int(
+        sum(
+            v
+            for labels, v in metrics.get(name, {}).items()
+            if all(dict(labels).get(k) == want for k, want in match.items())
+        )
+    )
 
 
 def _scrape(port: int) -> dict:
@@ -79,12 +84,15 @@ class QueueConsumer(threading.Thread):
         n = 0
         for url in self.sqs.list_queues().get("QueueUrls", []):
             while True:
-                msgs = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
-                                                VisibilityTimeout=60).get("Messages", [])
+                msgs = self.sqs.receive_message(
+                    QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0, VisibilityTimeout=60
+                ).get("Messages", [])
                 if not msgs:
                     break
-                self.sqs.delete_message_batch(QueueUrl=url, Entries=[
-                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(msgs)])
+                self.sqs.delete_message_batch(
+                    QueueUrl=url,
+                    Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(msgs)],
+                )
                 self.received[url.rsplit("/", 1)[-1]] += len(msgs)
                 n += len(msgs)
         return n
@@ -108,12 +116,13 @@ def _sinks_done(metrics: dict, sinks: list[str]) -> bool:
     out = _total(metrics, "streamproc_events_out")
     return out > 0 and all(
         _total(metrics, "streamproc_sink_records", sink=s) + _total(metrics, "streamproc_sink_dlq", sink=s) >= out
-        for s in sinks)
+        for s in sinks
+    )
 
 
 def run_demo(documents: int = 100, updates: int = 3, timeout: float = 300.0) -> int:
-    from streamproc.dev.services import local_services
     from streamproc.config.settings import Settings
+    from streamproc.dev.services import local_services
 
     say = lambda msg: print(msg, flush=True)  # noqa: E731
     work = Path(tempfile.mkdtemp(prefix="streamproc-demo-"))
@@ -133,28 +142,41 @@ def _run(say, work: Path, bootstrap: str, services, documents: int, updates: int
     t0 = time.monotonic()
     _produce(bootstrap, stream.records)
     inj = stream.injected
-    say(f"[2/6] produced {len(stream.records)} Debezium MongoDB change records to {len(topics)} topics in "
+    say(
+        f"[2/6] produced {len(stream.records)} Debezium MongoDB change records to {len(topics)} topics in "
         f"{time.monotonic() - t0:.1f}s: {inj['insert']} inserts, {inj['update']} updates, {inj['replace']} "
         f"replaces, {inj['delete']} deletes (+{inj['tombstone']} tombstones); faults injected: "
         f"{inj['duplicate']} duplicates, {inj['reordered']} reordered, {inj['malformed']} malformed, "
-        f"{inj['invalid']} rule violations")
+        f"{inj['invalid']} rule violations"
+    )
     port = free_port()
     prefix = "demo"
     env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMPROC_")}
-    env.update(STREAMPROC_KAFKA_BOOTSTRAP=bootstrap, STREAMPROC_DEV="true",
-               STREAMPROC_APP_ID=f"streamproc-demo-{uuid.uuid4().hex[:6]}-ingest", STREAMPROC_TOPIC_PREFIX=prefix,
-               STREAMPROC_DATADIR=str(work / "state"), STREAMPROC_WEB_PORT=str(port),
-               STREAMPROC_WEB_HOST="127.0.0.1")
+    env.update(
+        STREAMPROC_KAFKA_BOOTSTRAP=bootstrap,
+        STREAMPROC_DEV="true",
+        STREAMPROC_APP_ID=f"streamproc-demo-{uuid.uuid4().hex[:6]}-ingest",
+        STREAMPROC_TOPIC_PREFIX=prefix,
+        STREAMPROC_DATADIR=str(work / "state"),
+        STREAMPROC_WEB_PORT=str(port),
+        STREAMPROC_WEB_HOST="127.0.0.1",
+    )
     env.update(services.env())
     if "STREAMPROC_PIPELINES" in os.environ:
         env["STREAMPROC_PIPELINES"] = os.environ["STREAMPROC_PIPELINES"]
     sinks = [s for s in SINKS if s != "opensearch" or services.settings.opensearch.url]
     log_path = work / "worker.log"
-    say(f"[3/6] starting `streamproc worker` with every role: ingest + sinks {', '.join(sinks)} "
-        f"(log: {log_path}, metrics: http://127.0.0.1:{port}/metrics)")
+    say(
+        f"[3/6] starting `streamproc worker` with every role: ingest + sinks {', '.join(sinks)} "
+        f"(log: {log_path}, metrics: http://127.0.0.1:{port}/metrics)"
+    )
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "streamproc.cli.main", "worker", "-l", "info"],
-                                env=env, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamproc.cli.main", "worker", "-l", "info"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     consumer = QueueConsumer(services.settings.aws)
     consumer.start()
     try:
@@ -177,8 +199,10 @@ def _run(say, work: Path, bootstrap: str, services, documents: int, updates: int
                 say(f"[4/6] ingest {seen:>6}/{expected} [{bar:<30}]")
                 continue
             out = _total(metrics, "streamproc_events_out")
-            say("[5/6] sinks " + "  ".join(
-                f"{s} {_total(metrics, 'streamproc_sink_records', sink=s):>5}/{out}" for s in sinks))
+            say(
+                "[5/6] sinks "
+                + "  ".join(f"{s} {_total(metrics, 'streamproc_sink_records', sink=s):>5}/{out}" for s in sinks)
+            )
             if _sinks_done(metrics, sinks):
                 break
         all_done = time.monotonic() - (first_seen or started)
@@ -201,30 +225,42 @@ def _report(say, m: dict, inj, seen: int, all_done: float, prefix: str, sinks: l
     say(f"  {'entity':<30}{'events out':>11}{'duplicate':>11}{'stale':>8}{'filtered':>10}")
     entities = sorted({dict(lbl)["entity"] for lbl in m.get("streamproc_events_out", {})})
     for e in entities:
-        say(f"  {e:<30}{_total(m, 'streamproc_events_out', entity=e):>11}"
+        say(
+            f"  {e:<30}{_total(m, 'streamproc_events_out', entity=e):>11}"
             f"{_total(m, 'streamproc_events_dropped', entity=e, reason='duplicate'):>11}"
             f"{_total(m, 'streamproc_events_dropped', entity=e, reason='stale'):>8}"
-            f"{_total(m, 'streamproc_events_dropped', entity=e, reason='operation'):>10}")
+            f"{_total(m, 'streamproc_events_dropped', entity=e, reason='operation'):>10}"
+        )
     out = _total(m, "streamproc_events_out")
     dup = _total(m, "streamproc_events_dropped", reason="duplicate")
     stale = _total(m, "streamproc_events_dropped", reason="stale")
     skipped = _total(m, "streamproc_events_skipped")
     dlq = _total(m, "streamproc_events_dlq")
     say(f"  clean events: {out} on {prefix}.events.<entity>")
-    say(f"  dropped: {dup} duplicates (injected {inj['duplicate']}), {stale} stale reorderings "
-        f"(injected {inj['reordered']}); skipped: {skipped} tombstones")
-    say(f"  dead-letter: {dlq} on {prefix}.dlq (injected {inj['malformed']} malformed + "
-        f"{inj['invalid']} rule violations)")
+    say(
+        f"  dropped: {dup} duplicates (injected {inj['duplicate']}), {stale} stale reorderings "
+        f"(injected {inj['reordered']}); skipped: {skipped} tombstones"
+    )
+    say(
+        f"  dead-letter: {dlq} on {prefix}.dlq (injected {inj['malformed']} malformed + "
+        f"{inj['invalid']} rule violations)"
+    )
     busy = sum(m.get("streamproc_batch_seconds_sum", {}).values())  # the worker's own batch timing
-    say(f"  ingest: {seen} records; {busy:.2f}s spent in batches, Kafka flushes included "
+    say(
+        f"  ingest: {seen} records; {busy:.2f}s spent in batches, Kafka flushes included "
         f"({seen / max(busy, 1e-6):,.0f} records/s); every sink done {all_done:.1f}s after the first record "
-        "(one worker process, all roles; sampled each second)")
+        "(one worker process, all roles; sampled each second)"
+    )
     for s in sinks:
-        say(f"  sink {s:<11} {_total(m, 'streamproc_sink_records', sink=s):>6} written, "
+        say(
+            f"  sink {s:<11} {_total(m, 'streamproc_sink_records', sink=s):>6} written, "
             f"{_total(m, 'streamproc_sink_dlq', sink=s):>4} to the DLQ, "
-            f"{_total(m, 'streamproc_sink_retries', sink=s):>3} retries")
-    say("  PII: users/owners e-mail and phone are partially masked, ssn/taxId/password removed, "
-        "dateOfBirth hashed (config/pipelines.yaml)")
+            f"{_total(m, 'streamproc_sink_retries', sink=s):>3} retries"
+        )
+    say(
+        "  PII: users/owners e-mail and phone are partially masked, ssn/taxId/password removed, "
+        "dateOfBirth hashed (config/pipelines.yaml)"
+    )
 
 
 def _report_targets(say, services, received: Counter) -> None:
@@ -236,13 +272,21 @@ def _report_targets(say, services, received: Counter) -> None:
     sinks = load_pipelines(s.pipelines).sinks
     say("  landed, counted at each target:")
     s3 = make_client("s3", s.aws)
-    for bucket, prefix, what in ((sinks.s3_trigger.bucket, sinks.s3_trigger.env, "change objects"),
-                                 (sinks.s3_archive.bucket, sinks.s3_archive.prefix + "/", "archive objects")):
-        n = sum(1 for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-                for obj in page.get("Contents", []) if "/_streamproc/" not in "/" + obj["Key"])
+    for bucket, prefix, what in (
+        (sinks.s3_trigger.bucket, sinks.s3_trigger.env, "change objects"),
+        (sinks.s3_archive.bucket, sinks.s3_archive.prefix + "/", "archive objects"),
+    ):
+        n = sum(
+            1
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+            for obj in page.get("Contents", [])
+            if "/_streamproc/" not in "/" + obj["Key"]
+        )
         say(f"    s3://{bucket}/{prefix}: {n} {what}")
-    say(f"    SQS: {sum(received.values())} messages received (and deleted) by the demo's consumer "
-        f"from {len(received)} queues")
+    say(
+        f"    SQS: {sum(received.values())} messages received (and deleted) by the demo's consumer "
+        f"from {len(received)} queues"
+    )
     if services.opensearch is not None:
         docs = {i: len(services.opensearch.documents(i)) for i in services.opensearch.indices()}
         say(f"    OpenSearch (stand-in): {sum(docs.values())} documents in {len(docs)} indices")
@@ -251,12 +295,18 @@ def _report_targets(say, services, received: Counter) -> None:
         import duckdb
 
         with duckdb.connect(dsn.removeprefix("duckdb://"), read_only=True) as con:
-            tables = [r[0] for r in con.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'").fetchall()]
+            tables = [
+                r[0]
+                for r in con.execute(
+                    "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+                ).fetchall()
+            ]
             rows = sum(con.execute(f'SELECT count(*) FROM public."{t}"').fetchone()[0] for t in tables)
         say(f"    warehouse (DuckDB {dsn.removeprefix('duckdb://')}): {rows} rows in {len(tables)} tables")
     say("Where to look next:")
     say("  - README.md (set-up), docs/ARCHITECTURE.md, docs/OPERATIONS.md (Kafka UI, replay, DLQ), docs/SINKS-*.md")
     say("  - streamproc dry-run --config config/pipelines.yaml dump.jsonl  # events + sink actions, offline")
     say("  - streamproc decode dump.jsonl                                   # inspect raw CDC messages")
-    say("  - streamproc dev   # every role on the embedded broker with local S3/SQS, DuckDB; docker compose up for the full stack")
+    say(
+        "  - streamproc dev   # every role on the embedded broker with local S3/SQS, DuckDB; docker compose up for the full stack"
+    )

@@ -9,7 +9,8 @@ rollover alias, and the ISM rollover/retention policy (see :class:`OpenSearchIsm
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from streamproc.sinks.opensearch.plan import OpenSearchSpec, index_name, rollover_index_names
 
@@ -37,15 +38,27 @@ def _mappings(spec: OpenSearchSpec) -> dict[str, Any]:
     dynamic: list[dict[str, Any]] = []
     for n, pattern in enumerate(spec.date_fields):
         for kind in ("string", "long"):
-            dynamic.append({f"dates_{n}_{kind}": {
-                "match_mapping_type": kind, "match": pattern,
-                "mapping": {"type": "date", "format": "strict_date_optional_time||epoch_millis"},
-            }})
-    dynamic.append({"strings": {
-        "match_mapping_type": "string",
-        "mapping": {"type": "keyword", "ignore_above": spec.keyword_ignore_above,
-                    "fields": {"text": {"type": "text"}}},
-    }})
+            dynamic.append(
+                {
+                    f"dates_{n}_{kind}": {
+                        "match_mapping_type": kind,
+                        "match": pattern,
+                        "mapping": {"type": "date", "format": "strict_date_optional_time||epoch_millis"},
+                    }
+                }
+            )
+    dynamic.append(
+        {
+            "strings": {
+                "match_mapping_type": "string",
+                "mapping": {
+                    "type": "keyword",
+                    "ignore_above": spec.keyword_ignore_above,
+                    "fields": {"text": {"type": "text"}},
+                },
+            }
+        }
+    )
     return {"date_detection": False, "dynamic_templates": dynamic}
 
 
@@ -107,13 +120,16 @@ def ism_policy_body(spec: OpenSearchSpec, aliases: Sequence[str]) -> dict[str, A
         "description": f"streamproc: roll over, delete {ism.delete_after_days} days after creation",
         "default_state": "hot",
         "states": [
-            {"name": "hot", "actions": [{"rollover": rollover}],
-             "transitions": [{"state_name": "delete",
-                              "conditions": {"min_index_age": f"{ism.delete_after_days}d"}}]},
+            {
+                "name": "hot",
+                "actions": [{"rollover": rollover}],
+                "transitions": [{"state_name": "delete", "conditions": {"min_index_age": f"{ism.delete_after_days}d"}}],
+            },
             {"name": "delete", "actions": [{"delete": {}}], "transitions": []},
         ],
     }
     if aliases:
-        policy["ism_template"] = [{"index_patterns": [rollover_index_names(a)[0] for a in aliases],
-                                   "priority": ism.priority}]
+        policy["ism_template"] = [
+            {"index_patterns": [rollover_index_names(a)[0] for a in aliases], "priority": ism.priority}
+        ]
     return {"policy": policy}

@@ -11,8 +11,9 @@ error to type, field and mapping type, because its reason text quotes field valu
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 from streamproc.jsonutil import dumps
 from streamproc.sinks.opensearch.plan import OpenSearchSpec, OsAction, source_document
@@ -29,8 +30,9 @@ __all__ = [
 
 def action_lines(spec: OpenSearchSpec, action: OsAction, doc: Mapping[str, Any] | None) -> bytes:
     """The NDJSON lines of one index or delete action (each ending in ``\\n``)."""
-    meta = {action.action: {"_index": action.index, "_id": action.id, "version": action.version,
-                            "version_type": "external"}}
+    meta = {
+        action.action: {"_index": action.index, "_id": action.id, "version": action.version, "version_type": "external"}
+    }
     if action.action == "delete":
         return dumps(meta) + b"\n"
     if action.action != "index" or doc is None:
@@ -40,11 +42,20 @@ def action_lines(spec: OpenSearchSpec, action: OsAction, doc: Mapping[str, Any] 
 
 # --------------------------------------------------------------------------------- bulk results
 
-_MAPPING_ERRORS = frozenset({
-    "mapper_parsing_exception", "illegal_argument_exception", "strict_dynamic_mapping_exception",
-    "document_parsing_exception", "parse_exception", "json_parse_exception", "x_content_parse_exception",
-    "mapper_exception", "invalid_type_name_exception", "invalid_index_name_exception",
-})
+_MAPPING_ERRORS = frozenset(
+    {
+        "mapper_parsing_exception",
+        "illegal_argument_exception",
+        "strict_dynamic_mapping_exception",
+        "document_parsing_exception",
+        "parse_exception",
+        "json_parse_exception",
+        "x_content_parse_exception",
+        "mapper_exception",
+        "invalid_type_name_exception",
+        "invalid_index_name_exception",
+    }
+)
 _NAMED = (
     re.compile(r"(?:field|mapper|introduction of|mapping for) \[([^\]\[]{1,200})\]"),
     re.compile(r"^Field \[([^\]\[]{1,200})\] is a metadata field"),
@@ -107,8 +118,11 @@ def item_outcome(op_type: str, item: Mapping[str, Any]) -> Outcome:
     if etype == "illegal_argument_exception" and "no write index" in str(error.get("reason", "")):
         return Outcome("fatal", "the rollover alias has no write index; run `streamproc opensearch init`")
     if status == 404 and etype == "index_not_found_exception":
-        return Outcome("fatal", "index missing and not auto-created (action.auto_create_index is off?); "
-                                "run `streamproc opensearch init` or create it")
+        return Outcome(
+            "fatal",
+            "index missing and not auto-created (action.auto_create_index is off?); "
+            "run `streamproc opensearch init` or create it",
+        )
     if etype in _MAPPING_ERRORS or 400 <= status < 500:
         return Outcome("fail", f"OpenSearch rejected the document: {reason}")
     return Outcome("retry", reason)

@@ -23,8 +23,9 @@ import hashlib
 import json
 import re
 import string
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -51,10 +52,24 @@ MAX_ID_BYTES = 512
 #: OpenSearch refuses index names longer than this many UTF-8 bytes.
 MAX_INDEX_BYTES = 255
 #: Top-level fields OpenSearch refuses inside a document (its metadata fields).
-METADATA_FIELDS = frozenset({
-    "_id", "_index", "_source", "_routing", "_version", "_seq_no", "_primary_term", "_type",
-    "_field_names", "_ignored", "_nested_path", "_data_stream_timestamp", "_doc_count", "_tier",
-})
+METADATA_FIELDS = frozenset(
+    {
+        "_id",
+        "_index",
+        "_source",
+        "_routing",
+        "_version",
+        "_seq_no",
+        "_primary_term",
+        "_type",
+        "_field_names",
+        "_ignored",
+        "_nested_path",
+        "_data_stream_timestamp",
+        "_doc_count",
+        "_tier",
+    }
+)
 
 _TEMPLATE_FIELDS = frozenset({"database", "collection", "entity"})
 _NAME_CHAR = re.compile(r"[^a-z0-9_.+-]")
@@ -76,7 +91,7 @@ def _check_index_template(template: str) -> str:
         if not _LITERAL_OK.match(literal):
             raise ValueError(
                 "index_template: literal text may use letters, digits, '_', '-', '+' and '.' only "
-                "(OpenSearch index names forbid spaces and \\ / * ? \" < > | , # :)"
+                '(OpenSearch index names forbid spaces and \\ / * ? " < > | , # :)'
             )
         if field is None:
             continue
@@ -109,7 +124,9 @@ class OpenSearchIsmSpec(BaseModel):
     rollover_min_doc_count: int | None = Field(default=None, ge=1, description="…or this many documents.")
     delete_after_days: int = Field(default=30, ge=1, description="Delete an index this many days after creation.")
     priority: int = Field(default=100, ge=0)
-    entities: list[str] = Field(default_factory=list, description="Append-only entities written through a rollover alias.")
+    entities: list[str] = Field(
+        default_factory=list, description="Append-only entities written through a rollover alias."
+    )
 
     @field_validator("rollover_min_age")
     @classmethod
@@ -126,7 +143,7 @@ class OpenSearchIsmSpec(BaseModel):
         return v
 
     @model_validator(mode="after")
-    def _one_condition(self) -> "OpenSearchIsmSpec":
+    def _one_condition(self) -> OpenSearchIsmSpec:
         if self.rollover_min_age is None and self.rollover_min_size is None and self.rollover_min_doc_count is None:
             raise ValueError("ism: set at least one of rollover_min_age, rollover_min_size, rollover_min_doc_count")
         return self
@@ -165,7 +182,7 @@ class OpenSearchSpec(BaseModel):
         return _check_index_template(v)
 
     @model_validator(mode="after")
-    def _ism_entities_written(self) -> "OpenSearchSpec":
+    def _ism_entities_written(self) -> OpenSearchSpec:
         if self.entities != "all":
             missing = [e for e in self.ism.entities if e not in self.entities]
             if missing:
@@ -280,8 +297,13 @@ class OsAction:
         """The dry-run line: ``{"kind": "opensearch", "action", "index", "id", "version"}``;
         skipped (``skip``) and failed (``dlq``) records carry ``reason`` instead."""
         if self.action in ("index", "delete"):
-            return {"kind": "opensearch", "action": self.action, "index": self.index, "id": self.id,
-                    "version": self.version}
+            return {
+                "kind": "opensearch",
+                "action": self.action,
+                "index": self.index,
+                "id": self.id,
+                "version": self.version,
+            }
         return {"kind": "opensearch", "action": self.action, "reason": self.reason}
 
 
@@ -294,7 +316,9 @@ def plan_record(spec: OpenSearchSpec, record: SinkRecord, names: IndexNames | No
     if op != "delete" and op not in _INDEX_OPS:
         return OsAction("dlq", reason=f"unknown op {op!r}")
     if op != "delete" and (record.doc is None or not record.complete):
-        return OsAction("dlq", reason="partial update without a known full document; OpenSearch indexes whole documents")
+        return OsAction(
+            "dlq", reason="partial update without a known full document; OpenSearch indexes whole documents"
+        )
     try:
         if names is None:
             index = index_name(spec, record.entity, record.namespace)

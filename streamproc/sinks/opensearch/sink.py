@@ -20,21 +20,24 @@ onto the sink contract:
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from opensearchpy import AsyncOpenSearch
 from opensearchpy.exceptions import (
     AuthenticationException,
     AuthorizationException,
-    ConnectionError as OsConnectionError,
     NotFoundError,
     TransportError,
 )
+from opensearchpy.exceptions import (
+    ConnectionError as OsConnectionError,
+)
 
-from streamproc.errors import ConfigError, FatalSinkError, RetriableSinkError, SinkBackpressure
 from streamproc.config.settings import OpenSearchSettings
+from streamproc.errors import ConfigError, FatalSinkError, RetriableSinkError, SinkBackpressure
 from streamproc.sinks.base import Sink, SinkBatch, SinkRecord
 from streamproc.sinks.opensearch.bodies import (
     bootstrap_index_body,
@@ -105,11 +108,14 @@ def _transport_error(exc: Exception, where: str, doing: str, retry_after: float 
         if isinstance(status, int) and status >= 500:
             return RetriableSinkError(f"OpenSearch at {where} failed {doing} ({status} {_etype(exc)})")
         if status == 401:
-            return FatalSinkError(f"OpenSearch at {where} refused the credentials (401) while {doing}; "
-                                  "check STREAMPROC_OPENSEARCH__USERNAME and __PASSWORD")
+            return FatalSinkError(
+                f"OpenSearch at {where} refused the credentials (401) while {doing}; "
+                "check STREAMPROC_OPENSEARCH__USERNAME and __PASSWORD"
+            )
         if status == 403:
-            return FatalSinkError(f"OpenSearch at {where} denied {doing} (403 {_etype(exc)}); "
-                                  "the user lacks a permission")
+            return FatalSinkError(
+                f"OpenSearch at {where} denied {doing} (403 {_etype(exc)}); the user lacks a permission"
+            )
         return FatalSinkError(f"OpenSearch at {where} refused {doing} ({status} {_etype(exc)})")
     return RetriableSinkError(f"OpenSearch at {where}: {type(exc).__name__} while {doing}")
 
@@ -124,14 +130,19 @@ async def _cluster_info(client: AsyncOpenSearch, where: str) -> dict[str, Any]:
             "and that the cluster runs"
         ) from exc
     except AuthenticationException as exc:
-        raise FatalSinkError(f"OpenSearch at {where} refused the credentials (401); check "
-                             "STREAMPROC_OPENSEARCH__USERNAME and STREAMPROC_OPENSEARCH__PASSWORD") from exc
+        raise FatalSinkError(
+            f"OpenSearch at {where} refused the credentials (401); check "
+            "STREAMPROC_OPENSEARCH__USERNAME and STREAMPROC_OPENSEARCH__PASSWORD"
+        ) from exc
     except AuthorizationException as exc:
-        raise FatalSinkError(f"OpenSearch at {where} denied cluster info (403 {_etype(exc)}); the user needs "
-                             "cluster:monitor/main and write permissions on the sink's indices") from exc
+        raise FatalSinkError(
+            f"OpenSearch at {where} denied cluster info (403 {_etype(exc)}); the user needs "
+            "cluster:monitor/main and write permissions on the sink's indices"
+        ) from exc
     except TransportError as exc:
-        raise FatalSinkError(f"OpenSearch at {where} answered {exc.status_code} ({_etype(exc)}) to GET /; "
-                             "is this an OpenSearch cluster?") from exc
+        raise FatalSinkError(
+            f"OpenSearch at {where} answered {exc.status_code} ({_etype(exc)}) to GET /; is this an OpenSearch cluster?"
+        ) from exc
     version = info.get("version") if isinstance(info, dict) else None
     if not isinstance(version, dict) or not version.get("number"):
         raise FatalSinkError(f"the server at {where} does not answer like OpenSearch (no version in GET /)")
@@ -161,8 +172,10 @@ async def _ensure_alias(client: AsyncOpenSearch, alias: str, where: str) -> bool
         if await client.indices.exists_alias(name=alias):
             return False
         if await client.indices.exists(index=alias):
-            raise FatalSinkError(f"index {alias} exists as a plain index, so it cannot become a rollover alias; "
-                                 f"reindex it or remove its entity from sinks.opensearch.ism.entities")
+            raise FatalSinkError(
+                f"index {alias} exists as a plain index, so it cannot become a rollover alias; "
+                f"reindex it or remove its entity from sinks.opensearch.ism.entities"
+            )
         _, first = rollover_index_names(alias)
         await client.indices.create(index=first, body=bootstrap_index_body(alias))
         return True
@@ -194,8 +207,9 @@ async def _put_policy(client: AsyncOpenSearch, policy_id: str, body: dict[str, A
         raise _transport_error(exc, where, doing) from exc
 
 
-async def _install(client: AsyncOpenSearch, spec: OpenSearchSpec, namespaces: Mapping[str, str | None],
-                   where: str, version: str) -> InitReport:
+async def _install(
+    client: AsyncOpenSearch, spec: OpenSearchSpec, namespaces: Mapping[str, str | None], where: str, version: str
+) -> InitReport:
     unknown = [e for e in (spec.entities if spec.entities != "all" else []) if e not in namespaces]
     unknown += [e for e in spec.ism.entities if e not in namespaces and e not in unknown]
     if unknown:
@@ -221,8 +235,9 @@ async def _install(client: AsyncOpenSearch, spec: OpenSearchSpec, namespaces: Ma
     return InitReport(where, version, indices, [n for n, _ in templates], spec.ism.policy_id, result, created)
 
 
-async def opensearch_init(settings: OpenSearchSettings, spec: OpenSearchSpec,
-                          namespaces: Mapping[str, str | None]) -> InitReport:
+async def opensearch_init(
+    settings: OpenSearchSettings, spec: OpenSearchSpec, namespaces: Mapping[str, str | None]
+) -> InitReport:
     """Install (or update — running it again is fine) the index templates, the ISM policy and the
     rollover aliases of ``spec.ism.entities``. ``namespaces`` maps every source entity to its
     namespace (``None`` when only a topic is configured)."""
@@ -241,8 +256,14 @@ class OpenSearchSink(Sink):
 
     name = "opensearch"
 
-    def __init__(self, spec: OpenSearchSpec, settings: OpenSearchSettings, *,
-                 namespaces: Mapping[str, str | None] | None = None, create_missing: bool = False) -> None:
+    def __init__(
+        self,
+        spec: OpenSearchSpec,
+        settings: OpenSearchSettings,
+        *,
+        namespaces: Mapping[str, str | None] | None = None,
+        create_missing: bool = False,
+    ) -> None:
         self.spec = spec
         self.settings = settings
         self.namespaces = dict(namespaces) if namespaces is not None else None
@@ -265,12 +286,19 @@ class OpenSearchSink(Sink):
             if self.create_missing and self.namespaces is not None:
                 report = await _install(client, self.spec, self.namespaces, self.where, str(info["version"]["number"]))
                 self._aliases_ready.update(report.indices[e] for e in self.spec.ism.entities)
-                log.info("opensearch: installed templates %s and ISM policy %s (%s)",
-                         ", ".join(report.templates) or "(none)", report.policy, report.policy_result)
+                log.info(
+                    "opensearch: installed templates %s and ISM policy %s (%s)",
+                    ", ".join(report.templates) or "(none)",
+                    report.policy,
+                    report.policy_result,
+                )
             elif not await self._template_present(client):
-                log.warning("opensearch: index template %s is missing at %s; run `streamproc opensearch init` "
-                            "(indices get OpenSearch's default dynamic mapping meanwhile)",
-                            self.spec.template_name, self.where)
+                log.warning(
+                    "opensearch: index template %s is missing at %s; run `streamproc opensearch init` "
+                    "(indices get OpenSearch's default dynamic mapping meanwhile)",
+                    self.spec.template_name,
+                    self.where,
+                )
         except BaseException:
             await client.close()
             raise
@@ -314,21 +342,26 @@ class OpenSearchSink(Sink):
         if stale:
             log.debug("opensearch: %d stale or repeated write(s) refused by version (done)", stale)
 
-    async def _send(self, client: AsyncOpenSearch, chunk: list[tuple[tuple[SinkRecord, OsAction], bytes]],
-                    batch: SinkBatch) -> int:
+    async def _send(
+        self, client: AsyncOpenSearch, chunk: list[tuple[tuple[SinkRecord, OsAction], bytes]], batch: SinkBatch
+    ) -> int:
         body = b"".join(lines for _, lines in chunk)
         doing = f"a bulk request of {len(chunk)} actions"
         try:
             resp = await client.bulk(body=body)
         except TransportError as exc:
             if exc.status_code == 413:
-                raise FatalSinkError(f"OpenSearch at {self.where} refused {doing} ({len(body)} bytes) as too large "
-                                     "(413); lower sinks.opensearch.max_bulk_bytes") from exc
+                raise FatalSinkError(
+                    f"OpenSearch at {self.where} refused {doing} ({len(body)} bytes) as too large "
+                    "(413); lower sinks.opensearch.max_bulk_bytes"
+                ) from exc
             raise _transport_error(exc, self.where, doing, self.spec.backpressure_seconds) from exc
         items = resp.get("items") if isinstance(resp, dict) else None
         if not isinstance(items, list) or len(items) != len(chunk):
-            raise RetriableSinkError(f"OpenSearch at {self.where} answered {doing} with "
-                                     f"{len(items) if isinstance(items, list) else 'no'} items")
+            raise RetriableSinkError(
+                f"OpenSearch at {self.where} answered {doing} with "
+                f"{len(items) if isinstance(items, list) else 'no'} items"
+            )
         stale = 0
         throttled: list[str] = []
         retry: list[str] = []
@@ -346,9 +379,12 @@ class OpenSearchSink(Sink):
             elif outcome.kind == "fatal":
                 raise FatalSinkError(f"OpenSearch at {self.where}, index {act.index}: {outcome.reason}")
         if throttled:
-            raise SinkBackpressure(f"OpenSearch at {self.where} rejected {len(throttled)} of {len(chunk)} "
-                                   f"bulk items ({throttled[0]})", retry_after=self.spec.backpressure_seconds)
+            raise SinkBackpressure(
+                f"OpenSearch at {self.where} rejected {len(throttled)} of {len(chunk)} bulk items ({throttled[0]})",
+                retry_after=self.spec.backpressure_seconds,
+            )
         if retry:
-            raise RetriableSinkError(f"OpenSearch at {self.where} failed {len(retry)} of {len(chunk)} "
-                                     f"bulk items ({retry[0]})")
+            raise RetriableSinkError(
+                f"OpenSearch at {self.where} failed {len(retry)} of {len(chunk)} bulk items ({retry[0]})"
+            )
         return stale

@@ -9,7 +9,7 @@ the DLQ. No I/O here.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 __all__ = ["Unplannable", "MAX_VERSION", "version_of"]
 

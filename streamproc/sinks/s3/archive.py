@@ -15,11 +15,11 @@ from typing import Any
 
 from botocore.config import Config
 
-from streamproc.errors import RetriableSinkError, SinkError
 from streamproc.config.settings import AwsSettings
+from streamproc.errors import RetriableSinkError, SinkError
+from streamproc.sinks.base import SinkBatch, SinkRecord
 from streamproc.sinks.s3.archive_format import ArchiveObject, archive_actions, plan_archive
 from streamproc.sinks.s3.aws import _AwsSink, _fail_once, _gather, _partitions, _raise_for, _worst
-from streamproc.sinks.base import SinkBatch, SinkRecord
 from streamproc.sinks.s3.layout import S3ArchiveSpec
 from streamproc.sinks.s3.markers import Marker, archive_marker_key
 
@@ -120,8 +120,9 @@ class S3ArchiveSink(_AwsSink):
             errors = resp.get("Errors") or []
             if errors:
                 codes = sorted({str(e.get("Code")) for e in errors})
-                raise RetriableSinkError(f"DeleteObjects in bucket '{self.bucket}': {len(errors)} keys not deleted "
-                                         f"({', '.join(codes)})")
+                raise RetriableSinkError(
+                    f"DeleteObjects in bucket '{self.bucket}': {len(errors)} keys not deleted ({', '.join(codes)})"
+                )
 
 
 def _content_type(fmt: str) -> str:

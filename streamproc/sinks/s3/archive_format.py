@@ -194,15 +194,28 @@ def plan_archive(spec: S3ArchiveSpec, records: Iterable[SinkRecord]) -> tuple[li
     return objects, rejected
 
 
-def archive_actions(spec: S3ArchiveSpec, objects: list[ArchiveObject], rejected: list[Rejected]) -> list[dict[str, Any]]:
+def archive_actions(
+    spec: S3ArchiveSpec, objects: list[ArchiveObject], rejected: list[Rejected]
+) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = [
-        {"kind": "s3", "bucket": spec.bucket, "key": o.key, "bytes": len(o.body), "sha256": sha256_hex(o.body),
-         "records": o.count}
+        {
+            "kind": "s3",
+            "bucket": spec.bucket,
+            "key": o.key,
+            "bytes": len(o.body),
+            "sha256": sha256_hex(o.body),
+            "records": o.count,
+        }
         for o in objects
     ]
     out.extend(
-        {"kind": "dlq", "entity": r.record.entity, "offset": r.record.offset, "error_class": r.error_class,
-         "reason": r.reason}
+        {
+            "kind": "dlq",
+            "entity": r.record.entity,
+            "offset": r.record.offset,
+            "error_class": r.error_class,
+            "reason": r.reason,
+        }
         for r in rejected
     )
     return out

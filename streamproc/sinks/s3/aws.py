@@ -32,13 +32,13 @@ from botocore.exceptions import (
     ConnectionError as BotoConnectionError,
 )
 
+from streamproc.config.settings import AwsSettings
 from streamproc.errors import (
     FatalSinkError,
     RetriableSinkError,
     SinkBackpressure,
     SinkError,
 )
-from streamproc.config.settings import AwsSettings
 from streamproc.sinks.base import Sink, SinkBatch, SinkRecord
 from streamproc.sinks.s3.markers import Marker
 
@@ -54,20 +54,42 @@ for _name in ("botocore", "boto3", "urllib3", "s3transfer"):
 # copied here rather than read from private attributes. PriorRequestNotComplete is in both there;
 # here it is transient.
 _THROTTLED = {
-    "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
-    "TooManyRequestsException", "ProvisionedThroughputExceededException", "TransactionInProgressException",
-    "RequestLimitExceeded", "BandwidthLimitExceeded", "LimitExceededException", "RequestThrottled",
-    "SlowDown", "EC2ThrottledException", "KMS.ThrottlingException", "AWS.SimpleQueueService.RequestThrottled",
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "ProvisionedThroughputExceededException",
+    "TransactionInProgressException",
+    "RequestLimitExceeded",
+    "BandwidthLimitExceeded",
+    "LimitExceededException",
+    "RequestThrottled",
+    "SlowDown",
+    "EC2ThrottledException",
+    "KMS.ThrottlingException",
+    "AWS.SimpleQueueService.RequestThrottled",
     "KmsThrottled",  # SQS with SSE-KMS
 }
 _TRANSIENT = {
-    "RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete",
+    "RequestTimeout",
+    "RequestTimeoutException",
+    "PriorRequestNotComplete",
     "OperationAborted",  # S3: a conflicting operation on the bucket or object is in progress
 }
 _DENIED = {
-    "AccessDenied", "AccessDeniedException", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken",
-    "InvalidClientTokenId", "UnrecognizedClientException", "AuthFailure", "InvalidToken", "AllAccessDisabled",
-    "MissingAuthenticationToken", "InvalidSecurity",
+    "AccessDenied",
+    "AccessDeniedException",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "ExpiredToken",
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+    "AuthFailure",
+    "InvalidToken",
+    "AllAccessDisabled",
+    "MissingAuthenticationToken",
+    "InvalidSecurity",
 }
 _NO_QUEUE = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist", "NonExistentQueue"}
 _NO_KEY = {"NoSuchKey", "404"}
@@ -105,7 +127,9 @@ def _code_status(exc: ClientError) -> tuple[str, int]:
     return str(err.get("Code") or ""), int(meta.get("HTTPStatusCode") or 0)
 
 
-def classify_error(exc: Exception, action: str, *, bucket: str | None = None, queue: str | None = None) -> SinkError | None:
+def classify_error(
+    exc: Exception, action: str, *, bucket: str | None = None, queue: str | None = None
+) -> SinkError | None:
     """The :class:`SinkError` an SDK failure means (its ``__cause__`` is ``exc``), or ``None``: a
     permanent failure of this one request (a per-record failure) — only for an HTTP 4xx
     ``ClientError`` not known as throttling, transient, missing or denied, and for botocore's
@@ -150,8 +174,9 @@ def _classify(exc: Exception, action: str, bucket: str | None, queue: str | None
     raise exc
 
 
-def _raise_for(exc: Exception, action: str, fallback: SinkError, *, bucket: str | None = None,
-               queue: str | None = None) -> NoReturn:
+def _raise_for(
+    exc: Exception, action: str, fallback: SinkError, *, bucket: str | None = None, queue: str | None = None
+) -> NoReturn:
     """Raise what ``exc`` means (:func:`classify_error`), ``fallback`` for a per-request failure."""
     raise (classify_error(exc, action, bucket=bucket, queue=queue) or fallback) from exc
 
@@ -242,8 +267,9 @@ class _AwsSink(Sink):
         except Exception as exc:
             missing = isinstance(exc, ClientError) and _code_status(exc)[1] == 404
             if not (missing and self.create_missing):
-                _raise_for(exc, "HeadBucket", FatalSinkError(f"HeadBucket of '{self.bucket}' failed"),
-                           bucket=self.bucket)
+                _raise_for(
+                    exc, "HeadBucket", FatalSinkError(f"HeadBucket of '{self.bucket}' failed"), bucket=self.bucket
+                )
         kwargs: dict[str, Any] = {"Bucket": self.bucket}
         if self.aws.region != "us-east-1":
             kwargs["CreateBucketConfiguration"] = {"LocationConstraint": self.aws.region}
@@ -262,9 +288,12 @@ class _AwsSink(Sink):
                 return Marker()
             # transient and throttling codes are retried (classify_error); any other refusal of our own
             # marker is a configuration problem, not something a retry fixes
-            _raise_for(exc, "GetObject(marker)",
-                       FatalSinkError(f"s3://{self.bucket}/{key}: reading the progress marker was refused"),
-                       bucket=self.bucket)
+            _raise_for(
+                exc,
+                "GetObject(marker)",
+                FatalSinkError(f"s3://{self.bucket}/{key}: reading the progress marker was refused"),
+                bucket=self.bucket,
+            )
         try:
             return Marker.decode(data)
         except ValueError as exc:
@@ -273,14 +302,20 @@ class _AwsSink(Sink):
     async def write_marker(self, key: str, marker: Marker) -> None:
         s3 = self.client("s3")
         try:
-            await self.call(s3.put_object, Bucket=self.bucket, Key=key, Body=marker.encode(),
-                            ContentType="application/json")
+            await self.call(
+                s3.put_object, Bucket=self.bucket, Key=key, Body=marker.encode(), ContentType="application/json"
+            )
         except Exception as exc:
-            _raise_for(exc, "PutObject(marker)",
-                       FatalSinkError(f"s3://{self.bucket}/{key}: writing the progress marker was refused"),
-                       bucket=self.bucket)
+            _raise_for(
+                exc,
+                "PutObject(marker)",
+                FatalSinkError(f"s3://{self.bucket}/{key}: writing the progress marker was refused"),
+                bucket=self.bucket,
+            )
 
-    async def read_markers(self, tps: Iterable[tuple[str, int]], key_of: Callable[[str, int], str]) -> dict[tuple[str, int], Marker]:
+    async def read_markers(
+        self, tps: Iterable[tuple[str, int]], key_of: Callable[[str, int], str]
+    ) -> dict[tuple[str, int], Marker]:
         tps = list(tps)
         return dict(zip(tps, await _gather(self.read_marker(key_of(t, p)) for t, p in tps)))
 

@@ -249,8 +249,10 @@ def plan_trigger(spec: S3TriggerSpec, record: SinkRecord) -> TriggerObject | Rej
         return Rejected(record, "no source change time (ts_ms): the trigger key needs sourceMillis")
     body = _body(record)
     if body is None:
-        return Rejected(record, "partial update without a full document (complete=false): "
-                                "trigger consumers expect the whole document")
+        return Rejected(
+            record,
+            "partial update without a full document (complete=false): trigger consumers expect the whole document",
+        )
     try:
         data = js_json(body)
     except (TypeError, ValueError):
@@ -266,8 +268,7 @@ def plan_trigger(spec: S3TriggerSpec, record: SinkRecord) -> TriggerObject | Rej
         fifo = is_fifo(queue)
         body = sqs_body(operation, spec.bucket, keys)
         if len(body.encode()) > SQS_MAX_BYTES:
-            return Rejected(record, f"SQS message longer than {SQS_MAX_BYTES} bytes ({len(keys)} parts)",
-                            "permanent")
+            return Rejected(record, f"SQS message longer than {SQS_MAX_BYTES} bytes ({len(keys)} parts)", "permanent")
         message = TriggerMessage(
             queue=queue,
             group_id=sqs_id(spec.collection(entity)) if fifo else None,
@@ -280,17 +281,23 @@ def plan_trigger(spec: S3TriggerSpec, record: SinkRecord) -> TriggerObject | Rej
 def trigger_actions(spec: S3TriggerSpec, item: TriggerObject | Rejected | Skipped) -> list[dict[str, Any]]:
     """The dry-run lines of one planned record: ``s3`` per part then ``sqs``, or ``dlq``/``skip``."""
     if isinstance(item, Rejected):
-        return [{"kind": "dlq", "entity": item.record.entity, "offset": item.record.offset,
-                 "error_class": item.error_class, "reason": item.reason}]
+        return [
+            {
+                "kind": "dlq",
+                "entity": item.record.entity,
+                "offset": item.record.offset,
+                "error_class": item.error_class,
+                "reason": item.reason,
+            }
+        ]
     if isinstance(item, Skipped):
-        return [{"kind": "skip", "entity": item.record.entity, "offset": item.record.offset,
-                 "reason": item.reason}]
+        return [{"kind": "skip", "entity": item.record.entity, "offset": item.record.offset, "reason": item.reason}]
     out: list[dict[str, Any]] = [
-        {"kind": "s3", "bucket": spec.bucket, "key": k, "bytes": len(b), "sha256": sha256_hex(b)}
-        for k, b in item.parts
+        {"kind": "s3", "bucket": spec.bucket, "key": k, "bytes": len(b), "sha256": sha256_hex(b)} for k, b in item.parts
     ]
     m = item.message
     if m is not None:
-        out.append({"kind": "sqs", "queue": m.queue, "group": m.group_id, "dedup_id": m.dedup_id,
-                    "body": loads(m.body)})
+        out.append(
+            {"kind": "sqs", "queue": m.queue, "group": m.group_id, "dedup_id": m.dedup_id, "body": loads(m.body)}
+        )
     return out

@@ -128,7 +128,7 @@ def list_tree(client: Any, url: S3Url, since_ms: int | None = None) -> Tree:
     for page in paginator.paginate(Bucket=url.bucket, Prefix=url.prefix):
         for obj in page.get("Contents") or ():
             key = obj["Key"]
-            parsed = parse_object_name(key[len(url.prefix):])
+            parsed = parse_object_name(key[len(url.prefix) :])
             if parsed is None:
                 tree.unrecognised += 1
                 continue
@@ -204,8 +204,9 @@ class ParityReport:
         return {**asdict(self), "passed": self.passed}
 
 
-def compare(client: Any, left: Tree, right: Tree, threshold: float, since_ms: int | None = None,
-            workers: int = 16) -> ParityReport:
+def compare(
+    client: Any, left: Tree, right: Tree, threshold: float, since_ms: int | None = None, workers: int = 16
+) -> ParityReport:
     """Pair and compare the documents of two listed trees. A failed download raises
     :class:`SideFailure` naming the side (its ``__cause__`` is the SDK's exception)."""
     common = sorted(left.documents.keys() & right.documents.keys())
@@ -225,14 +226,22 @@ def compare(client: Any, left: Tree, right: Tree, threshold: float, since_ms: in
     missing_right = len(left.documents.keys() - right.documents.keys())
     pairs = n + missing_left + missing_right
     return ParityReport(
-        left=str(left.url), right=str(right.url),
-        left_documents=len(left.documents), right_documents=len(right.documents),
-        left_objects=left.objects, right_objects=right.objects,
-        left_unrecognised=left.unrecognised, right_unrecognised=right.unrecognised,
-        pairs=pairs, matches=matches, mismatches=n - matches,
-        missing_left=missing_left, missing_right=missing_right,
+        left=str(left.url),
+        right=str(right.url),
+        left_documents=len(left.documents),
+        right_documents=len(right.documents),
+        left_objects=left.objects,
+        right_objects=right.objects,
+        left_unrecognised=left.unrecognised,
+        right_unrecognised=right.unrecognised,
+        pairs=pairs,
+        matches=matches,
+        mismatches=n - matches,
+        missing_left=missing_left,
+        missing_right=missing_right,
         match_rate=round(matches / pairs * 100, 4) if pairs else 0.0,
-        threshold=threshold, since_ms=since_ms,
+        threshold=threshold,
+        since_ms=since_ms,
     )
 
 

@@ -19,8 +19,9 @@ from typing import Any
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from streamproc.errors import FatalSinkError, RetriableSinkError, SinkError
 from streamproc.config.settings import AwsSettings
+from streamproc.errors import FatalSinkError, RetriableSinkError, SinkError
+from streamproc.sinks.base import SinkBatch, SinkRecord
 from streamproc.sinks.s3.aws import (
     _NO_QUEUE,
     _AwsSink,
@@ -32,7 +33,6 @@ from streamproc.sinks.s3.aws import (
     _worst,
     classify_error,
 )
-from streamproc.sinks.base import SinkBatch, SinkRecord
 from streamproc.sinks.s3.layout import (
     SQS_MAX_BYTES,
     Rejected,
@@ -118,7 +118,8 @@ class S3TriggerSink(_AwsSink):
         if not records:
             return
         items, markers = await asyncio.gather(  # independent: plan on the pool while the markers load
-            self.call(self._plan_all, records), self.read_markers(_partitions(records), self._marker_key))
+            self.call(self._plan_all, records), self.read_markers(_partitions(records), self._marker_key)
+        )
         todo: list[TriggerObject] = []
         done: set[int] = set()  # id(record) of records finished without a failure
         for item in items:
@@ -166,7 +167,9 @@ class S3TriggerSink(_AwsSink):
         results = await asyncio.gather(*(self._send_queue(batch, q, items, done) for q, items in per_queue.items()))
         return _worst(e for e in results if e is not None)
 
-    async def _send_queue(self, batch: SinkBatch, queue: str, items: list[TriggerObject], done: set[int]) -> SinkError | None:
+    async def _send_queue(
+        self, batch: SinkBatch, queue: str, items: list[TriggerObject], done: set[int]
+    ) -> SinkError | None:
         """Send in order, 10 per SendMessageBatch; retry failed entries; stop at the first hard error."""
         url = self.queue_urls.get(queue)
         if url is None:

@@ -71,7 +71,7 @@ class WarehouseTable(BaseModel):
         return None if v is None else _check_ident(v, "table name")
 
     @model_validator(mode="after")
-    def _column_names(self) -> "WarehouseTable":
+    def _column_names(self) -> WarehouseTable:
         seen: dict[str, str] = {}
         for path, col in self.columns.items():
             if not path or any(not seg or "[" in seg or seg == "*" for seg in path.split(".")):
@@ -190,7 +190,8 @@ class WarehousePlanner:
             raise RecordRejected(
                 f"table {known.display}: record key fields {sorted(key_fields)} differ from the table key "
                 f"{sorted(known.key_fields)}",
-                "invalid", known.display,
+                "invalid",
+                known.display,
             )
         return known
 

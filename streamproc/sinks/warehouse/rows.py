@@ -120,7 +120,10 @@ class TablePlan:
 
     def load_types(self, d: Dialect) -> tuple[str, ...]:
         return tuple(d.types[c.type] for c in self.key + self.columns) + (
-            d.doc_type, d.position_type, d.types["timestamptz"], d.types["boolean"],
+            d.doc_type,
+            d.position_type,
+            d.types["timestamptz"],
+            d.types["boolean"],
         )
 
 
@@ -150,7 +153,8 @@ def build_row(table: TablePlan, record: SinkRecord, dialect: Dialect) -> Planned
             raise RecordRejected(
                 f"table {table.display}: partial update without the full document "
                 "(the warehouse stores whole rows; enable full-document lookup at the source)",
-                "invalid", table.display,
+                "invalid",
+                table.display,
             )
     elif record.op == "delete":
         op = "delete"
@@ -162,7 +166,9 @@ def build_row(table: TablePlan, record: SinkRecord, dialect: Dialect) -> Planned
     for col in table.key:
         v = record.key.get(col.path[0])
         if v is None:
-            raise RecordRejected(f"table {table.display}: key field {col.path[0]!r} is missing or null", "invalid", table.display)
+            raise RecordRejected(
+                f"table {table.display}: key field {col.path[0]!r} is missing or null", "invalid", table.display
+            )
         values.append(_convert_col(table, col, v, dialect))
     doc = record.doc if op == "upsert" else None
     for col in table.columns:
@@ -182,7 +188,8 @@ def _convert_col(table: TablePlan, col: Column, value: Any, dialect: Dialect) ->
     except ConversionError as exc:
         raise RecordRejected(
             f"table {table.display}: column {col.name!r} ({col.type}) from {'.'.join(col.path)!r}: value {exc}",
-            "invalid", table.display,
+            "invalid",
+            table.display,
         ) from None
 
 

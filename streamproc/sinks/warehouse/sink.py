@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import abc
 import asyncio
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
-from streamproc.errors import FatalSinkError, RetriableSinkError
 from streamproc.config.settings import WarehouseSettings
+from streamproc.errors import FatalSinkError, RetriableSinkError
 from streamproc.sinks.base import Sink, SinkBatch, SinkRecord
 from streamproc.sinks.warehouse.plan import WarehousePlanner, WarehouseSpec
 from streamproc.sinks.warehouse.rows import PlannedRow, RecordRejected, TablePlan, row_json
@@ -75,10 +76,15 @@ class WarehouseBackend(abc.ABC):
 # ---------------------------------------------------------------------------------- PostgreSQL
 def _pg_connect_error(exc: Exception, where: str) -> Exception:
     text = str(exc).lower()
-    if "password authentication failed" in text or "no pg_hba.conf entry" in text or (
-        "role" in text and "does not exist" in text
-    ) or "authentication" in text:
-        return FatalSinkError(f"warehouse: PostgreSQL at {where} refused the login (authentication failed); {_DSN_HINT}")
+    if (
+        "password authentication failed" in text
+        or "no pg_hba.conf entry" in text
+        or ("role" in text and "does not exist" in text)
+        or "authentication" in text
+    ):
+        return FatalSinkError(
+            f"warehouse: PostgreSQL at {where} refused the login (authentication failed); {_DSN_HINT}"
+        )
     if "database" in text and "does not exist" in text:
         return FatalSinkError(f"warehouse: the database named in the DSN does not exist at {where}; {_DSN_HINT}")
     if "permission denied" in text:
@@ -155,9 +161,8 @@ class PostgresBackend(WarehouseBackend):
 
         await self.connect()
         try:
-            async with self._conn.transaction():
-                async with self._conn.cursor() as cur:
-                    await body(cur)
+            async with self._conn.transaction(), self._conn.cursor() as cur:
+                await body(cur)
         except psycopg.Error as exc:
             if self._conn.closed or self._conn.broken:
                 await self.close()
@@ -244,7 +249,9 @@ def _duck_error(exc: Exception, table: str) -> Exception:
     if isinstance(exc, duckdb.PermissionException):
         return FatalSinkError(f"warehouse: DuckDB permission denied for {table}")
     if isinstance(exc, duckdb.BinderException):
-        return FatalSinkError(f"warehouse: DuckDB rejected the statement for {table} ({what}); is its primary key different?")
+        return FatalSinkError(
+            f"warehouse: DuckDB rejected the statement for {table} ({what}); is its primary key different?"
+        )
     if isinstance(exc, (duckdb.ParserException, duckdb.NotSupportedError)):
         return FatalSinkError(f"warehouse: DuckDB rejected the statement for {table} ({what})")
     return RetriableSinkError(f"warehouse: DuckDB {what} while writing {table}")
@@ -345,7 +352,7 @@ class DuckDBBackend(WarehouseBackend):
 def backend_for(dsn: str) -> WarehouseBackend:
     """``duckdb://<path>`` (``duckdb:///abs/file.duckdb``, ``duckdb://:memory:``) or a libpq DSN."""
     if dsn.startswith("duckdb://"):
-        return DuckDBBackend(dsn[len("duckdb://"):] or ":memory:")
+        return DuckDBBackend(dsn[len("duckdb://") :] or ":memory:")
     return PostgresBackend(dsn)
 
 
@@ -396,7 +403,9 @@ class WarehouseSink(Sink):
         if table is not None:
             self._ensured.add(table)
 
-    def _group(self, records: list[SinkRecord], planner: WarehousePlanner, reject: Callable[[SinkRecord, RecordRejected], None]) -> dict[TablePlan, list[PlannedRow]]:
+    def _group(
+        self, records: list[SinkRecord], planner: WarehousePlanner, reject: Callable[[SinkRecord, RecordRejected], None]
+    ) -> dict[TablePlan, list[PlannedRow]]:
         groups: dict[TablePlan, list[PlannedRow]] = {}
         for record in records:
             if not planner.wants(record.entity):
@@ -414,7 +423,9 @@ class WarehouseSink(Sink):
         if groups:
             await self._write_groups(groups, batch.fail)
 
-    async def _write_groups(self, groups: dict[TablePlan, list[PlannedRow]], fail: Callable[[SinkRecord, str, str], None]) -> None:
+    async def _write_groups(
+        self, groups: dict[TablePlan, list[PlannedRow]], fail: Callable[[SinkRecord, str, str], None]
+    ) -> None:
         backend = self._require_backend()
         for table, rows in groups.items():
             try:
@@ -424,7 +435,13 @@ class WarehouseSink(Sink):
                 self._ensured.discard(table)
                 raise
 
-    async def _merge(self, backend: WarehouseBackend, table: TablePlan, rows: list[PlannedRow], fail: Callable[[SinkRecord, str, str], None]) -> None:
+    async def _merge(
+        self,
+        backend: WarehouseBackend,
+        table: TablePlan,
+        rows: list[PlannedRow],
+        fail: Callable[[SinkRecord, str, str], None],
+    ) -> None:
         pending = [rows]
         while pending:
             part = pending.pop()
@@ -432,7 +449,11 @@ class WarehouseSink(Sink):
                 await backend.merge(table, [r.values for r in part])
             except RowsRejected as exc:
                 if len(part) == 1:
-                    fail(part[0].record, f"table {table.display}: the database rejected the row ({exc.what})", "permanent")
+                    fail(
+                        part[0].record,
+                        f"table {table.display}: the database rejected the row ({exc.what})",
+                        "permanent",
+                    )
                 else:
                     mid = len(part) // 2
                     pending += [part[mid:], part[:mid]]
@@ -442,7 +463,15 @@ class WarehouseSink(Sink):
         actions: list[dict[str, Any]] = []
 
         def reject(record: SinkRecord, exc: RecordRejected) -> None:
-            actions.append({"kind": "warehouse", "table": exc.table, "op": "fail", "reason": exc.reason, "error_class": exc.error_class})
+            actions.append(
+                {
+                    "kind": "warehouse",
+                    "table": exc.table,
+                    "op": "fail",
+                    "reason": exc.reason,
+                    "error_class": exc.error_class,
+                }
+            )
 
         for record in records:
             groups = self._group([record], planner, reject)

@@ -111,7 +111,7 @@ def upsert_sql(table: TablePlan, stage: str = STAGE_TABLE) -> str:
     sets.append('"_loaded_at" = EXCLUDED."_loaded_at"')
     where = ' WHERE NOT s."_deleted"' if table.deletes == "hard" else ""
     return (
-        f"INSERT INTO {table.qualified} AS t ({', '.join(cols)}, \"_loaded_at\")\n"
+        f'INSERT INTO {table.qualified} AS t ({", ".join(cols)}, "_loaded_at")\n'
         f"SELECT {', '.join('s.' + c for c in cols)}, now() FROM {_latest(table, stage)}{where}\n"
         f"ON CONFLICT ({_key_list(table)}) DO UPDATE SET {', '.join(sets)}\n"
         f'WHERE t."_src_position" < EXCLUDED."_src_position"'

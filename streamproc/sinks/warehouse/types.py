@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 from streamproc.jsonutil import dumps_str
 from streamproc.sinks.base import utc_from_ms
@@ -31,8 +32,17 @@ __all__ = [
 ]
 
 ColumnType = Literal[
-    "text", "bigint", "integer", "double", "numeric", "boolean",
-    "timestamptz", "timestamp", "date", "jsonb", "uuid",
+    "text",
+    "bigint",
+    "integer",
+    "double",
+    "numeric",
+    "boolean",
+    "timestamptz",
+    "timestamp",
+    "date",
+    "jsonb",
+    "uuid",
 ]
 
 
@@ -52,9 +62,17 @@ class Dialect:
 POSTGRES = Dialect(
     name="postgres",
     types={
-        "text": "text", "bigint": "bigint", "integer": "integer", "double": "double precision",
-        "numeric": "numeric", "boolean": "boolean", "timestamptz": "timestamptz",
-        "timestamp": "timestamp", "date": "date", "jsonb": "jsonb", "uuid": "uuid",
+        "text": "text",
+        "bigint": "bigint",
+        "integer": "integer",
+        "double": "double precision",
+        "numeric": "numeric",
+        "boolean": "boolean",
+        "timestamptz": "timestamptz",
+        "timestamp": "timestamp",
+        "date": "date",
+        "jsonb": "jsonb",
+        "uuid": "uuid",
     },
     position_type="numeric[]",
     doc_type="jsonb",
@@ -65,9 +83,17 @@ POSTGRES = Dialect(
 DUCKDB = Dialect(
     name="duckdb",
     types={
-        "text": "VARCHAR", "bigint": "BIGINT", "integer": "INTEGER", "double": "DOUBLE",
-        "numeric": "DECIMAL(38,10)", "boolean": "BOOLEAN", "timestamptz": "TIMESTAMPTZ",
-        "timestamp": "TIMESTAMP", "date": "DATE", "jsonb": "JSON", "uuid": "UUID",
+        "text": "VARCHAR",
+        "bigint": "BIGINT",
+        "integer": "INTEGER",
+        "double": "DOUBLE",
+        "numeric": "DECIMAL(38,10)",
+        "boolean": "BOOLEAN",
+        "timestamptz": "TIMESTAMPTZ",
+        "timestamp": "TIMESTAMP",
+        "date": "DATE",
+        "jsonb": "JSON",
+        "uuid": "UUID",
     },
     position_type="HUGEINT[]",
     doc_type="JSON",
@@ -168,18 +194,18 @@ def _parse_datetime(v: Any) -> datetime:
             return utc_from_ms(v)
         if isinstance(v, str):
             dt = datetime.fromisoformat(v.strip())
-            return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+            return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
     except (ValueError, OverflowError):
         pass
     raise ConversionError("is not an ISO 8601 timestamp or epoch milliseconds")
 
 
 def _to_timestamptz(v: Any, d: Dialect) -> datetime:
-    return _parse_datetime(v).astimezone(timezone.utc)
+    return _parse_datetime(v).astimezone(UTC)
 
 
 def _to_timestamp(v: Any, d: Dialect) -> datetime:
-    return _parse_datetime(v).astimezone(timezone.utc).replace(tzinfo=None)
+    return _parse_datetime(v).astimezone(UTC).replace(tzinfo=None)
 
 
 def _to_date(v: Any, d: Dialect) -> date:
@@ -192,7 +218,7 @@ def _to_date(v: Any, d: Dialect) -> date:
             dt = datetime.fromisoformat(v.strip())
         except ValueError:
             raise ConversionError("is not an ISO 8601 date") from None
-        return (dt.astimezone(timezone.utc) if dt.tzinfo else dt).date()
+        return (dt.astimezone(UTC) if dt.tzinfo else dt).date()
     raise ConversionError("is not an ISO 8601 date")
 
 
@@ -250,6 +276,8 @@ def encode_position(position: tuple[int, ...]) -> list[int]:
     """
     if not position:
         raise ConversionError("record has no source position")
-    if any(isinstance(p, bool) or not isinstance(p, int) or not -_POSITION_LIMIT <= p < _POSITION_LIMIT for p in position):
+    if any(
+        isinstance(p, bool) or not isinstance(p, int) or not -_POSITION_LIMIT <= p < _POSITION_LIMIT for p in position
+    ):
         raise ConversionError("source position is not a tuple of 128-bit integers")
     return list(position)

@@ -7,8 +7,8 @@ import contextlib
 import uuid
 from pathlib import Path
 
-
 from streamproc.dev.demo.generator import generate
+from streamproc.dev.opensearch_fake import OpenSearchFake
 from streamproc.dev.services import endpoint_env
 from tests.integration.workers import (
     WorkerProcess,
@@ -18,7 +18,6 @@ from tests.integration.workers import (
     wait_for,
 )
 from tests.services.moto import MotoService
-from streamproc.dev.opensearch_fake import OpenSearchFake
 from tests.services.postgres import LocalPostgres
 
 __all__ = ["Stack", "ENTITIES"]
@@ -54,13 +53,21 @@ class Stack:
             raise
         self.dsn = self.postgres.dsn_for(self.postgres.create_database(f"wh_{self.uniq}"))
         self.config = work / "pipelines.yaml"
-        self.topics = unique_config(self.config, entities, self.uniq, sinks={
-            "s3_trigger": {"bucket": self.bucket, "env": "prod/", "entities": {
-                e: {"collection": e, "queue": q} for e, q in self.queues.items()}},
-            "s3_archive": {"bucket": self.lake, "prefix": "archive", "format": "avro", "max_seconds": 1.0},
-            "opensearch": {"index_template": "{database}_{collection}"},
-            "warehouse": {"schema": "public", "entities": "all"},
-        })
+        self.topics = unique_config(
+            self.config,
+            entities,
+            self.uniq,
+            sinks={
+                "s3_trigger": {
+                    "bucket": self.bucket,
+                    "env": "prod/",
+                    "entities": {e: {"collection": e, "queue": q} for e, q in self.queues.items()},
+                },
+                "s3_archive": {"bucket": self.lake, "prefix": "archive", "format": "avro", "max_seconds": 1.0},
+                "opensearch": {"index_template": "{database}_{collection}"},
+                "warehouse": {"schema": "public", "entities": "all"},
+            },
+        )
         s3, sqs = self.moto.client("s3"), self.moto.client("sqs")
         s3.create_bucket(Bucket=self.bucket)
         s3.create_bucket(Bucket=self.lake)
@@ -82,9 +89,17 @@ class Stack:
         }
 
     def worker(self, role: str, loglevel: str = "info") -> WorkerProcess:
-        w = WorkerProcess(self.bootstrap, self.work / f"data-{role}", self.config, app_id=self.app_id,
-                          topic_prefix=self.prefix, roles=role, log_path=self.work / f"{role}.log",
-                          extra_env=self.env(), loglevel=loglevel)
+        w = WorkerProcess(
+            self.bootstrap,
+            self.work / f"data-{role}",
+            self.config,
+            app_id=self.app_id,
+            topic_prefix=self.prefix,
+            roles=role,
+            log_path=self.work / f"{role}.log",
+            extra_env=self.env(),
+            loglevel=loglevel,
+        )
         self.workers[role] = w
         return w.start()
 
@@ -103,6 +118,7 @@ class Stack:
 
     def wait_drained(self, timeout: float = 180.0) -> None:
         """Every consumer group has committed everything; call once nothing more is produced."""
+
         def alive() -> None:
             for role, w in self.workers.items():
                 if w.proc is not None and w.proc.poll() is not None:
@@ -116,15 +132,19 @@ class Stack:
         wait_for(lambda: caught_up(self.app_id, sources), timeout, interval=1.0, message="ingest caught up")
         clean = end_offsets(self.bootstrap, self.clean_topics())  # fixed: ingest is done
         for role in ("s3", "opensearch", "warehouse"):
-            wait_for(lambda: caught_up(f"{self.app_id}-sink-{role}", clean), timeout, interval=1.0,
-                     message=f"sink {role} caught up")
+            wait_for(
+                lambda: caught_up(f"{self.app_id}-sink-{role}", clean),
+                timeout,
+                interval=1.0,
+                message=f"sink {role} caught up",
+            )
 
     def close(self) -> None:
         for w in self.workers.values():
             w.kill()
         self._services.close()
 
-    def __enter__(self) -> "Stack":
+    def __enter__(self) -> Stack:
         return self
 
     def __exit__(self, *exc: object) -> None:

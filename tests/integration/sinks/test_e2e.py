@@ -87,9 +87,12 @@ def check_s3_and_sqs(stack: Stack, recs: list[Any], crashed: bool = False) -> No
         elif action["kind"] == "sqs":
             want_bodies[action["queue"]][action["body"]["S3FilePartsOfJSONDocument"][0]["Key"]] += 1
     s3 = stack.moto.client("s3")
-    keys = [obj["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=stack.bucket, Prefix="prod/")
-            for obj in page.get("Contents", [])
-            if not obj["Key"].startswith("prod/_streamproc/")]  # the sink's progress markers
+    keys = [
+        obj["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=stack.bucket, Prefix="prod/")
+        for obj in page.get("Contents", [])
+        if not obj["Key"].startswith("prod/_streamproc/")
+    ]  # the sink's progress markers
 
     def sha(key: str) -> str:
         return hashlib.sha256(s3.get_object(Bucket=stack.bucket, Key=key)["Body"].read()).hexdigest()
@@ -103,15 +106,17 @@ def check_s3_and_sqs(stack: Stack, recs: list[Any], crashed: bool = False) -> No
         url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
         seen: Counter = Counter()
         while True:
-            msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=600,
-                                       WaitTimeSeconds=0).get("Messages", [])
+            msgs = sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=600, WaitTimeSeconds=0
+            ).get("Messages", [])
             if not msgs:
                 break
             for m in msgs:
                 seen[json.loads(m["Body"])["S3FilePartsOfJSONDocument"][0]["Key"]] += 1
             # FIFO: a group's next messages are delivered only once the received ones are deleted
-            sqs.delete_message_batch(QueueUrl=url, Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(msgs)])
+            sqs.delete_message_batch(
+                QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(msgs)]
+            )
         assert sum(want.values()) > 0
         if queue.endswith(".fifo"):
             # Deduplication id = the object key: changes of one document within one source

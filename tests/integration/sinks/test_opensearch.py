@@ -6,25 +6,26 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from opensearchpy import AsyncOpenSearch
 
+from streamproc.config.settings import OpenSearchSettings
+from streamproc.dev.opensearch_fake import OpenSearchFake
 from streamproc.errors import (
     ConfigError,
     FatalSinkError,
     RetriableSinkError,
     SinkBackpressure,
 )
-from streamproc.config.settings import OpenSearchSettings
 from streamproc.sinks.base import SinkBatch, SinkRecord
-from streamproc.sinks.opensearch.sink import OpenSearchSink, opensearch_init
 from streamproc.sinks.opensearch.plan import OpenSearchSpec
+from streamproc.sinks.opensearch.sink import OpenSearchSink, opensearch_init
 from streamproc.sinks.opensearch.version import version_of
 from tests.services.docker import docker_available
-from streamproc.dev.opensearch_fake import OpenSearchFake
 
 IMAGE = "opensearchproject/opensearch:2.11.1"
 
@@ -39,10 +40,15 @@ class Target:
     scope="module",
     params=[
         "fake",
-        pytest.param("opensearch", marks=[
-            pytest.mark.docker,
-            pytest.mark.skipif(not docker_available(), reason="no Docker engine: the real OpenSearch image cannot run here"),
-        ]),
+        pytest.param(
+            "opensearch",
+            marks=[
+                pytest.mark.docker,
+                pytest.mark.skipif(
+                    not docker_available(), reason="no Docker engine: the real OpenSearch image cannot run here"
+                ),
+            ],
+        ),
     ],
 )
 def target(request: pytest.FixtureRequest) -> Iterator[Target]:
@@ -57,10 +63,30 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
         yield Target(f"http://{conf['host']}:{conf['port']}", None)
 
 
-def rec(op: str, key: str, position: tuple[int, ...], doc: dict[str, Any] | None, namespace: str,
-        entity: str = "users", offset: int = 0) -> SinkRecord:
-    return SinkRecord("streamproc.events." + entity, 0, offset, entity, op, f"{entity}.{op}", namespace,
-                      {"_id": key}, position, 1_700_000_000_000, doc, None, True)
+def rec(
+    op: str,
+    key: str,
+    position: tuple[int, ...],
+    doc: dict[str, Any] | None,
+    namespace: str,
+    entity: str = "users",
+    offset: int = 0,
+) -> SinkRecord:
+    return SinkRecord(
+        "streamproc.events." + entity,
+        0,
+        offset,
+        entity,
+        op,
+        f"{entity}.{op}",
+        namespace,
+        {"_id": key},
+        position,
+        1_700_000_000_000,
+        doc,
+        None,
+        True,
+    )
 
 
 async def _get(client: AsyncOpenSearch, index: str, doc_id: str) -> dict[str, Any] | None:
@@ -109,8 +135,12 @@ async def sink_scenario(url: str) -> None:
         a2 = await _get(client, index, "a")
         assert a2 is not None and a2["_version"] == a["_version"] and a2["_source"] == a["_source"]
 
-        stale = SinkBatch([rec("update", "a", (15,), {"_id": "a", "name": "stale"}, namespace),
-                           rec("insert", "c", (12,), {"_id": "c", "name": "Cy"}, namespace)])
+        stale = SinkBatch(
+            [
+                rec("update", "a", (15,), {"_id": "a", "name": "stale"}, namespace),
+                rec("insert", "c", (12,), {"_id": "c", "name": "Cy"}, namespace),
+            ]
+        )
         await sink.write(stale)
         assert stale.failures == []
         a3 = await _get(client, index, "a")
@@ -118,11 +148,13 @@ async def sink_scenario(url: str) -> None:
         assert (await _get(client, index, "c")) is None  # the delete's version outranks the old insert
 
         secret = "ada@example.com"
-        mixed = SinkBatch([
-            rec("insert", "d", (30,), {"_id": "d", "profile": {"city": "Oslo"}}, namespace),
-            rec("insert", "e", (31,), {"_id": "e", "profile": secret}, namespace),
-            rec("insert", "f", (32,), {"_id": "f", "name": "Fay"}, namespace),
-        ])
+        mixed = SinkBatch(
+            [
+                rec("insert", "d", (30,), {"_id": "d", "profile": {"city": "Oslo"}}, namespace),
+                rec("insert", "e", (31,), {"_id": "e", "profile": secret}, namespace),
+                rec("insert", "f", (32,), {"_id": "f", "name": "Fay"}, namespace),
+            ]
+        )
         await sink.write(mixed)
         assert [f.record.key for f in mixed.failures] == [{"_id": "e"}]
         reason = mixed.failures[0].reason
@@ -212,7 +244,9 @@ def test_start_against_a_wrong_url_fails_clearly() -> None:
     async def run() -> None:
         with OpenSearchFake() as fake:
             port = fake.port
-        sink = OpenSearchSink(OpenSearchSpec(), OpenSearchSettings(url=f"http://admin:hunter2@127.0.0.1:{port}", timeout=2))
+        sink = OpenSearchSink(
+            OpenSearchSpec(), OpenSearchSettings(url=f"http://admin:hunter2@127.0.0.1:{port}", timeout=2)
+        )
         with pytest.raises(FatalSinkError) as err:
             await sink.start()
         message = str(err.value)
@@ -263,10 +297,12 @@ def test_truncates_are_skipped_and_partial_updates_go_to_the_dlq(opensearch_fake
     async def run() -> None:
         sink = _sink(opensearch_fake)
         await sink.start()
-        truncate = SinkRecord("t", 0, 1, "users", "truncate", "users.truncated", "app.users", {}, (5,), None,
-                              None, None, True)
-        partial = SinkRecord("t", 0, 2, "users", "update", "users.updated", "app.users", {"_id": "p"}, (6,), None,
-                             None, None, False)
+        truncate = SinkRecord(
+            "t", 0, 1, "users", "truncate", "users.truncated", "app.users", {}, (5,), None, None, None, True
+        )
+        partial = SinkRecord(
+            "t", 0, 2, "users", "update", "users.updated", "app.users", {"_id": "p"}, (6,), None, None, None, False
+        )
         unpackable = rec("insert", "u", (), {"_id": "u"}, "app.users")
         batch = await _write(sink, [truncate, partial, unpackable, *_records(1)])
         assert [(f.record.offset, f.record.key) for f in batch.failures] == [(2, {"_id": "p"}), (0, {"_id": "u"})]
@@ -314,8 +350,12 @@ def test_rollover_alias_is_bootstrapped_by_the_sink_when_init_did_not_run(opense
 def test_start_with_create_missing_bootstraps_aliases_once(opensearch_fake: OpenSearchFake) -> None:
     async def run() -> None:
         spec = OpenSearchSpec(ism={"entities": ["events"]})
-        sink = OpenSearchSink(spec, OpenSearchSettings(url=opensearch_fake.url),
-                              namespaces={"users": "app.users", "events": "app.events"}, create_missing=True)
+        sink = OpenSearchSink(
+            spec,
+            OpenSearchSettings(url=opensearch_fake.url),
+            namespaces={"users": "app.users", "events": "app.events"},
+            create_missing=True,
+        )
         await sink.start()
         assert "app_events-000001" in opensearch_fake.indices()
         before = len(opensearch_fake.requests())
@@ -337,8 +377,12 @@ def test_init_rejects_entities_without_a_source(opensearch_fake: OpenSearchFake)
 
 def test_start_can_install_what_is_missing(opensearch_fake: OpenSearchFake) -> None:
     async def run() -> None:
-        sink = OpenSearchSink(OpenSearchSpec(), OpenSearchSettings(url=opensearch_fake.url),
-                              namespaces={"users": "app.users"}, create_missing=True)
+        sink = OpenSearchSink(
+            OpenSearchSpec(),
+            OpenSearchSettings(url=opensearch_fake.url),
+            namespaces={"users": "app.users"},
+            create_missing=True,
+        )
         await sink.start()
         await sink.stop()
         client = AsyncOpenSearch(hosts=[opensearch_fake.url])

@@ -15,12 +15,10 @@ from botocore.exceptions import ClientError
 
 from streamproc.errors import FatalSinkError, RetriableSinkError
 from streamproc.jsonutil import dumps
-from streamproc.sinks.s3.parity import run_parity
-from streamproc.sinks.s3.aws import boto_config
 from streamproc.sinks.base import SinkBatch, SinkRecord, record_from_message
-from streamproc.sinks.s3.js_json import js_json
-from streamproc.sinks.s3.trigger import S3TriggerSink
 from streamproc.sinks.s3.archive import S3ArchiveSink
+from streamproc.sinks.s3.aws import boto_config
+from streamproc.sinks.s3.js_json import js_json
 from streamproc.sinks.s3.layout import (
     MAX_PART_BYTES,
     S3ArchiveSpec,
@@ -28,6 +26,8 @@ from streamproc.sinks.s3.layout import (
     S3TriggerSpec,
 )
 from streamproc.sinks.s3.markers import Marker, archive_marker_key
+from streamproc.sinks.s3.parity import run_parity
+from streamproc.sinks.s3.trigger import S3TriggerSink
 from tests.services.moto import MotoService, unique_name
 
 TS = 1_700_000_000_123
@@ -35,16 +35,36 @@ HOUR = 3_600_000
 FAST = boto_config(connect_timeout=1, read_timeout=3, max_attempts=1)
 
 
-def rec(offset: int, *, entity: str = "reservations", op: str = "insert", doc_id: str | None = None,
-        doc: dict | None = None, ts_ms: int | None = None, partition: int = 0, complete: bool = True) -> SinkRecord:
+def rec(
+    offset: int,
+    *,
+    entity: str = "reservations",
+    op: str = "insert",
+    doc_id: str | None = None,
+    doc: dict | None = None,
+    ts_ms: int | None = None,
+    partition: int = 0,
+    complete: bool = True,
+) -> SinkRecord:
     doc_id = doc_id or f"doc{offset:04d}"
     key = {"_id": doc_id}
     if doc is None and op != "delete" and complete:
         doc = {"_id": doc_id, "guest": "Zoë Ünal", "nights": offset, "price": 99.0}
-    return SinkRecord(topic=f"streamproc.events.{entity}", partition=partition, offset=offset, entity=entity,
-                      op=op, event_type=f"{entity}.{op}", namespace=f"app.{entity}", key=key,
-                      position=(ts_ms or TS + offset, 0), ts_ms=TS + offset if ts_ms is None else ts_ms,
-                      doc=doc, before=None, complete=complete)
+    return SinkRecord(
+        topic=f"streamproc.events.{entity}",
+        partition=partition,
+        offset=offset,
+        entity=entity,
+        op=op,
+        event_type=f"{entity}.{op}",
+        namespace=f"app.{entity}",
+        key=key,
+        position=(ts_ms or TS + offset, 0),
+        ts_ms=TS + offset if ts_ms is None else ts_ms,
+        doc=doc,
+        before=None,
+        complete=complete,
+    )
 
 
 def run(coro: Any) -> Any:
@@ -66,8 +86,9 @@ def drain(sqs: Any, url: str) -> list[dict]:
         if not msgs:
             return out
         out.extend(msgs)
-        sqs.delete_message_batch(QueueUrl=url, Entries=[
-            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(msgs)])
+        sqs.delete_message_batch(
+            QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(msgs)]
+        )
 
 
 def body_of(s3: Any, bucket: str, key: str) -> bytes:
@@ -84,11 +105,15 @@ def trigger(moto_server: MotoService, aws_settings: Any):
     """A started S3TriggerSink over a fresh bucket: reservations → FIFO queue, users → standard queue."""
     bucket = unique_name("changes")
     fifo, std = unique_name("res") + ".fifo", unique_name("users")
-    spec = S3TriggerSpec(bucket=bucket, env="prod/", entities={
-        "reservations": S3TriggerEntity(collection="reservations", queue=fifo),
-        "users": S3TriggerEntity(queue=std),
-        "owners": S3TriggerEntity(),
-    })
+    spec = S3TriggerSpec(
+        bucket=bucket,
+        env="prod/",
+        entities={
+            "reservations": S3TriggerEntity(collection="reservations", queue=fifo),
+            "users": S3TriggerEntity(queue=std),
+            "owners": S3TriggerEntity(),
+        },
+    )
 
     def make() -> S3TriggerSink:
         sink = S3TriggerSink(spec, aws_settings, create_missing=True, config=FAST)
@@ -104,20 +129,29 @@ def trigger(moto_server: MotoService, aws_settings: Any):
 def test_trigger_mode_end_to_end_fifo_and_standard(trigger: S3TriggerSink, s3_client: Any, sqs_client: Any) -> None:
     bucket = trigger.spec.bucket
     records = [
-        rec(0), rec(1, op="update"), rec(2, op="delete", doc_id="doc0000"),
-        rec(3, entity="users", doc_id="u1"), rec(4, entity="owners", doc_id="o1"),
-        rec(5, op="update", doc=None, complete=False), rec(6, entity="ignored"),
+        rec(0),
+        rec(1, op="update"),
+        rec(2, op="delete", doc_id="doc0000"),
+        rec(3, entity="users", doc_id="u1"),
+        rec(4, entity="owners", doc_id="o1"),
+        rec(5, op="update", doc=None, complete=False),
+        rec(6, entity="ignored"),
     ]
     batch = run(write(trigger, records))
 
     assert [(f.record.offset, f.error_class) for f in batch.failures] == [(5, "invalid")]
-    assert keys_under(s3_client, bucket, "prod/") == sorted([
-        f"prod/reservations/doc0000-{TS}", f"prod/reservations/doc0001-{TS + 1}",
-        f"prod/reservations/doc0000-{TS + 2}", f"prod/users/u1-{TS + 3}", f"prod/owners/o1-{TS + 4}",
-        "prod/_streamproc/offsets/streamproc.events.reservations/0",
-        "prod/_streamproc/offsets/streamproc.events.users/0",
-        "prod/_streamproc/offsets/streamproc.events.owners/0",
-    ])
+    assert keys_under(s3_client, bucket, "prod/") == sorted(
+        [
+            f"prod/reservations/doc0000-{TS}",
+            f"prod/reservations/doc0001-{TS + 1}",
+            f"prod/reservations/doc0000-{TS + 2}",
+            f"prod/users/u1-{TS + 3}",
+            f"prod/owners/o1-{TS + 4}",
+            "prod/_streamproc/offsets/streamproc.events.reservations/0",
+            "prod/_streamproc/offsets/streamproc.events.users/0",
+            "prod/_streamproc/offsets/streamproc.events.owners/0",
+        ]
+    )
     first = body_of(s3_client, bucket, f"prod/reservations/doc0000-{TS}")
     assert first == '{"_id":"doc0000","guest":"Zoë Ünal","nights":0,"price":99}'.encode()
     assert first == js_json(records[0].doc)
@@ -126,16 +160,24 @@ def test_trigger_mode_end_to_end_fifo_and_standard(trigger: S3TriggerSink, s3_cl
     fifo_msgs = drain(sqs_client, trigger.queue_urls[trigger.spec.queue("reservations")])
     assert [json.loads(m["Body"]) for m in fifo_msgs] == [
         {"operation": op, "S3FilePartsOfJSONDocument": [{"Bucket": bucket, "Key": key}]}
-        for op, key in [("insert", f"prod/reservations/doc0000-{TS}"), ("update", f"prod/reservations/doc0001-{TS + 1}"),
-                        ("delete", f"prod/reservations/doc0000-{TS + 2}")]
+        for op, key in [
+            ("insert", f"prod/reservations/doc0000-{TS}"),
+            ("update", f"prod/reservations/doc0001-{TS + 1}"),
+            ("delete", f"prod/reservations/doc0000-{TS + 2}"),
+        ]
     ]
     assert {m["Attributes"]["MessageGroupId"] for m in fifo_msgs} == {"reservations"}
     assert [m["Attributes"]["MessageDeduplicationId"] for m in fifo_msgs] == [
-        f"prod/reservations/doc0000-{TS}", f"prod/reservations/doc0001-{TS + 1}", f"prod/reservations/doc0000-{TS + 2}"]
+        f"prod/reservations/doc0000-{TS}",
+        f"prod/reservations/doc0001-{TS + 1}",
+        f"prod/reservations/doc0000-{TS + 2}",
+    ]
 
     std_msgs = drain(sqs_client, trigger.queue_urls[trigger.spec.queue("users")])
     assert len(std_msgs) == 1 and "MessageGroupId" not in std_msgs[0]["Attributes"]
-    assert json.loads(std_msgs[0]["Body"])["S3FilePartsOfJSONDocument"] == [{"Bucket": bucket, "Key": f"prod/users/u1-{TS + 3}"}]
+    assert json.loads(std_msgs[0]["Body"])["S3FilePartsOfJSONDocument"] == [
+        {"Bucket": bucket, "Key": f"prod/users/u1-{TS + 3}"}
+    ]
 
 
 def test_ten_megabyte_document_parts_and_one_message(trigger: S3TriggerSink, s3_client: Any, sqs_client: Any) -> None:
@@ -154,8 +196,9 @@ def test_ten_megabyte_document_parts_and_one_message(trigger: S3TriggerSink, s3_
     assert json.loads(msgs[0]["Body"])["S3FilePartsOfJSONDocument"] == [{"Bucket": bucket, "Key": k} for k in keys]
 
 
-def test_rewriting_a_batch_makes_no_second_version_or_message(trigger: S3TriggerSink, s3_client: Any,
-                                                              sqs_client: Any) -> None:
+def test_rewriting_a_batch_makes_no_second_version_or_message(
+    trigger: S3TriggerSink, s3_client: Any, sqs_client: Any
+) -> None:
     bucket = trigger.spec.bucket
     s3_client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     records = [rec(i) for i in range(3)] + [rec(3, entity="users", doc_id="u1")]
@@ -195,8 +238,9 @@ def test_start_with_a_missing_bucket_or_queue_is_fatal(aws_settings: Any, s3_cli
     bucket = unique_name("changes")
     s3_client.create_bucket(Bucket=bucket)
     queue = unique_name("noqueue") + ".fifo"
-    sink = S3TriggerSink(S3TriggerSpec(bucket=bucket, entities={"users": S3TriggerEntity(queue=queue)}),
-                         aws_settings, config=FAST)
+    sink = S3TriggerSink(
+        S3TriggerSpec(bucket=bucket, entities={"users": S3TriggerEntity(queue=queue)}), aws_settings, config=FAST
+    )
     with pytest.raises(FatalSinkError, match=queue):
         run(sink.start())
 
@@ -226,7 +270,8 @@ def test_outage_is_retriable_and_recovers_without_duplicates(moto_factory: Any) 
     sqs = svc.client("sqs")
     msgs = drain(sqs, sqs.get_queue_url(QueueName=queue)["QueueUrl"])
     assert sorted(json.loads(m["Body"])["S3FilePartsOfJSONDocument"][0]["Key"] for m in msgs) == [
-        f"prod/users/doc{i:04d}-{TS + i}" for i in range(3)]
+        f"prod/users/doc{i:04d}-{TS + i}" for i in range(3)
+    ]
 
 
 def test_outage_at_start_is_retriable(moto_factory: Any) -> None:
@@ -253,8 +298,11 @@ def read_all_avro(s3: Any, bucket: str, prefix: str = "archive/") -> dict[str, l
 
 def test_archive_avro_objects_read_back_with_fastavro(aws_settings: Any, s3_client: Any) -> None:
     sink = archive_sink(aws_settings, max_records=4)
-    records = ([rec(i) for i in range(6)] + [rec(6 + i, ts_ms=TS + HOUR + i) for i in range(2)]
-               + [rec(20 + i, entity="users", partition=1) for i in range(3)])
+    records = (
+        [rec(i) for i in range(6)]
+        + [rec(6 + i, ts_ms=TS + HOUR + i) for i in range(2)]
+        + [rec(20 + i, entity="users", partition=1) for i in range(3)]
+    )
     run(write(sink, records))
     run(sink.stop())
 
@@ -270,7 +318,12 @@ def test_archive_avro_objects_read_back_with_fastavro(aws_settings: Any, s3_clie
     r0 = objects[sorted(objects)[0]][0]
     assert json.loads(r0["doc"]) == records[0].doc and json.loads(r0["key"]) == {"_id": "doc0000"}
     assert (r0["entity"], r0["op"], r0["ts_ms"], r0["topic"], r0["partition"]) == (
-        "reservations", "insert", TS, "streamproc.events.reservations", 0)
+        "reservations",
+        "insert",
+        TS,
+        "streamproc.events.reservations",
+        0,
+    )
 
 
 def test_archive_jsonl_objects_read_back_with_duckdb(aws_settings: Any, s3_client: Any, tmp_path: Path) -> None:
@@ -284,7 +337,7 @@ def test_archive_jsonl_objects_read_back_with_duckdb(aws_settings: Any, s3_clien
     path.write_bytes(body_of(s3_client, sink.spec.bucket, key))
     con = duckdb.connect()
     rows = con.execute(
-        f"SELECT \"offset\", op, key._id, doc.guest, ts_ms FROM read_json_auto('{path}') ORDER BY \"offset\""
+        f'SELECT "offset", op, key._id, doc.guest, ts_ms FROM read_json_auto(\'{path}\') ORDER BY "offset"'
     ).fetchall()
     assert rows[0] == (0, "insert", "doc0000", "Zoë Ünal", TS)
     assert rows[-1] == (5, "delete", "doc0005", None, TS + 5)
@@ -335,7 +388,8 @@ def test_archive_event_time_beyond_year_9999_goes_to_the_dlq(aws_settings: Any, 
     batch = run(write(sink, [rec(0), rec(1, ts_ms=micros), rec(2)]))
     run(sink.stop())
     assert [(f.record.offset, f.reason, f.error_class) for f in batch.failures] == [
-        (1, "ts_ms outside the datetime range", "invalid")]
+        (1, "ts_ms outside the datetime range", "invalid")
+    ]
     rows = [r for rs in read_all_avro(s3_client, sink.spec.bucket).values() for r in rs]
     assert sorted(r["offset"] for r in rows) == [0, 2]
     marker = archive_marker_key("archive", "streamproc.events.reservations", 0)
@@ -368,8 +422,8 @@ def test_parity_counts_mismatches_and_missing(trigger: S3TriggerSink, s3_client:
         body = js_json(r.doc)
         base = f"prod/reservations/{r.key['_id']}-{r.ts_ms}"
         if len(body) > MAX_PART_BYTES:
-            s3_client.put_object(Bucket=bucket, Key=f"{base}-0", Body=body[:MAX_PART_BYTES - 1])
-            s3_client.put_object(Bucket=bucket, Key=f"{base}-1", Body=body[MAX_PART_BYTES - 1:])
+            s3_client.put_object(Bucket=bucket, Key=f"{base}-0", Body=body[: MAX_PART_BYTES - 1])
+            s3_client.put_object(Bucket=bucket, Key=f"{base}-1", Body=body[MAX_PART_BYTES - 1 :])
         elif r.offset != 7:  # the triggers missed document 7: it is only on the right
             s3_client.put_object(Bucket=bucket, Key=base, Body=body)
     s3_client.put_object(Bucket=bucket, Key=f"prod/reservations/extra-{TS + 50}", Body=b"{}")  # only on the left
@@ -390,7 +444,12 @@ def test_parity_counts_mismatches_and_missing(trigger: S3TriggerSink, s3_client:
     assert code == 1, err.getvalue()
     assert counting.gets == []  # equal ETags part by part (0-2, 4-6, 8), different sizes (3): no download
     assert {k: result[k] for k in ("pairs", "matches", "mismatches", "missing_left", "missing_right")} == {
-        "pairs": 10, "matches": 7, "mismatches": 1, "missing_left": 1, "missing_right": 1}
+        "pairs": 10,
+        "matches": 7,
+        "mismatches": 1,
+        "missing_left": 1,
+        "missing_right": 1,
+    }
     assert result["match_rate"] == 70.0 and result["passed"] is False
     assert result["left_unrecognised"] == 1 and result["left_objects"] == 10 and result["right_objects"] == 10
 
@@ -409,8 +468,9 @@ def test_parity_counts_mismatches_and_missing(trigger: S3TriggerSink, s3_client:
 def test_parity_missing_bucket_is_a_usage_error(s3_client: Any) -> None:
     missing = unique_name("nobucket")
     err = io.StringIO()
-    code = run_parity(f"s3://{missing}/prod/x", f"s3://{missing}/dev/x", None, 99.9, False, io.StringIO(),
-                      s3_client, err=err)
+    code = run_parity(
+        f"s3://{missing}/prod/x", f"s3://{missing}/dev/x", None, 99.9, False, io.StringIO(), s3_client, err=err
+    )
     assert code == 2 and f"bucket '{missing}' does not exist" in err.getvalue()
 
 
@@ -421,8 +481,12 @@ def test_parity_on_identical_trees_passes(trigger: S3TriggerSink, s3_client: Any
         s3_client.copy_object(Bucket=bucket, Key="dev/" + k[5:], CopySource={"Bucket": bucket, "Key": k})
     out = io.StringIO()
     counting = CountingGets(s3_client)
-    assert run_parity(f"s3://{bucket}/prod/reservations", f"s3://{bucket}/dev/reservations", None, 100.0, False,
-                      out, counting) == 0
+    assert (
+        run_parity(
+            f"s3://{bucket}/prod/reservations", f"s3://{bucket}/dev/reservations", None, 100.0, False, out, counting
+        )
+        == 0
+    )
     assert "match rate: 100.00%" in out.getvalue()
     assert counting.gets == []  # equal ETags: matched without a download
 
@@ -432,14 +496,18 @@ def test_parity_settles_different_etags_by_the_bytes(s3_client: Any) -> None:
     are downloaded and the SHA-256 decides."""
     bucket = unique_name("etags")
     s3_client.create_bucket(Bucket=bucket)
-    body = (b'{"pad":"' + b"x" * (6 * 1024 * 1024) + b'"}')
+    body = b'{"pad":"' + b"x" * (6 * 1024 * 1024) + b'"}'
     s3_client.put_object(Bucket=bucket, Key=f"prod/x/a-{TS}", Body=body)
     key = f"dev/x/a-{TS}"
     upload = s3_client.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
     cut = 5 * 1024 * 1024
-    parts = [{"PartNumber": n, "ETag": s3_client.upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=n,
-                                                             Body=chunk)["ETag"]}
-             for n, chunk in ((1, body[:cut]), (2, body[cut:]))]
+    parts = [
+        {
+            "PartNumber": n,
+            "ETag": s3_client.upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=n, Body=chunk)["ETag"],
+        }
+        for n, chunk in ((1, body[:cut]), (2, body[cut:]))
+    ]
     s3_client.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload, MultipartUpload={"Parts": parts})
     etags = {s3_client.head_object(Bucket=bucket, Key=k)["ETag"] for k in (f"prod/x/a-{TS}", key)}
     assert len(etags) == 2
@@ -460,8 +528,9 @@ def test_client_error_names_no_document(trigger: S3TriggerSink) -> None:
     assert isinstance(info.value.__cause__, ClientError)
 
 
-def test_a_message_sqs_refuses_goes_to_the_dlq_and_the_rest_is_sent(aws_settings: Any, s3_client: Any,
-                                                                      sqs_client: Any) -> None:
+def test_a_message_sqs_refuses_goes_to_the_dlq_and_the_rest_is_sent(
+    aws_settings: Any, s3_client: Any, sqs_client: Any
+) -> None:
     """The queue takes at most 1 KiB: SendMessageBatch refuses the whole batch, the sink finds the
     one offending message by sending singly, reports it, and sends the others in order."""
     bucket, queue = unique_name("changes"), unique_name("small")
@@ -473,7 +542,9 @@ def test_a_message_sqs_refuses_goes_to_the_dlq_and_the_rest_is_sent(aws_settings
     records = [rec(0, entity="users"), rec(1, entity="users", doc_id="x" * 950), rec(2, entity="users")]
     batch = run(write(sink, records))
     run(sink.stop())
-    assert [(f.record.offset, f.reason) for f in batch.failures] == [(1, "SQS rejected the message (InvalidParameterValue)")]
+    assert [(f.record.offset, f.reason) for f in batch.failures] == [
+        (1, "SQS rejected the message (InvalidParameterValue)")
+    ]
     keys = [json.loads(m["Body"])["S3FilePartsOfJSONDocument"][0]["Key"] for m in drain(sqs_client, url)]
     assert keys == [f"prod/users/doc0000-{TS}", f"prod/users/doc0002-{TS + 2}"]
 
@@ -482,8 +553,9 @@ def test_a_failing_queue_holds_back_only_its_own_partitions(aws_settings: Any, s
     """users' messages went out, owners' queue vanished: the users marker moves, the owners one does
     not, so the retry after the fix sends the owners' messages and no second users message."""
     bucket, users_q, owners_q = unique_name("changes"), unique_name("users"), unique_name("owners")
-    spec = S3TriggerSpec(bucket=bucket, entities={"users": S3TriggerEntity(queue=users_q),
-                                                   "owners": S3TriggerEntity(queue=owners_q)})
+    spec = S3TriggerSpec(
+        bucket=bucket, entities={"users": S3TriggerEntity(queue=users_q), "owners": S3TriggerEntity(queue=owners_q)}
+    )
     sink = S3TriggerSink(spec, aws_settings, create_missing=True, config=FAST)
     run(sink.start())
     sqs_client.delete_queue(QueueUrl=sink.queue_urls[owners_q])
@@ -500,7 +572,8 @@ def test_a_failing_queue_holds_back_only_its_own_partitions(aws_settings: Any, s
     for queue, entity in ((users_q, "users"), (owners_q, "owners")):
         msgs = drain(sqs_client, sqs_client.get_queue_url(QueueName=queue)["QueueUrl"])
         assert sorted(json.loads(m["Body"])["S3FilePartsOfJSONDocument"][0]["Key"] for m in msgs) == [
-            f"prod/{entity}/doc{i:04d}-{TS + i}" for i in range(3)]
+            f"prod/{entity}/doc{i:04d}-{TS + i}" for i in range(3)
+        ]
 
 
 def test_moto_service_outage_restarts_on_the_same_port(moto_factory: Any) -> None:
@@ -519,16 +592,26 @@ def test_moto_service_outage_restarts_on_the_same_port(moto_factory: Any) -> Non
 
 
 def test_two_changes_of_one_document_in_one_millisecond_leave_the_later_one(
-        moto_server: MotoService, aws_settings, s3_client) -> None:
+    moto_server: MotoService, aws_settings, s3_client
+) -> None:
     """Same key within one batch: the later change's bytes win (puts run in parallel)."""
     bucket = unique_name("same-ms")
     s3_client.create_bucket(Bucket=bucket)
     spec = S3TriggerSpec(bucket=bucket, env="prod/", entities={"users": S3TriggerEntity(collection="users")})
     sink = S3TriggerSink(spec, aws_settings)
     versions = [{"_id": "a", "n": i, "pad": "x" * (i * 37)} for i in range(40)]
-    records = [record_from_message("t.events.users", 0, i, dumps({"_id": "a"}), dumps({
-        "entity": "users", "op": "update", "key": {"_id": "a"}, "position": [i], "ts_ms": 1000, "after": doc}))
-        for i, doc in enumerate(versions)]
+    records = [
+        record_from_message(
+            "t.events.users",
+            0,
+            i,
+            dumps({"_id": "a"}),
+            dumps(
+                {"entity": "users", "op": "update", "key": {"_id": "a"}, "position": [i], "ts_ms": 1000, "after": doc}
+            ),
+        )
+        for i, doc in enumerate(versions)
+    ]
 
     async def go() -> None:
         await sink.start()

@@ -42,8 +42,10 @@ def test_no_canary_reaches_any_sink_target_log_or_metric(kafka_bootstrap: str, t
                 for m in msgs:
                     found += leaks(m["Body"], tokens)
                     scanned["messages"] += 1
-                sqs.delete_message_batch(QueueUrl=url, Entries=[
-                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(msgs)])
+                sqs.delete_message_batch(
+                    QueueUrl=url,
+                    Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(msgs)],
+                )
         for index in stack.opensearch.indices():
             for doc_id, source in stack.opensearch.documents(index).items():
                 found += leaks(json.dumps(source) + doc_id, tokens)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
@@ -17,11 +17,11 @@ import pytest
 from psycopg.rows import dict_row
 from pydantic import SecretStr
 
-from streamproc.errors import FatalSinkError, RetriableSinkError
 from streamproc.config.settings import WarehouseSettings
+from streamproc.errors import FatalSinkError, RetriableSinkError
 from streamproc.sinks.base import SinkBatch, SinkRecord
-from streamproc.sinks.warehouse.sink import WarehouseSink
 from streamproc.sinks.warehouse.plan import WarehouseSpec, table_plan
+from streamproc.sinks.warehouse.sink import WarehouseSink
 from streamproc.sinks.warehouse.sql import create_schema_sql, create_table_sql
 from streamproc.sinks.warehouse.types import DUCKDB, POSTGRES
 
@@ -41,7 +41,7 @@ def is_duck(dsn: str) -> bool:
 
 def query(dsn: str, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
     if is_duck(dsn):
-        con = duckdb.connect(dsn[len("duckdb://"):])
+        con = duckdb.connect(dsn[len("duckdb://") :])
         try:
             cur = con.execute(sql, params or [])
             if cur.description is None:
@@ -64,15 +64,29 @@ def rows(dsn: str, table: str = "orders", schema: str = "bi") -> list[dict[str, 
     return out
 
 
-def rec(op: str, key: Any, position: tuple[int, ...], doc: dict | None = None, entity: str = "orders", offset: int = 0) -> SinkRecord:
+def rec(
+    op: str, key: Any, position: tuple[int, ...], doc: dict | None = None, entity: str = "orders", offset: int = 0
+) -> SinkRecord:
     return SinkRecord(
-        topic=f"streamproc.events.{entity}", partition=0, offset=offset, entity=entity, op=op, event_type="x",
-        namespace=f"shop.{entity}", key=key if isinstance(key, dict) else {"id": key}, position=position,
-        ts_ms=1_700_000_000_000 + sum(position[:1]), doc=doc, before=None, complete=True,
+        topic=f"streamproc.events.{entity}",
+        partition=0,
+        offset=offset,
+        entity=entity,
+        op=op,
+        event_type="x",
+        namespace=f"shop.{entity}",
+        key=key if isinstance(key, dict) else {"id": key},
+        position=position,
+        ts_ms=1_700_000_000_000 + sum(position[:1]),
+        doc=doc,
+        before=None,
+        complete=True,
     )
 
 
-def order(id_: int, position: tuple[int, ...], total: Any = "10.00", status: str = "new", op: str = "insert") -> SinkRecord:
+def order(
+    id_: int, position: tuple[int, ...], total: Any = "10.00", status: str = "new", op: str = "insert"
+) -> SinkRecord:
     return rec(op, id_, position, {"id": id_, "total": total, "status": status})
 
 
@@ -116,7 +130,7 @@ def test_inserts_updates_and_soft_deletes_land(dsn: str) -> None:
     assert str(got[1]["total"]).rstrip("0") == "12.5" and got[1]["status"] == "paid"
     assert got[1]["_doc"] == {"id": 1, "total": "12.50", "status": "paid"}
     assert got[1]["_src_position"] == [2] and got[1]["_deleted"] is False
-    assert got[1]["_src_ts"] == datetime(2023, 11, 14, 22, 13, 20, 2000, tzinfo=timezone.utc)
+    assert got[1]["_src_ts"] == datetime(2023, 11, 14, 22, 13, 20, 2000, tzinfo=UTC)
     assert got[2]["_deleted"] is True and got[2]["_doc"] is None and got[2]["total"] is None
     assert got[2]["_src_position"] == [3] and got[1]["_loaded_at"] is not None
 
@@ -143,17 +157,30 @@ def test_the_same_batch_twice_changes_nothing(dsn: str) -> None:
 
 
 def test_a_stale_record_never_overwrites_a_newer_row(dsn: str) -> None:
-    scenario(dsn, [order(1, (1_700_000_000_000, 10, 0), status="new")], [order(1, (1_700_000_000_000, 9, 5), status="old")],
-             [rec("delete", 1, (1_700_000_000_000, 2))])
+    scenario(
+        dsn,
+        [order(1, (1_700_000_000_000, 10, 0), status="new")],
+        [order(1, (1_700_000_000_000, 9, 5), status="old")],
+        [rec("delete", 1, (1_700_000_000_000, 2))],
+    )
     got = by_id(dsn)[1]
     assert got["status"] == "new" and got["_deleted"] is False
     assert got["_src_position"] == [1_700_000_000_000, 10, 0]
 
 
 def test_the_newest_version_of_a_key_in_one_batch_wins(dsn: str) -> None:
-    scenario(dsn, [order(1, (1, 10), status="v10"), order(1, (1, 2), status="v2"), order(1, (1, 9), status="v9"),
-                   order(2, (3,), status="kept"), rec("delete", 2, (2,)),
-                   order(3, (2**64,), status="beyond-int64"), order(3, (2**64 - 1,), status="older")])
+    scenario(
+        dsn,
+        [
+            order(1, (1, 10), status="v10"),
+            order(1, (1, 2), status="v2"),
+            order(1, (1, 9), status="v9"),
+            order(2, (3,), status="kept"),
+            rec("delete", 2, (2,)),
+            order(3, (2**64,), status="beyond-int64"),
+            order(3, (2**64 - 1,), status="older"),
+        ],
+    )
     got = by_id(dsn)
     assert got[1]["status"] == "v10" and got[1]["_src_position"] == [1, 10]
     assert got[3]["status"] == "beyond-int64" and got[3]["_src_position"] == [2**64]
@@ -163,8 +190,11 @@ def test_the_newest_version_of_a_key_in_one_batch_wins(dsn: str) -> None:
 def test_new_columns_are_added_when_the_config_grows(dsn: str) -> None:
     scenario(dsn, [order(1, (1,))])
     grown = {"orders": {"columns": {**ORDERS["columns"], "customer.tier": "integer"}}}
-    scenario(dsn, [rec("update", 1, (2,), {"id": 1, "total": 1, "status": "paid", "customer": {"tier": 3}}),
-                   order(2, (1,))], entities=grown)
+    scenario(
+        dsn,
+        [rec("update", 1, (2,), {"id": 1, "total": 1, "status": "paid", "customer": {"tier": 3}}), order(2, (1,))],
+        entities=grown,
+    )
     got = by_id(dsn)
     assert got[1]["customer_tier"] == 3 and got[2]["customer_tier"] is None
 
@@ -181,7 +211,9 @@ def test_a_type_conflict_fails_only_that_record(dsn: str) -> None:
 def test_a_row_the_database_rejects_is_isolated(dsn: str) -> None:
     """The table already has "total" as integer while config says bigint: the database refuses
     the one value that overflows, the other rows commit."""
-    spec = WarehouseSpec.model_validate({"schema": "bi", "entities": {"orders": {"columns": {"id": "bigint", "total": "integer"}}}})
+    spec = WarehouseSpec.model_validate(
+        {"schema": "bi", "entities": {"orders": {"columns": {"id": "bigint", "total": "integer"}}}}
+    )
     dialect = DUCKDB if is_duck(dsn) else POSTGRES
     old = table_plan(spec, "orders", spec.table_config("orders"), ("id",))
     query(dsn, create_schema_sql("bi"))
@@ -195,7 +227,13 @@ def test_a_row_the_database_rejects_is_isolated(dsn: str) -> None:
 
 
 def test_entities_all_gives_key_doc_and_system_columns(dsn: str) -> None:
-    users = rec("insert", {"_id": "65a1f0c2e4b0a1b2c3d4e5f6"}, (5, 1), {"_id": "65a1f0c2e4b0a1b2c3d4e5f6", "name": "x"}, entity="users")
+    users = rec(
+        "insert",
+        {"_id": "65a1f0c2e4b0a1b2c3d4e5f6"},
+        (5, 1),
+        {"_id": "65a1f0c2e4b0a1b2c3d4e5f6", "name": "x"},
+        entity="users",
+    )
     scenario(dsn, [users], entities="all")
     (row,) = rows(dsn, "users")
     assert list(row) == ["_id", "_doc", "_src_position", "_src_ts", "_deleted", "_loaded_at"]
@@ -211,7 +249,19 @@ def test_an_existing_table_with_another_key_is_fatal(dsn: str) -> None:
         scenario(dsn, [order(1, (1,))])
 
 
-POSITIONS = [(1,), (1, 0), (1, 2), (1, 10), (2,), (9, 1), (10,), (1_700_000_000_000, 3, 1), (1_700_000_000_000, 12, 0), (2**64 - 1,), (2**64,)]
+POSITIONS = [
+    (1,),
+    (1, 0),
+    (1, 2),
+    (1, 10),
+    (2,),
+    (9, 1),
+    (10,),
+    (1_700_000_000_000, 3, 1),
+    (1_700_000_000_000, 12, 0),
+    (2**64 - 1,),
+    (2**64,),
+]
 
 
 def test_the_database_orders_positions_like_tuples(dsn: str) -> None:
@@ -258,7 +308,8 @@ def test_postgres_keeps_one_stage_table_per_table_and_connection(postgres_databa
 
         async def stages() -> list[tuple[str, int, int]]:
             cur = await backend._conn.execute(
-                "SELECT relname, oid FROM pg_class WHERE relnamespace = pg_my_temp_schema() AND relkind = 'r' ORDER BY 1")
+                "SELECT relname, oid FROM pg_class WHERE relnamespace = pg_my_temp_schema() AND relkind = 'r' ORDER BY 1"
+            )
             out = []
             for name, oid in await cur.fetchall():
                 (count,) = await (await backend._conn.execute(f"SELECT count(*) FROM {name}")).fetchone()
@@ -315,24 +366,42 @@ def test_permission_denied_is_fatal(postgres_server, postgres_database) -> None:
 
 
 ALL_TYPES = {
-    "t_text": "text", "t_bigint": "bigint", "t_integer": "integer", "t_double": "double", "t_numeric": "numeric",
-    "t_boolean": "boolean", "t_timestamptz": "timestamptz", "t_timestamp": "timestamp", "t_date": "date",
-    "t_jsonb": "jsonb", "t_uuid": "uuid",
+    "t_text": "text",
+    "t_bigint": "bigint",
+    "t_integer": "integer",
+    "t_double": "double",
+    "t_numeric": "numeric",
+    "t_boolean": "boolean",
+    "t_timestamptz": "timestamptz",
+    "t_timestamp": "timestamp",
+    "t_date": "date",
+    "t_jsonb": "jsonb",
+    "t_uuid": "uuid",
 }
 
 
 def test_every_column_type_loads(dsn: str) -> None:
     doc = {
-        "t_text": "héllo", "t_bigint": "9007199254740993", "t_integer": 7, "t_double": 1.5, "t_numeric": "1234.5678",
-        "t_boolean": "yes", "t_timestamptz": "2024-05-01T10:00:00+02:00", "t_timestamp": "2024-05-01T10:00:00",
-        "t_date": "2024-05-01", "t_jsonb": {"a": [1, {"b": None}]}, "t_uuid": "6F9619FF-8B86-D011-B42D-00CF4FC964FF",
+        "t_text": "héllo",
+        "t_bigint": "9007199254740993",
+        "t_integer": 7,
+        "t_double": 1.5,
+        "t_numeric": "1234.5678",
+        "t_boolean": "yes",
+        "t_timestamptz": "2024-05-01T10:00:00+02:00",
+        "t_timestamp": "2024-05-01T10:00:00",
+        "t_date": "2024-05-01",
+        "t_jsonb": {"a": [1, {"b": None}]},
+        "t_uuid": "6F9619FF-8B86-D011-B42D-00CF4FC964FF",
     }
-    (batch,) = scenario(dsn, [rec("insert", {"k": "x"}, (1,), doc, entity="typed")], entities={"typed": {"columns": ALL_TYPES}})
+    (batch,) = scenario(
+        dsn, [rec("insert", {"k": "x"}, (1,), doc, entity="typed")], entities={"typed": {"columns": ALL_TYPES}}
+    )
     assert not batch.failures
     (row,) = rows(dsn, "typed")
     assert row["t_text"] == "héllo" and row["t_bigint"] == 9007199254740993 and row["t_integer"] == 7
     assert row["t_double"] == 1.5 and float(row["t_numeric"]) == 1234.5678 and row["t_boolean"] is True
-    assert row["t_timestamptz"] == datetime(2024, 5, 1, 8, tzinfo=timezone.utc)
+    assert row["t_timestamptz"] == datetime(2024, 5, 1, 8, tzinfo=UTC)
     assert row["t_timestamp"] == datetime(2024, 5, 1, 10) and str(row["t_date"]) == "2024-05-01"
     jsonb = row["t_jsonb"] if isinstance(row["t_jsonb"], dict) else json.loads(row["t_jsonb"])
     assert jsonb == {"a": [1, {"b": None}]}

@@ -27,8 +27,9 @@ def test_missing_bucket_stops_the_s3_role_with_exit_78_naming_it(kafka_bootstrap
     secret = f"sk-{uuid.uuid4().hex}"  # moto accepts any credentials; this one is findable
     with MotoService() as moto:
         aws = moto.aws_settings().model_copy(update={"secret_access_key": SecretStr(secret)})
-        w = WorkerProcess(kafka_bootstrap, tmp_path / "data", tmp_path / "p.yaml", roles="s3",
-                          extra_env=endpoint_env(aws)).start()
+        w = WorkerProcess(
+            kafka_bootstrap, tmp_path / "data", tmp_path / "p.yaml", roles="s3", extra_env=endpoint_env(aws)
+        ).start()
         try:
             wait_for(lambda: w.proc.poll() is not None, 120, message="the worker to stop")
         finally:

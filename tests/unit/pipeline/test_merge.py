@@ -85,8 +85,10 @@ def test_set_and_unset_together():
 def test_input_document_and_update_are_not_mutated():
     doc = copy.deepcopy(DOC)
     new_value = {"nested": ["x"]}
-    update = Update({"address.city": "Bergen", "tags.0": "A", "extra": new_value, "phones.0.number": "9"},
-                    ("name", "address.geo.lat", "tags.2"))
+    update = Update(
+        {"address.city": "Bergen", "tags.0": "A", "extra": new_value, "phones.0.number": "9"},
+        ("name", "address.geo.lat", "tags.2"),
+    )
     out = apply_update(doc, update)
     assert doc == DOC
     assert update.set["extra"] == {"nested": ["x"]}

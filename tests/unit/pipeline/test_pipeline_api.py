@@ -23,6 +23,14 @@ def test_public_signatures():
     assert inspect.signature(spec.PipelinesSpec.topics).parameters["default_prefix"].default == "cdc"
     validate_params = inspect.signature(compiled.CompiledSource.validate).parameters
     assert validate_params["partial"].kind is inspect.Parameter.KEYWORD_ONLY
-    for method in ("transform_doc", "transform_update", "redact_doc", "redact_update", "redact_key",
-                   "validate_update", "accepts", "event_type"):
+    for method in (
+        "transform_doc",
+        "transform_update",
+        "redact_doc",
+        "redact_update",
+        "redact_key",
+        "validate_update",
+        "accepts",
+        "event_type",
+    ):
         assert callable(getattr(compiled.CompiledSource, method))

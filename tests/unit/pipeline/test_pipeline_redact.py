@@ -10,11 +10,11 @@ import json
 
 import pytest
 
+from streamproc.config.pipelines import SourceSpec
 from streamproc.errors import ConfigError
 from streamproc.model import Update
 from streamproc.pipeline.compiled import compile_source
 from streamproc.pipeline.redact import partial_mask
-from streamproc.config.pipelines import SourceSpec
 
 KEY = b"test-redaction-key-0123456789abcdef"
 
@@ -26,7 +26,9 @@ def compiled(*rules, key=KEY):
 
 def expected_hash(value, key=KEY):
     sub = hmac.new(key, b"streamproc/hash", hashlib.sha256).digest()
-    data = value.encode() if isinstance(value, str) else json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
+    data = (
+        value.encode() if isinstance(value, str) else json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
+    )
     return "hmac-sha256:" + hmac.new(sub, data, hashlib.sha256).hexdigest()
 
 
@@ -67,7 +69,14 @@ def test_each_mode_on_a_top_level_field():
         {"path": "notes", "mode": "FULL_MASK"},
         {"path": "ref", "mode": "TOKENIZE"},
     )
-    doc = {"id": 1, "ssn": "123-45-6789", "dob": "1990-01-01", "email": "jane.doe@example.com", "notes": "a long secret note", "ref": "C-1"}
+    doc = {
+        "id": 1,
+        "ssn": "123-45-6789",
+        "dob": "1990-01-01",
+        "email": "jane.doe@example.com",
+        "notes": "a long secret note",
+        "ref": "C-1",
+    }
     original = copy.deepcopy(doc)
     out = c.redact_doc(doc)
     assert doc == original
@@ -82,7 +91,12 @@ def test_each_mode_on_a_top_level_field():
 
 
 def test_null_stays_null_and_absent_paths_are_a_no_op():
-    c = compiled(*({"path": p, "mode": m} for p, m in [("a", "HASH"), ("b", "PARTIAL_MASK"), ("c", "FULL_MASK"), ("d", "TOKENIZE")]))
+    c = compiled(
+        *(
+            {"path": p, "mode": m}
+            for p, m in [("a", "HASH"), ("b", "PARTIAL_MASK"), ("c", "FULL_MASK"), ("d", "TOKENIZE")]
+        )
+    )
     assert c.redact_doc({"a": None, "b": None, "c": None, "d": None}) == {"a": None, "b": None, "c": None, "d": None}
     assert c.redact_doc({"x": {"a": "kept"}}) == {"x": {"a": "kept"}}
 
@@ -102,7 +116,7 @@ def test_hash_and_token_are_deterministic_and_keyed():
     assert a == b
     assert a["h"] != other["h"] and a["t"] != other["t"]
     assert compiled(*rules).redact_doc({"h": "different", "t": "different"}) != a
-    assert a["h"][len("hmac-sha256:"):] not in a["t"]  # hash and token use separate sub-keys
+    assert a["h"][len("hmac-sha256:") :] not in a["t"]  # hash and token use separate sub-keys
 
 
 def test_keyed_modes_refuse_an_empty_key():

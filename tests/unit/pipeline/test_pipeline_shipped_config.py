@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from streamproc.config.pipelines import RedactMode, parse_pipelines
 from streamproc.errors import ValidationFailed
 from streamproc.model import Op, Update
 from streamproc.pipeline.compiled import compile_source
-from streamproc.config.pipelines import RedactMode, parse_pipelines
 
 CONFIG = Path(__file__).resolve().parents[3] / "config" / "pipelines.yaml"
 KEY = b"shipped-config-test-key-0123456789"
@@ -65,18 +65,84 @@ def test_people_collections_redact_the_documented_fields(spec, entity):
 
 SAMPLES = {
     "reservations": {
-        "_id": "r1", "status": "confirmed", "facilityId": "f1", "ownerId": "o1", "userId": "u1",
-        "eventName": "Game", "startDate": "2024-05-01T18:00:00Z", "endDate": 1714600800000,
-        "attendees": 40, "totalAmount": 250.0, "currency": "usd", "contactEmail": "Pat@Example.com",
-        "internalNotes": "x", "createdAt": 1714000000000,
+        "_id": "r1",
+        "status": "confirmed",
+        "facilityId": "f1",
+        "ownerId": "o1",
+        "userId": "u1",
+        "eventName": "Game",
+        "startDate": "2024-05-01T18:00:00Z",
+        "endDate": 1714600800000,
+        "attendees": 40,
+        "totalAmount": 250.0,
+        "currency": "usd",
+        "contactEmail": "Pat@Example.com",
+        "internalNotes": "x",
+        "createdAt": 1714000000000,
     },
-    "reservation_charges": {"_id": "c1", "reservationId": "r1", "amount": 120.5, "chargeType": "rental", "currency": "USD", "quantity": 2},
-    "reservation_objs": {"_id": "o1", "reservationId": "r1", "facilityId": "f1", "startTime": "2024-05-01T18:00:00Z", "endTime": "2024-05-01T20:00:00Z", "status": "active", "setupMinutes": 15},
-    "reservation_payments": {"_id": "p1", "reservationId": "r1", "amount": 250, "method": "card", "status": "succeeded", "processorRef": "ch_3Mtw", "cardLast4": "4242", "billingEmail": "pay@example.com", "paidAt": 1714000000000},
-    "reservation_data_facilities": {"_id": "d1", "facilityId": "f1", "iops": 3, "revenue": 1000.25, "hours": 12.5, "reservationCount": 4, "periodStart": "2024-05-01"},
-    "users": {"_id": "u1", "email": "pat@example.com", "firstName": "Pat", "lastName": "Lee", "status": "active", "role": "renter", "phones": [{"type": "cell", "number": "+1 555-0100"}], "createdAt": 1714000000000},
-    "owners": {"_id": "w1", "name": "Springfield USD", "type": "school_district", "status": "active", "email": "ops@springfield.k12.ca.us", "address": {"city": "Springfield"}},
-    "orders": {"id": 7, "customer_email": "Pat@Example.com", "status": "paid", "total": "19.90", "currency": "usd", "created_at": 1714000000000000},
+    "reservation_charges": {
+        "_id": "c1",
+        "reservationId": "r1",
+        "amount": 120.5,
+        "chargeType": "rental",
+        "currency": "USD",
+        "quantity": 2,
+    },
+    "reservation_objs": {
+        "_id": "o1",
+        "reservationId": "r1",
+        "facilityId": "f1",
+        "startTime": "2024-05-01T18:00:00Z",
+        "endTime": "2024-05-01T20:00:00Z",
+        "status": "active",
+        "setupMinutes": 15,
+    },
+    "reservation_payments": {
+        "_id": "p1",
+        "reservationId": "r1",
+        "amount": 250,
+        "method": "card",
+        "status": "succeeded",
+        "processorRef": "ch_3Mtw",
+        "cardLast4": "4242",
+        "billingEmail": "pay@example.com",
+        "paidAt": 1714000000000,
+    },
+    "reservation_data_facilities": {
+        "_id": "d1",
+        "facilityId": "f1",
+        "iops": 3,
+        "revenue": 1000.25,
+        "hours": 12.5,
+        "reservationCount": 4,
+        "periodStart": "2024-05-01",
+    },
+    "users": {
+        "_id": "u1",
+        "email": "pat@example.com",
+        "firstName": "Pat",
+        "lastName": "Lee",
+        "status": "active",
+        "role": "renter",
+        "phones": [{"type": "cell", "number": "+1 555-0100"}],
+        "createdAt": 1714000000000,
+    },
+    "owners": {
+        "_id": "w1",
+        "name": "Springfield USD",
+        "type": "school_district",
+        "status": "active",
+        "email": "ops@springfield.k12.ca.us",
+        "address": {"city": "Springfield"},
+    },
+    "orders": {
+        "id": 7,
+        "customer_email": "Pat@Example.com",
+        "status": "paid",
+        "total": "19.90",
+        "currency": "usd",
+        "created_at": 1714000000000000,
+    },
 }
 
 
@@ -114,7 +180,9 @@ def test_shipped_transforms(spec):
     assert clean["endDate"] == "2024-05-01T22:00:00.000Z"
     assert clean["contactEmail"] == "p**@e******.com"
     order = compile_source(spec.source("orders"), KEY).clean_doc(SAMPLES["orders"])
-    same_customer = compile_source(spec.source("orders"), KEY).clean_doc({**SAMPLES["orders"], "customer_email": "pat@example.com"})
+    same_customer = compile_source(spec.source("orders"), KEY).clean_doc(
+        {**SAMPLES["orders"], "customer_email": "pat@example.com"}
+    )
     assert order["customer_email"].startswith("tok_") and order["customer_email"] == same_customer["customer_email"]
     assert order["total"] == "19.9" and order["created_at"] == "2024-04-24T23:06:40.000Z"
 

@@ -6,8 +6,6 @@ import textwrap
 
 import pytest
 
-from streamproc.errors import ConfigError
-from streamproc.model import Op
 from streamproc.config.pipelines import (
     DEFAULT_OPERATIONS,
     PipelinesSpec,
@@ -15,6 +13,8 @@ from streamproc.config.pipelines import (
     SourceSpec,
     parse_pipelines,
 )
+from streamproc.errors import ConfigError
+from streamproc.model import Op
 
 FILE = "config/test-pipelines.yaml"
 
@@ -202,24 +202,72 @@ def test_bad_redaction_mode_lists_the_allowed_modes():
 @pytest.mark.parametrize(
     ("snippet", "where", "problem"),
     [
-        ("{entity: u, topic: t, format: avro}", "sources[0].format", "unknown format 'avro'; expected one of debezium-mongodb"),
-        ("{entity: u, topic: t, operations: [insert, created]}", "sources[0].operations[1]", "unknown operation 'created'"),
-        ("{entity: u, topic: t, event_types: {inserted: x}}", "sources[0].event_types.inserted", "unknown operation 'inserted'"),
-        ("{entity: u, topic: t, validate: [{field: a, type: str}]}", "sources[0].validate[0].type", "unknown type 'str'"),
+        (
+            "{entity: u, topic: t, format: avro}",
+            "sources[0].format",
+            "unknown format 'avro'; expected one of debezium-mongodb",
+        ),
+        (
+            "{entity: u, topic: t, operations: [insert, created]}",
+            "sources[0].operations[1]",
+            "unknown operation 'created'",
+        ),
+        (
+            "{entity: u, topic: t, event_types: {inserted: x}}",
+            "sources[0].event_types.inserted",
+            "unknown operation 'inserted'",
+        ),
+        (
+            "{entity: u, topic: t, validate: [{field: a, type: str}]}",
+            "sources[0].validate[0].type",
+            "unknown type 'str'",
+        ),
         ("{entity: u, topic: t, validate: [{field: a, min: '5'}]}", "sources[0].validate[0].min", "expected a number"),
-        ("{entity: u, topic: t, validate: [{field: a, pattern: '('}]}", "sources[0].validate[0]", "invalid regular expression"),
-        ("{entity: u, topic: t, validate: [{field: a, type: string, min: 1}]}", "sources[0].validate[0]", "min/max apply to numbers"),
-        ("{entity: u, topic: t, validate: [{field: a, min: 5, max: 1}]}", "sources[0].validate[0]", "min is greater than max"),
+        (
+            "{entity: u, topic: t, validate: [{field: a, pattern: '('}]}",
+            "sources[0].validate[0]",
+            "invalid regular expression",
+        ),
+        (
+            "{entity: u, topic: t, validate: [{field: a, type: string, min: 1}]}",
+            "sources[0].validate[0]",
+            "min/max apply to numbers",
+        ),
+        (
+            "{entity: u, topic: t, validate: [{field: a, min: 5, max: 1}]}",
+            "sources[0].validate[0]",
+            "min is greater than max",
+        ),
         ("{entity: u, topic: t, validate: [{field: a}]}", "sources[0].validate[0]", "needs at least one of"),
-        ("{entity: u, topic: t, validate: [{field: 'a..b', required: true}]}", "sources[0].validate[0].field", "invalid path"),
+        (
+            "{entity: u, topic: t, validate: [{field: 'a..b', required: true}]}",
+            "sources[0].validate[0].field",
+            "invalid path",
+        ),
         ("{entity: u, topic: t, transform: [{drop: a, lower: b}]}", "sources[0].transform[0]", "exactly one of"),
-        ("{entity: u, topic: t, transform: [{rename: {from: a.b, to: c}}]}", "sources[0].transform[0].rename", "parent path"),
-        ("{entity: u, topic: t, transform: [{rename: {from: a, to: b}}], redact: [{path: a, mode: HASH}]}", "sources[0]", "transform[0] renames"),
-        ("{entity: u, topic: t, transform: [{rename: {from: c, to: d}}], redact: [{path: c.email, mode: HASH}]}", "sources[0]", "redact[0].path names a field that transform[0] renames"),
+        (
+            "{entity: u, topic: t, transform: [{rename: {from: a.b, to: c}}]}",
+            "sources[0].transform[0].rename",
+            "parent path",
+        ),
+        (
+            "{entity: u, topic: t, transform: [{rename: {from: a, to: b}}], redact: [{path: a, mode: HASH}]}",
+            "sources[0]",
+            "transform[0] renames",
+        ),
+        (
+            "{entity: u, topic: t, transform: [{rename: {from: c, to: d}}], redact: [{path: c.email, mode: HASH}]}",
+            "sources[0]",
+            "redact[0].path names a field that transform[0] renames",
+        ),
         ("{entity: u}", "sources[0]", "needs 'topic' or 'namespace'"),
         ("{entity: 'bad name', topic: t}", "sources[0].entity", "letters, digits"),
         ("{entity: u, namespace: nodot}", "sources[0].namespace", "expected '<database>.<collection>'"),
-        ("{entity: u, topic: t, key: [id], redact: [{path: id, mode: REMOVE}]}", "sources[0].redact[0]", "cannot REMOVE key field 'id'"),
+        (
+            "{entity: u, topic: t, key: [id], redact: [{path: id, mode: REMOVE}]}",
+            "sources[0].redact[0]",
+            "cannot REMOVE key field 'id'",
+        ),
     ],
 )
 def test_schema_errors_name_path_and_problem(snippet, where, problem):

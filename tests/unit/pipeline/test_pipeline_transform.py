@@ -6,9 +6,9 @@ import copy
 
 import pytest
 
+from streamproc.config.pipelines import SourceSpec
 from streamproc.model import Update
 from streamproc.pipeline.compiled import compile_source
-from streamproc.config.pipelines import SourceSpec
 from streamproc.pipeline.transform import to_decimal, to_iso_date
 
 

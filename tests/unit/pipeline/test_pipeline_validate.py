@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from streamproc.config.pipelines import SourceSpec
 from streamproc.errors import ValidationFailed
 from streamproc.model import Update
 from streamproc.pipeline.compiled import compile_source
-from streamproc.config.pipelines import SourceSpec
 
 
 def compiled(*rules):
@@ -43,7 +43,11 @@ def test_required_is_skipped_for_partial_documents():
         ("boolean", [True, False], [0, 1, "true"]),
         ("object", [{}, {"a": 1}], [[], "x", 1]),
         ("array", [[], [1]], [{}, "x", 1]),
-        ("date", ["2024-01-02", "2024-01-02T03:04:05Z", "2024-01-02T03:04:05.123+02:00", 1700000000000, 1.5], ["yesterday", "2024-13-01", True, {}]),
+        (
+            "date",
+            ["2024-01-02", "2024-01-02T03:04:05Z", "2024-01-02T03:04:05.123+02:00", 1700000000000, 1.5],
+            ["yesterday", "2024-13-01", True, {}],
+        ),
     ],
 )
 def test_type_rule(type_, good, bad):

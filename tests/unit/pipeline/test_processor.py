@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from streamproc.cli.dryrun import DictState
-from streamproc.pipeline.processor import DeadLetter, Dropped, Emit, Processor, RawMessage, StateEntry
 from streamproc.config.pipelines import parse_pipelines
+from streamproc.pipeline.processor import DeadLetter, Dropped, Emit, Processor, RawMessage, StateEntry
 from streamproc.sources import Decoder
 
 KEY = b"unit-test-redaction-key"
@@ -71,30 +71,62 @@ def state() -> DictState:
     return DictState()
 
 
-def mongo(op: str, ord_: int, _id: str = "u1", *, after: dict | None = None, before: dict | None = None,
-          set_: dict | None = None, unset: list[str] | None = None, ts: int = 1_700_000_000_000,
-          db: str = "app", coll: str = "users", topic: str = USERS_TOPIC) -> RawMessage:
+def mongo(
+    op: str,
+    ord_: int,
+    _id: str = "u1",
+    *,
+    after: dict | None = None,
+    before: dict | None = None,
+    set_: dict | None = None,
+    unset: list[str] | None = None,
+    ts: int = 1_700_000_000_000,
+    db: str = "app",
+    coll: str = "users",
+    topic: str = USERS_TOPIC,
+) -> RawMessage:
     """A Debezium MongoDB change record (documents as Extended JSON strings, like the connector)."""
     value: dict[str, Any] = {
         "op": op,
         "ts_ms": ts + 5,
         "before": json.dumps(before) if before is not None else None,
         "after": json.dumps(after) if after is not None else None,
-        "source": {"version": "2.7.3.Final", "connector": "mongodb", "name": "cdc", "ts_ms": ts,
-                   "snapshot": "false", "db": db, "collection": coll, "ord": ord_},
+        "source": {
+            "version": "2.7.3.Final",
+            "connector": "mongodb",
+            "name": "cdc",
+            "ts_ms": ts,
+            "snapshot": "false",
+            "db": db,
+            "collection": coll,
+            "ord": ord_,
+        },
     }
     if set_ is not None or unset is not None:
-        value["updateDescription"] = {"updatedFields": json.dumps(set_) if set_ else None,
-                                      "removedFields": unset, "truncatedArrays": None}
+        value["updateDescription"] = {
+            "updatedFields": json.dumps(set_) if set_ else None,
+            "removedFields": unset,
+            "truncatedArrays": None,
+        }
     key = json.dumps({"id": json.dumps(_id)}).encode()
     return RawMessage(topic, key, json.dumps(value).encode(), [("trace", b"t-1")], 0, ord_)
 
 
 def pg(op: str, lsn: int, *, after: dict | None = None, before: dict | None = None, row_id: int = 7) -> RawMessage:
     value = {
-        "op": op, "before": before, "after": after,
-        "source": {"version": "2.7.3.Final", "connector": "postgresql", "name": "pg", "ts_ms": 1_700_000_000_000,
-                   "db": "shop", "schema": "public", "table": "orders", "lsn": lsn},
+        "op": op,
+        "before": before,
+        "after": after,
+        "source": {
+            "version": "2.7.3.Final",
+            "connector": "postgresql",
+            "name": "pg",
+            "ts_ms": 1_700_000_000_000,
+            "db": "shop",
+            "schema": "public",
+            "table": "orders",
+            "lsn": lsn,
+        },
         "ts_ms": 1_700_000_000_100,
     }
     return RawMessage(ORDERS_TOPIC, json.dumps({"id": row_id}).encode(), json.dumps(value).encode(), [], 0, lsn)
@@ -120,15 +152,25 @@ def test_insert_emits_a_clean_event_keyed_by_the_entity_key(processor, state):
     assert out.entity == "users" and out.op == "insert"
     assert json.loads(out.key) == {"_id": "u1"}
     assert value == {
-        "entity": "users", "event_type": "user.created", "op": "insert", "namespace": "app.users",
-        "key": {"_id": "u1"}, "position": [1_700_000_000_000, 1, 0], "ts_ms": 1_700_000_000_000,
-        "format": "debezium-mongodb", "complete": True, "before": None,
+        "entity": "users",
+        "event_type": "user.created",
+        "op": "insert",
+        "namespace": "app.users",
+        "key": {"_id": "u1"},
+        "position": [1_700_000_000_000, 1, 0],
+        "ts_ms": 1_700_000_000_000,
+        "format": "debezium-mongodb",
+        "complete": True,
+        "before": None,
         "after": {"_id": "u1", "email": "j*******@e******.com", "name": "Jane", "age": 41},
         "update": None,
     }
     assert dict(out.headers) == {
-        "op": b"insert", "entity": b"users", "event_type": b"user.created",
-        "source_position": b"[1700000000000,1,0]", "source_ts_ms": b"1700000000000",
+        "op": b"insert",
+        "entity": b"users",
+        "event_type": b"user.created",
+        "source_position": b"[1700000000000,1,0]",
+        "source_ts_ms": b"1700000000000",
     }
     assert json.loads(dict(out.headers)["source_position"]) == value["position"]
 
@@ -161,15 +203,25 @@ def test_positions_are_per_key(processor, state):
 
 def test_partial_update_after_insert_carries_the_merged_full_document(processor, state):
     emitted(processor.process(mongo("c", 1, after=user_doc(address={"city": "Oslo", "zip": "0150"})), state))
-    out, value = emitted(processor.process(
-        mongo("u", 2, set_={"name": "Janet", "address.city": "Bergen"}, unset=["age"]), state))
+    out, value = emitted(
+        processor.process(mongo("u", 2, set_={"name": "Janet", "address.city": "Bergen"}, unset=["age"]), state)
+    )
     assert out.op == "update"
     assert value["event_type"] == "user.updated"
     assert value["complete"] is True
-    assert value["after"] == {"_id": "u1", "email": "j*******@e******.com", "name": "Janet",
-                              "address": {"city": "Bergen", "zip": "0150"}}
-    assert value["before"] == {"_id": "u1", "email": "j*******@e******.com", "name": "Jane", "age": 41,
-                               "address": {"city": "Oslo", "zip": "0150"}}
+    assert value["after"] == {
+        "_id": "u1",
+        "email": "j*******@e******.com",
+        "name": "Janet",
+        "address": {"city": "Bergen", "zip": "0150"},
+    }
+    assert value["before"] == {
+        "_id": "u1",
+        "email": "j*******@e******.com",
+        "name": "Jane",
+        "age": 41,
+        "address": {"city": "Oslo", "zip": "0150"},
+    }
     assert value["update"] == {"set": {"name": "Janet", "address.city": "Bergen"}, "unset": ["age"]}
 
 
@@ -227,13 +279,27 @@ def canaries() -> dict[str, str]:
 
 
 def canary_stream(c: dict[str, str]) -> list[RawMessage]:
-    doc = user_doc(email=c["email"], phone=c["phone"], ssn=c["ssn"], password=c["password"],
-                   dob={"$date": "1984-02-29T00:00:00Z"}, notes=c["notes"],
-                   contacts=[{"name": "Bob", "email": c["contact"]}])
+    doc = user_doc(
+        email=c["email"],
+        phone=c["phone"],
+        ssn=c["ssn"],
+        password=c["password"],
+        dob={"$date": "1984-02-29T00:00:00Z"},
+        notes=c["notes"],
+        contacts=[{"name": "Bob", "email": c["contact"]}],
+    )
     return [
         mongo("c", 1, after=doc),
-        mongo("u", 2, set_={"email": c["update_email"], "ssn": c["update_ssn"],
-                            "contacts.0.email": c["update_contact"], "password": c["password"]}),
+        mongo(
+            "u",
+            2,
+            set_={
+                "email": c["update_email"],
+                "ssn": c["update_ssn"],
+                "contacts.0.email": c["update_contact"],
+                "password": c["password"],
+            },
+        ),
         mongo("u", 3, after={**doc, "notes": c["notes"]}, set_={"notes": c["notes"]}),  # full + partial
         mongo("d", 4, before=doc),
     ]
@@ -282,8 +348,9 @@ def test_state_holds_no_pii(processor, state):
 
 
 def test_partial_update_redacts_nested_array_element_paths(processor, state):
-    emitted(processor.process(mongo("c", 1, after=user_doc(contacts=[{"email": "a@b.org"}, {"email": "c@d.org"}])),
-                              state))
+    emitted(
+        processor.process(mongo("c", 1, after=user_doc(contacts=[{"email": "a@b.org"}, {"email": "c@d.org"}])), state)
+    )
     _, value = emitted(processor.process(mongo("u", 2, set_={"contacts.1": {"email": "Zed@Q.org"}}), state))
     assert value["update"]["set"] == {"contacts.1": {"email": "Z**@Q.org"}}
     assert value["after"]["contacts"] == [{"email": "a@b.org"}, {"email": "Z**@Q.org"}]
@@ -336,8 +403,12 @@ def test_invalid_partial_update_is_rejected_and_does_not_change_the_document(pro
 
 
 def test_missing_key_field_goes_to_the_dlq(processor, state):
-    value = {"op": "c", "after": json.dumps({"email": "a@b.c"}), "before": None,
-             "source": {"connector": "mongodb", "ts_ms": 1, "db": "app", "collection": "users", "ord": 1}}
+    value = {
+        "op": "c",
+        "after": json.dumps({"email": "a@b.c"}),
+        "before": None,
+        "source": {"connector": "mongodb", "ts_ms": 1, "db": "app", "collection": "users", "ord": 1},
+    }
     out = processor.process(RawMessage(USERS_TOPIC, None, json.dumps(value).encode()), state)
     assert type(out) is DeadLetter and out.error_class == "invalid" and "_id" in out.reason
 
@@ -354,8 +425,12 @@ def test_toast_placeholder_update_keeps_the_stored_column(processor, state):
     out, upd = emitted(processor.process(pg("u", 200, after=toasted), state))
     assert out.op == "update" and upd["op"] == "update"
     assert upd["complete"] is True
-    assert upd["after"] == {"id": 7, "status": "paid", "customer_email": ins["after"]["customer_email"],
-                            "notes_blob": "x" * 3000}
+    assert upd["after"] == {
+        "id": 7,
+        "status": "paid",
+        "customer_email": ins["after"]["customer_email"],
+        "notes_blob": "x" * 3000,
+    }
     assert upd["before"] == ins["after"]
     assert PLACEHOLDER not in out.value.decode()
     assert json.loads(out.key) == {"id": 7}

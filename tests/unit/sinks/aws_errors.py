@@ -6,5 +6,6 @@ from botocore.exceptions import ClientError
 
 
 def client_error(code: str, status: int, operation: str = "PutObject") -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": "x"}, "ResponseMetadata": {"HTTPStatusCode": status}},
-                       operation)
+    return ClientError(
+        {"Error": {"Code": code, "Message": "x"}, "ResponseMetadata": {"HTTPStatusCode": status}}, operation
+    )

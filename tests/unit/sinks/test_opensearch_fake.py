@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from opensearchpy import OpenSearch
@@ -57,15 +58,21 @@ def test_cluster_info(client: OpenSearch) -> None:
 
 def test_external_versions(client: OpenSearch, opensearch_fake: OpenSearchFake) -> None:
     created, same, newer, older = bulk(
-        client, (idx("1", 5), {"n": "a"}), (idx("1", 5), {"n": "b"}), (idx("1", 6), {"n": "c"}), (idx("1", 2), {"n": "d"}))
+        client,
+        (idx("1", 5), {"n": "a"}),
+        (idx("1", 5), {"n": "b"}),
+        (idx("1", 6), {"n": "c"}),
+        (idx("1", 2), {"n": "d"}),
+    )
     assert (created["status"], created["result"], created["_version"]) == (201, "created", 5)
     assert same["status"] == 409 and same["error"]["type"] == "version_conflict_engine_exception"
     assert (newer["status"], newer["result"], newer["_version"]) == (200, "updated", 6)
     assert older["status"] == 409
     got = client.get(index="people", id="1")
     assert got["_source"] == {"n": "c"} and got["_version"] == 6
-    stale_delete, deleted, again, missing = bulk(client, (dele("1", 6), None), (dele("1", 7), None),
-                                                 (dele("1", 8), None), (dele("2", 3), None))
+    stale_delete, deleted, again, missing = bulk(
+        client, (dele("1", 6), None), (dele("1", 7), None), (dele("1", 8), None), (dele("2", 3), None)
+    )
     assert stale_delete["status"] == 409
     assert (deleted["status"], deleted["result"]) == (200, "deleted")
     assert (again["status"], again["result"]) == (404, "not_found")
@@ -98,12 +105,15 @@ def test_mapping_errors_like_opensearch(client: OpenSearch) -> None:
     assert scalar["error"]["caused_by"]["type"] == "number_format_exception"
     assert "metadata field" in meta["error"]["reason"]
     mapping = client.indices.get_mapping(index="people")["people"]["mappings"]
-    assert mapping["properties"]["address"] == {"properties": {"city": {
-        "type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 256}}}}}
+    assert mapping["properties"]["address"] == {
+        "properties": {"city": {"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 256}}}}
+    }
 
 
 def test_strict_mapping_and_field_limit(client: OpenSearch) -> None:
-    client.indices.create(index="strict", body={"mappings": {"dynamic": "strict", "properties": {"a": {"type": "long"}}}})
+    client.indices.create(
+        index="strict", body={"mappings": {"dynamic": "strict", "properties": {"a": {"type": "long"}}}}
+    )
     ok, new_field = bulk(client, (idx("1", 1, "strict"), {"a": 1}), (idx("2", 1, "strict"), {"b": 1}))
     assert ok["status"] == 201
     assert new_field["error"]["type"] == "strict_dynamic_mapping_exception"
@@ -114,17 +124,31 @@ def test_strict_mapping_and_field_limit(client: OpenSearch) -> None:
 
 def test_templates_apply_at_auto_create(client: OpenSearch) -> None:
     body = {
-        "index_patterns": ["app_*"], "priority": 10,
-        "template": {"settings": {"number_of_replicas": 0}, "mappings": {"date_detection": False, "dynamic_templates": [
-            {"dates": {"match_mapping_type": "string", "match": "*_at", "mapping": {"type": "date"}}},
-            {"strings": {"match_mapping_type": "string",
-                         "mapping": {"type": "keyword", "fields": {"text": {"type": "text"}}}}},
-        ]}},
+        "index_patterns": ["app_*"],
+        "priority": 10,
+        "template": {
+            "settings": {"number_of_replicas": 0},
+            "mappings": {
+                "date_detection": False,
+                "dynamic_templates": [
+                    {"dates": {"match_mapping_type": "string", "match": "*_at", "mapping": {"type": "date"}}},
+                    {
+                        "strings": {
+                            "match_mapping_type": "string",
+                            "mapping": {"type": "keyword", "fields": {"text": {"type": "text"}}},
+                        }
+                    },
+                ],
+            },
+        },
     }
     client.indices.put_index_template(name="app", body=body)
     assert client.indices.get_index_template(name="app")["index_templates"][0]["index_template"] == body
-    good, bad_date = bulk(client, (idx("1", 1, "app_users"), {"name": "Ada", "created_at": "2024-02-01T10:00:00Z"}),
-                          (idx("2", 1, "app_users"), {"updated_at": "yesterday"}))
+    good, bad_date = bulk(
+        client,
+        (idx("1", 1, "app_users"), {"name": "Ada", "created_at": "2024-02-01T10:00:00Z"}),
+        (idx("2", 1, "app_users"), {"updated_at": "yesterday"}),
+    )
     assert good["status"] == 201
     assert bad_date["error"]["type"] == "mapper_parsing_exception"
     props = client.indices.get_mapping(index="app_users")["app_users"]["mappings"]["properties"]
@@ -148,10 +172,20 @@ def test_aliases_route_writes_to_the_write_index(client: OpenSearch, opensearch_
 
 
 def test_ism_policy_create_needs_seq_no_to_update(client: OpenSearch) -> None:
-    body = {"policy": {"description": "d", "default_state": "hot", "states": [
-        {"name": "hot", "actions": [{"rollover": {"min_doc_count": 5}}],
-         "transitions": [{"state_name": "delete", "conditions": {"min_index_age": "1d"}}]},
-        {"name": "delete", "actions": [{"delete": {}}], "transitions": []}]}}
+    body = {
+        "policy": {
+            "description": "d",
+            "default_state": "hot",
+            "states": [
+                {
+                    "name": "hot",
+                    "actions": [{"rollover": {"min_doc_count": 5}}],
+                    "transitions": [{"state_name": "delete", "conditions": {"min_index_age": "1d"}}],
+                },
+                {"name": "delete", "actions": [{"delete": {}}], "transitions": []},
+            ],
+        }
+    }
     ism = client.plugins.index_management
     with pytest.raises(NotFoundError):
         ism.get_policy(policy="p1")
@@ -160,7 +194,9 @@ def test_ism_policy_create_needs_seq_no_to_update(client: OpenSearch) -> None:
     with pytest.raises(ConflictError):
         ism.put_policy(policy="p1", body=body)
     got = ism.get_policy(policy="p1")
-    ism.put_policy(policy="p1", body=body, params={"if_seq_no": got["_seq_no"], "if_primary_term": got["_primary_term"]})
+    ism.put_policy(
+        policy="p1", body=body, params={"if_seq_no": got["_seq_no"], "if_primary_term": got["_primary_term"]}
+    )
     assert ism.get_policy(policy="p1")["_version"] == 2
     broken = {"policy": {"default_state": "nope", "states": []}}
     with pytest.raises(RequestError):

@@ -33,12 +33,26 @@ from streamproc.sinks.runner import chunks
 SPEC = OpenSearchSpec()
 
 
-def rec(op: str = "insert", key=None, position=(5,), doc=None, entity="users", namespace="app.users",
-        complete=True) -> SinkRecord:
+def rec(
+    op: str = "insert", key=None, position=(5,), doc=None, entity="users", namespace="app.users", complete=True
+) -> SinkRecord:
     if doc is None and op not in ("delete", "truncate") and complete:
         doc = {"_id": "a1", "name": "Ada"}
-    return SinkRecord("t", 0, 0, entity, op, f"{entity}.{op}", namespace, {"_id": "a1"} if key is None else key,
-                      tuple(position), None, doc, None, complete)
+    return SinkRecord(
+        "t",
+        0,
+        0,
+        entity,
+        op,
+        f"{entity}.{op}",
+        namespace,
+        {"_id": "a1"} if key is None else key,
+        tuple(position),
+        None,
+        doc,
+        None,
+        complete,
+    )
 
 
 # ------------------------------------------------------------------------- index names
@@ -113,7 +127,9 @@ def test_entity_indices_follow_the_entities_setting() -> None:
     spec = OpenSearchSpec(entities=["users"])
     assert entity_indices(spec, {"users": "app.users", "orders": "public.orders"}) == {"users": "app_users"}
     assert entity_indices(SPEC, {"users": "app.users", "orders": "public.orders"}) == {
-        "orders": "public_orders", "users": "app_users"}
+        "orders": "public_orders",
+        "users": "app_users",
+    }
 
 
 # ------------------------------------------------------------------------- document ids
@@ -146,8 +162,9 @@ def test_long_ids_are_hashed_within_the_limit() -> None:
     assert hashed != document_id({"id": long + "x"})
 
 
-@pytest.mark.parametrize(("key", "reason"), [({}, "no key fields"), ({"id": None}, "key field id is null"),
-                                            ({"id": ""}, "empty string")])
+@pytest.mark.parametrize(
+    ("key", "reason"), [({}, "no key fields"), ({"id": None}, "key field id is null"), ({"id": ""}, "empty string")]
+)
 def test_missing_ids(key: dict, reason: str) -> None:
     with pytest.raises(Unplannable, match=reason):
         document_id(key)
@@ -256,7 +273,12 @@ def test_plan_of_each_op() -> None:
     assert plan_record(SPEC, rec("delete")) == OsAction("delete", "app_users", "a1", 6)
     assert plan_record(SPEC, rec("truncate", key={})).action == "skip"
     assert plan_record(SPEC, rec("insert")).as_plan() == {
-        "kind": "opensearch", "action": "index", "index": "app_users", "id": "a1", "version": 6}
+        "kind": "opensearch",
+        "action": "index",
+        "index": "app_users",
+        "id": "a1",
+        "version": 6,
+    }
 
 
 def test_records_that_cannot_be_planned_go_to_the_dlq_with_a_reason() -> None:
@@ -275,8 +297,9 @@ def test_action_lines() -> None:
     assert doc == {"src_id": "a1", "name": "Ada", "n": 2**70}  # _id is an OpenSearch metadata field
     assert index.endswith(b"\n") and index.count(b"\n") == 2
     delete = action_lines(SPEC, OsAction("delete", "app_users", "a1", 7), None)
-    assert json.loads(delete) == {"delete": {"_index": "app_users", "_id": "a1", "version": 7,
-                                             "version_type": "external"}}
+    assert json.loads(delete) == {
+        "delete": {"_index": "app_users", "_id": "a1", "version": 7, "version_type": "external"}
+    }
     assert delete.count(b"\n") == 1
     with pytest.raises(ValueError):
         action_lines(SPEC, OsAction("skip", reason="truncate"), None)
@@ -308,7 +331,9 @@ def test_item_outcomes() -> None:
     assert item_outcome("index", conflict).kind == "stale"
     assert item_outcome("delete", conflict).kind == "stale"
     assert item_outcome("delete", {"status": 404, "result": "not_found"}).kind == "done"
-    assert item_outcome("index", {"status": 429, "error": {"type": "es_rejected_execution_exception"}}).kind == "throttled"
+    assert (
+        item_outcome("index", {"status": 429, "error": {"type": "es_rejected_execution_exception"}}).kind == "throttled"
+    )
     assert item_outcome("index", {"status": 503, "error": {"type": "unavailable_shards_exception"}}).kind == "retry"
     blocked = {"status": 403, "error": {"type": "cluster_block_exception", "reason": "index [x] blocked"}}
     assert item_outcome("index", blocked).kind == "retry"
@@ -316,8 +341,10 @@ def test_item_outcomes() -> None:
     assert item_outcome("index", denied).kind == "fatal"
     missing = {"status": 404, "error": {"type": "index_not_found_exception", "reason": "no such index [x]"}}
     assert item_outcome("index", missing).kind == "fatal"
-    no_writer = {"status": 400, "error": {"type": "illegal_argument_exception",
-                                          "reason": "no write index is defined for alias [app_events]"}}
+    no_writer = {
+        "status": 400,
+        "error": {"type": "illegal_argument_exception", "reason": "no write index is defined for alias [app_events]"},
+    }
     assert item_outcome("index", no_writer).kind == "fatal"
 
 
@@ -325,7 +352,7 @@ def test_mapping_errors_fail_the_record_naming_type_and_field_never_the_value() 
     error = {
         "type": "mapper_parsing_exception",
         "reason": "failed to parse field [age] of type [long] in document with id 'a1'. "
-                  "Preview of field's value: 'ada@example.com'",
+        "Preview of field's value: 'ada@example.com'",
         "caused_by": {"type": "number_format_exception", "reason": 'For input string: "ada@example.com"'},
     }
     outcome = item_outcome("index", {"status": 400, "error": error})
@@ -334,10 +361,16 @@ def test_mapping_errors_fail_the_record_naming_type_and_field_never_the_value() 
     assert "mapped as long" in outcome.reason and "number_format_exception" in outcome.reason
     assert "ada@example.com" not in outcome.reason and "a1" not in outcome.reason
     for etype, reason, field in [
-        ("strict_dynamic_mapping_exception",
-         "mapping set to strict, dynamic introduction of [nick] within [_doc] is not allowed", "nick"),
-        ("mapper_parsing_exception",
-         "object mapping for [o] tried to parse field [o] as object, but found a concrete value", "o"),
+        (
+            "strict_dynamic_mapping_exception",
+            "mapping set to strict, dynamic introduction of [nick] within [_doc] is not allowed",
+            "nick",
+        ),
+        (
+            "mapper_parsing_exception",
+            "object mapping for [o] tried to parse field [o] as object, but found a concrete value",
+            "o",
+        ),
         ("illegal_argument_exception", "Limit of total fields [1000] has been exceeded", None),
         ("document_parsing_exception", "[1:9] failed to parse field [when_at] of type [date]", "when_at"),
     ]:

@@ -42,7 +42,7 @@ def test_bad_s3_urls(url: str) -> None:
         ("user-42-1700000000123", ("user-42", 1700000000123, None)),
         ("user-42-1700000000123-3", ("user-42", 1700000000123, 3)),
         ("a-b-c-1700000000123", ("a-b-c", 1700000000123, None)),
-        ("{\"n\":1}-1700000000123", ("{\"n\":1}", 1700000000123, None)),
+        ('{"n":1}-1700000000123', ('{"n":1}', 1700000000123, None)),
     ],
 )
 def test_parse_object_name(name: str, parsed: tuple) -> None:
@@ -73,8 +73,9 @@ def test_parse_since() -> None:
         ("s3://bucket-a/prod/x", "s3://bucket-a/dev/x", None, 120.0, "--threshold"),
     ],
 )
-def test_usage_errors_exit_2_before_touching_s3(left: str, right: str, since: str | None, threshold: float,
-                                                message: str) -> None:
+def test_usage_errors_exit_2_before_touching_s3(
+    left: str, right: str, since: str | None, threshold: float, message: str
+) -> None:
     out, err = io.StringIO(), io.StringIO()
     code = run_parity(left, right, since, threshold, False, out, s3_client=None, err=err)
     assert code == 2
@@ -82,9 +83,24 @@ def test_usage_errors_exit_2_before_touching_s3(left: str, right: str, since: st
 
 
 def report(**kw) -> ParityReport:
-    base = dict(left="s3://b/prod/x/", right="s3://b/dev/x/", left_documents=0, right_documents=0, left_objects=0,
-                right_objects=0, left_unrecognised=0, right_unrecognised=0, pairs=0, matches=0, mismatches=0,
-                missing_left=0, missing_right=0, match_rate=0.0, threshold=99.9, since_ms=None)
+    base = dict(
+        left="s3://b/prod/x/",
+        right="s3://b/dev/x/",
+        left_documents=0,
+        right_documents=0,
+        left_objects=0,
+        right_objects=0,
+        left_unrecognised=0,
+        right_unrecognised=0,
+        pairs=0,
+        matches=0,
+        mismatches=0,
+        missing_left=0,
+        missing_right=0,
+        match_rate=0.0,
+        threshold=99.9,
+        since_ms=None,
+    )
     return ParityReport(**{**base, **kw})
 
 
@@ -105,7 +121,12 @@ def test_arguments() -> None:
     add_arguments(p)
     args = p.parse_args(["--left", "s3://b/prod/x", "--right", "s3://b/dev/x", "--json"])
     assert (args.left, args.right, args.since, args.threshold, args.as_json) == (
-        "s3://b/prod/x", "s3://b/dev/x", None, 99.9, True)
+        "s3://b/prod/x",
+        "s3://b/dev/x",
+        None,
+        99.9,
+        True,
+    )
 
 
 # ----------------------------------------------------------------- comparison over a fake S3 client
@@ -118,8 +139,12 @@ class FakeS3:
     """Listing and GetObject over a dict; ETags as given (default: MD5 of the bytes, as S3 for
     single-part objects); ``fail_get`` maps a key prefix to the exception GetObject raises there."""
 
-    def __init__(self, objects: dict[str, bytes], etags: dict[str, str] | None = None,
-                 fail_get: dict[str, Exception] | None = None) -> None:
+    def __init__(
+        self,
+        objects: dict[str, bytes],
+        etags: dict[str, str] | None = None,
+        fail_get: dict[str, Exception] | None = None,
+    ) -> None:
         import hashlib
 
         self.objects = objects
@@ -163,17 +188,30 @@ def test_equal_etags_match_without_a_download() -> None:
 def test_different_etags_are_settled_by_the_bytes() -> None:
     """Multipart or SSE-KMS ETags differ for equal bytes: the hash decides; different sizes need no download."""
     objs = {
-        f"prod/x/same-{TS}": b"{}", f"dev/x/same-{TS}": b"{}",  # different ETags, equal bytes: match
-        f"prod/x/diff-{TS}": b'{"a":1}', f"dev/x/diff-{TS}": b'{"a":2}',  # equal size, different bytes
-        f"prod/x/size-{TS}": b'{"a":1}', f"dev/x/size-{TS}": b'{"a":10}',  # different sizes
-        f"prod/x/split-{TS}-0": b'{"a"', f"prod/x/split-{TS}-1": b":1}", f"dev/x/split-{TS}": b'{"a":1}',
+        f"prod/x/same-{TS}": b"{}",
+        f"dev/x/same-{TS}": b"{}",  # different ETags, equal bytes: match
+        f"prod/x/diff-{TS}": b'{"a":1}',
+        f"dev/x/diff-{TS}": b'{"a":2}',  # equal size, different bytes
+        f"prod/x/size-{TS}": b'{"a":1}',
+        f"dev/x/size-{TS}": b'{"a":10}',  # different sizes
+        f"prod/x/split-{TS}-0": b'{"a"',
+        f"prod/x/split-{TS}-1": b":1}",
+        f"dev/x/split-{TS}": b'{"a":1}',
     }
     client = FakeS3(objs, etags={f"dev/x/same-{TS}": '"abc-2"'})
     code, result, _ = _parity(client, threshold=50.0)
     assert code == 0 and (result["pairs"], result["matches"], result["mismatches"]) == (4, 2, 2)
-    assert sorted(client.gets) == sorted([f"prod/x/same-{TS}", f"dev/x/same-{TS}", f"prod/x/diff-{TS}",
-                                          f"dev/x/diff-{TS}", f"prod/x/split-{TS}-0", f"prod/x/split-{TS}-1",
-                                          f"dev/x/split-{TS}"])
+    assert sorted(client.gets) == sorted(
+        [
+            f"prod/x/same-{TS}",
+            f"dev/x/same-{TS}",
+            f"prod/x/diff-{TS}",
+            f"dev/x/diff-{TS}",
+            f"prod/x/split-{TS}-0",
+            f"prod/x/split-{TS}-1",
+            f"dev/x/split-{TS}",
+        ]
+    )
 
 
 def test_missing_etags_fall_back_to_the_bytes() -> None:
@@ -193,14 +231,17 @@ def test_a_vanished_object_names_its_side_and_is_no_missing_bucket(side: str) ->
     assert "a-1700000000123" not in err  # no object key (a document id)
 
 
-@pytest.mark.parametrize(("exc", "code", "message"), [
-    (client_error("NoSuchBucket", 404, "GetObject"), 2, "bucket 'bkt' does not exist"),
-    (client_error("404", 404, "GetObject"), 1, "an object vanished between listing and reading (404)"),
-    (client_error("InvalidRange", 416, "GetObject"), 1, "S3 answered InvalidRange"),
-    (client_error("AccessDenied", 403, "GetObject"), 2, "access denied (AccessDenied)"),
-    (client_error("InvalidToken", 400, "GetObject"), 2, "access denied (InvalidToken)"),
-    (client_error("SlowDown", 503, "GetObject"), 1, "S3 answered SlowDown"),
-])
+@pytest.mark.parametrize(
+    ("exc", "code", "message"),
+    [
+        (client_error("NoSuchBucket", 404, "GetObject"), 2, "bucket 'bkt' does not exist"),
+        (client_error("404", 404, "GetObject"), 1, "an object vanished between listing and reading (404)"),
+        (client_error("InvalidRange", 416, "GetObject"), 1, "S3 answered InvalidRange"),
+        (client_error("AccessDenied", 403, "GetObject"), 2, "access denied (AccessDenied)"),
+        (client_error("InvalidToken", 400, "GetObject"), 2, "access denied (InvalidToken)"),
+        (client_error("SlowDown", 503, "GetObject"), 1, "S3 answered SlowDown"),
+    ],
+)
 def test_aws_failures_while_comparing_name_the_failing_side(exc: Exception, code: int, message: str) -> None:
     objs = {f"prod/x/a-{TS}": b'{"a":1}', f"dev/x/a-{TS}": b'{"a":2}'}
     got, _, err = _parity(FakeS3(objs, fail_get={"dev/": exc}))

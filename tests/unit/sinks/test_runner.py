@@ -8,17 +8,25 @@ import random
 
 import pytest
 
+from streamproc.config.settings import SinkRuntimeSettings
 from streamproc.errors import FatalSinkError, RetriableSinkError, SinkBackpressure
 from streamproc.jsonutil import dumps
 from streamproc.runtime.metrics import SinkMetrics
-from streamproc.config.settings import SinkRuntimeSettings
 from streamproc.sinks.base import Sink, SinkBatch, record_from_message
 from streamproc.sinks.runner import Backoff, CircuitBreaker, SinkRunner, chunks
 
 
 def rec(i: int, entity: str = "users", size: int = 0, op: str = "insert"):
-    value = dumps({"entity": entity, "op": op, "key": {"_id": str(i)}, "position": [i], "ts_ms": 1000 + i,
-                   "after": {"_id": str(i), "pad": "x" * size}})
+    value = dumps(
+        {
+            "entity": entity,
+            "op": op,
+            "key": {"_id": str(i)},
+            "position": [i],
+            "ts_ms": 1000 + i,
+            "after": {"_id": str(i), "pad": "x" * size},
+        }
+    )
     return record_from_message(f"p.events.{entity}", 0, i, dumps({"_id": str(i)}), value)
 
 
@@ -58,11 +66,19 @@ def runner(sink, **conf):
 
     dead: list = []
     paused: list[str] = []
-    settings = SinkRuntimeSettings(**{"retry_initial": 0.1, "retry_max": 2.0, "breaker_failures": 3,
-                                      "breaker_reset": 5.0, **conf})
-    r = SinkRunner(sink, settings, SinkMetrics(), lambda f, name: dead.append((f, name)),
-                   pause=lambda: paused.append("pause"), resume=lambda: paused.append("resume"),
-                   sleep=sleep, rng=random.Random(1))
+    settings = SinkRuntimeSettings(
+        **{"retry_initial": 0.1, "retry_max": 2.0, "breaker_failures": 3, "breaker_reset": 5.0, **conf}
+    )
+    r = SinkRunner(
+        sink,
+        settings,
+        SinkMetrics(),
+        lambda f, name: dead.append((f, name)),
+        pause=lambda: paused.append("pause"),
+        resume=lambda: paused.append("resume"),
+        sleep=sleep,
+        rng=random.Random(1),
+    )
     return r, sleeps, dead, paused
 
 
@@ -119,10 +135,16 @@ def test_permanent_record_failures_go_to_dead_letter_and_the_rest_is_written():
     r, _, dead, _ = runner(sink)
     assert asyncio.run(r.deliver([rec(i) for i in range(4)])) == 3
     assert [(f.record.offset, f.reason, name) for f, name in dead] == [(2, "field 'x' has the wrong type", "scripted")]
-    assert r.metrics.registry.get_sample_value("streamproc_sink_dlq_total",
-                                               {"sink": "scripted", "error_class": "permanent"}) == 1
-    assert r.metrics.registry.get_sample_value("streamproc_sink_records_total",
-                                               {"sink": "scripted", "entity": "users"}) == 3
+    assert (
+        r.metrics.registry.get_sample_value(
+            "streamproc_sink_dlq_total", {"sink": "scripted", "error_class": "permanent"}
+        )
+        == 1
+    )
+    assert (
+        r.metrics.registry.get_sample_value("streamproc_sink_records_total", {"sink": "scripted", "entity": "users"})
+        == 3
+    )
 
 
 def test_failures_of_a_failed_attempt_are_not_kept_for_the_retry():
@@ -199,11 +221,22 @@ def test_breaker_half_open_probe_failure_reopens():
 def test_clean_event_parsing_rejects_poison_without_values():
     from streamproc.errors import DecodeError
 
-    for bad, why in [(b"not json", "not JSON"), (b"[1]", "not a JSON object"), (None, "tombstone"),
-                     (dumps({"entity": "u", "op": "insert"}), "lacks"),
-                     (dumps({"entity": "u", "op": "insert", "key": {}, "position": ["secret-value"]}), "position")]:
+    for bad, why in [
+        (b"not json", "not JSON"),
+        (b"[1]", "not a JSON object"),
+        (None, "tombstone"),
+        (dumps({"entity": "u", "op": "insert"}), "lacks"),
+        (dumps({"entity": "u", "op": "insert", "key": {}, "position": ["secret-value"]}), "position"),
+    ]:
         with pytest.raises(DecodeError, match=why) as info:
             record_from_message("t", 0, 0, None, bad)
         assert "secret-value" not in str(info.value)
     r = rec(7)
-    assert (r.entity, r.op, r.key, r.position, r.ts_ms, r.doc["_id"]) == ("users", "insert", {"_id": "7"}, (7,), 1007, "7")
+    assert (r.entity, r.op, r.key, r.position, r.ts_ms, r.doc["_id"]) == (
+        "users",
+        "insert",
+        {"_id": "7"},
+        (7,),
+        1007,
+        "7",
+    )

@@ -12,6 +12,8 @@ import fastavro
 import pytest
 
 from streamproc.config.settings import AwsSettings
+from streamproc.sinks.base import SinkBatch, SinkRecord
+from streamproc.sinks.s3.archive import S3ArchiveSink
 from streamproc.sinks.s3.archive_format import (
     ENVELOPE_SCHEMA,
     hour_partition,
@@ -19,10 +21,7 @@ from streamproc.sinks.s3.archive_format import (
     plan_archive,
     sync_marker,
 )
-from streamproc.sinks.base import SinkBatch, SinkRecord
 from streamproc.sinks.s3.js_json import js_json, js_number
-from streamproc.sinks.s3.trigger import S3TriggerSink
-from streamproc.sinks.s3.archive import S3ArchiveSink
 from streamproc.sinks.s3.layout import (
     MAX_PART_BYTES,
     Rejected,
@@ -41,6 +40,7 @@ from streamproc.sinks.s3.layout import (
     sqs_id,
 )
 from streamproc.sinks.s3.markers import Marker, archive_marker_key, trigger_marker_key
+from streamproc.sinks.s3.trigger import S3TriggerSink
 from tests.unit.sinks.aws_errors import client_error
 
 TS = 1_700_000_000_123  # 2023-11-14T22:13:20.123Z
@@ -61,14 +61,30 @@ def rec(
     key = {"_id": "65a1b2c3d4e5f60718293a4b"} if key is None else key
     if doc is None and op != "delete" and complete:
         doc = {**key, "name": "Zoë", "n": offset}
-    return SinkRecord(topic=topic, partition=partition, offset=offset, entity=entity, op=op,
-                      event_type=f"{entity}.{op}", namespace="app.reservations", key=key,
-                      position=(ts_ms or 0, offset), ts_ms=ts_ms, doc=doc, before=None, complete=complete)
+    return SinkRecord(
+        topic=topic,
+        partition=partition,
+        offset=offset,
+        entity=entity,
+        op=op,
+        event_type=f"{entity}.{op}",
+        namespace="app.reservations",
+        key=key,
+        position=(ts_ms or 0, offset),
+        ts_ms=ts_ms,
+        doc=doc,
+        before=None,
+        complete=complete,
+    )
 
 
 def trigger_spec(queue: str | None = "streamproc-reservations.fifo", **kw) -> S3TriggerSpec:
-    return S3TriggerSpec(bucket="changes", env="prod/",
-                         entities={"reservations": S3TriggerEntity(collection="reservations", queue=queue)}, **kw)
+    return S3TriggerSpec(
+        bucket="changes",
+        env="prod/",
+        entities={"reservations": S3TriggerEntity(collection="reservations", queue=queue)},
+        **kw,
+    )
 
 
 # ----------------------------------------------------------------- JSON.stringify compatibility
@@ -82,9 +98,18 @@ def test_js_json_is_compact_utf8_without_escaping_non_ascii() -> None:
 @pytest.mark.parametrize(
     ("value", "text"),
     [
-        (5.0, "5"), (-0.0, "0"), (0.1, "0.1"), (1e-6, "0.000001"), (1.5e-6, "0.0000015"), (1e-7, "1e-7"),
-        (1e20, "100000000000000000000"), (1e21, "1e+21"), (123.456, "123.456"), (-2.5e-8, "-2.5e-8"),
-        (float("nan"), "null"), (float("inf"), "null"),
+        (5.0, "5"),
+        (-0.0, "0"),
+        (0.1, "0.1"),
+        (1e-6, "0.000001"),
+        (1.5e-6, "0.0000015"),
+        (1e-7, "1e-7"),
+        (1e20, "100000000000000000000"),
+        (1e21, "1e+21"),
+        (123.456, "123.456"),
+        (-2.5e-8, "-2.5e-8"),
+        (float("nan"), "null"),
+        (float("inf"), "null"),
     ],
 )
 def test_numbers_print_as_javascript_prints_them(value: float, text: str) -> None:
@@ -94,7 +119,7 @@ def test_numbers_print_as_javascript_prints_them(value: float, text: str) -> Non
 
 
 def test_escapes_match_json_stringify() -> None:
-    assert js_json("a\nb\t\x01\"\\/\u2028") == b'"a\\nb\\t\\u0001\\"\\\\/\xe2\x80\xa8"'
+    assert js_json('a\nb\t\x01"\\/\u2028') == b'"a\\nb\\t\\u0001\\"\\\\/\xe2\x80\xa8"'
     assert js_json({"s": "x\ud800y"}) == b'{"s":"x\\ud800y"}'  # lone surrogate, like well-formed JSON.stringify
     assert js_json({"big": 2**70, "f": 2.0}) == b'{"big":1180591620717411303424,"f":2}'
 
@@ -171,9 +196,7 @@ def test_ten_megabyte_document_splits_into_ordered_parts() -> None:
     for _, b in item.parts:
         b.decode("utf-8")  # no character cut
     assert json.loads(b"".join(b for _, b in item.parts)) == doc
-    assert json.loads(item.message.body)["S3FilePartsOfJSONDocument"] == [
-        {"Bucket": "changes", "Key": k} for k in keys
-    ]
+    assert json.loads(item.message.body)["S3FilePartsOfJSONDocument"] == [{"Bucket": "changes", "Key": k} for k in keys]
 
 
 def test_part_keys() -> None:
@@ -211,8 +234,10 @@ def test_delete_body_is_the_document_key() -> None:
     assert json.loads(item.message.body)["operation"] == "delete"
 
 
-@pytest.mark.parametrize(("op", "operation"), [("insert", "insert"), ("update", "update"), ("replace", "replace"),
-                                               ("snapshot", "insert"), ("upsert", "replace")])
+@pytest.mark.parametrize(
+    ("op", "operation"),
+    [("insert", "insert"), ("update", "update"), ("replace", "replace"), ("snapshot", "insert"), ("upsert", "replace")],
+)
 def test_operation_mapping(op: str, operation: str) -> None:
     item = plan_trigger(trigger_spec(), rec(op=op))
     assert json.loads(item.message.body)["operation"] == operation
@@ -259,7 +284,10 @@ def test_fifo_detection_by_name_or_url() -> None:
 
 def test_sqs_body_lists_parts_in_order() -> None:
     body = sqs_body("update", "b", ["k-0", "k-1"])
-    assert body == '{"operation":"update","S3FilePartsOfJSONDocument":[{"Bucket":"b","Key":"k-0"},{"Bucket":"b","Key":"k-1"}]}'
+    assert (
+        body
+        == '{"operation":"update","S3FilePartsOfJSONDocument":[{"Bucket":"b","Key":"k-0"},{"Bucket":"b","Key":"k-1"}]}'
+    )
 
 
 # ----------------------------------------------------------------- sink.plan without a network
@@ -270,7 +298,12 @@ UNREACHABLE = AwsSettings(endpoint_url="http://127.0.0.1:9")
 
 def test_trigger_sink_plan_needs_no_connection() -> None:
     sink = S3TriggerSink(trigger_spec(), UNREACHABLE)
-    records = [rec(0), rec(1, op="delete", doc=None), rec(2, entity="other"), rec(3, op="update", doc=None, complete=False)]
+    records = [
+        rec(0),
+        rec(1, op="delete", doc=None),
+        rec(2, entity="other"),
+        rec(3, op="update", doc=None, complete=False),
+    ]
     actions = sink.plan(records)
     assert [a["kind"] for a in actions] == ["s3", "sqs", "s3", "sqs", "dlq"]
     s3 = actions[0]
@@ -323,8 +356,12 @@ def test_object_key_names() -> None:
 def test_grouping_by_entity_hour_topic_partition() -> None:
     hour = 3_600_000
     records = [
-        rec(0), rec(1, ts_ms=TS + hour), rec(2, entity="users", topic="streamproc.events.users"),
-        rec(3), rec(4, partition=1), rec(5, ts_ms=None),
+        rec(0),
+        rec(1, ts_ms=TS + hour),
+        rec(2, entity="users", topic="streamproc.events.users"),
+        rec(3),
+        rec(4, partition=1),
+        rec(5, ts_ms=None),
     ]
     objects, rejected = plan_archive(archive_spec(), records)
     assert not rejected
@@ -394,9 +431,21 @@ def test_jsonl_is_deterministic_gzip_with_nested_documents() -> None:
 
 
 def test_unarchivable_record_is_rejected() -> None:
-    bad = SinkRecord(topic="t", partition=0, offset=9, entity="reservations", op="insert", event_type="",
-                     namespace=None, key={"_id": "x"}, position=(2**64,), ts_ms=TS, doc={}, before=None,
-                     complete=True)
+    bad = SinkRecord(
+        topic="t",
+        partition=0,
+        offset=9,
+        entity="reservations",
+        op="insert",
+        event_type="",
+        namespace=None,
+        key={"_id": "x"},
+        position=(2**64,),
+        ts_ms=TS,
+        doc={},
+        before=None,
+        complete=True,
+    )
     objects, rejected = plan_archive(archive_spec(), [rec(0), bad])
     assert [o.offsets for o in objects] == [(0,)]
     assert [r.record.offset for r in rejected] == [9] and "64-bit" in rejected[0].reason
@@ -412,22 +461,29 @@ def test_archive_sink_plan_needs_no_connection() -> None:
 
 
 def test_public_api() -> None:
-    import streamproc.sinks.s3.parity
+    import streamproc.sinks.s3.archive
     import streamproc.sinks.s3.archive_format
     import streamproc.sinks.s3.aws
     import streamproc.sinks.s3.js_json
-    import streamproc.sinks.s3.trigger
-    import streamproc.sinks.s3.archive
     import streamproc.sinks.s3.layout
     import streamproc.sinks.s3.markers
+    import streamproc.sinks.s3.parity
+    import streamproc.sinks.s3.trigger
 
     assert streamproc.sinks.s3.trigger.__all__ == ["S3TriggerSink"]
     assert streamproc.sinks.s3.archive.__all__ == ["S3ArchiveSink"]
     assert streamproc.sinks.s3.aws.__all__ == ["boto_config", "make_client", "classify_error"]
     assert S3TriggerSink.name == "s3" and S3ArchiveSink.name == "s3-archive"
-    for mod in (streamproc.sinks.s3.aws, streamproc.sinks.s3.trigger, streamproc.sinks.s3.archive, streamproc.sinks.s3.layout,
-                streamproc.sinks.s3.markers, streamproc.sinks.s3.js_json, streamproc.sinks.s3.archive_format,
-                streamproc.sinks.s3.parity):
+    for mod in (
+        streamproc.sinks.s3.aws,
+        streamproc.sinks.s3.trigger,
+        streamproc.sinks.s3.archive,
+        streamproc.sinks.s3.layout,
+        streamproc.sinks.s3.markers,
+        streamproc.sinks.s3.js_json,
+        streamproc.sinks.s3.archive_format,
+        streamproc.sinks.s3.parity,
+    ):
         for name in mod.__all__:
             assert hasattr(mod, name), f"{mod.__name__}.{name}"
 
@@ -436,9 +492,11 @@ def test_layout_imports_no_sdk() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, streamproc.config.sinks, streamproc.sinks.s3.layout, streamproc.sinks.s3.markers\n"
-            "import streamproc.sinks.s3.js_json\n"
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore', 'fastavro')))")
+    code = (
+        "import sys, streamproc.config.sinks, streamproc.sinks.s3.layout, streamproc.sinks.s3.markers\n"
+        "import streamproc.sinks.s3.js_json\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore', 'fastavro')))"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
@@ -456,8 +514,9 @@ def test_error_mapping_at_the_boundary() -> None:
 
     slow = classify_error(client_error("SlowDown", 503), "PutObject", bucket="b")
     assert isinstance(slow, SinkBackpressure) and slow.retry_after > 0
-    assert isinstance(classify_error(client_error("ThrottlingException", 400), "SendMessageBatch", queue="q"),
-                      SinkBackpressure)
+    assert isinstance(
+        classify_error(client_error("ThrottlingException", 400), "SendMessageBatch", queue="q"), SinkBackpressure
+    )
     gone = classify_error(client_error("NoSuchBucket", 404), "PutObject", bucket="my-bucket")
     assert isinstance(gone, FatalSinkError) and "my-bucket" in str(gone) and gone.__cause__ is not None
     head = classify_error(client_error("404", 404), "HeadBucket", bucket="my-bucket")
@@ -498,7 +557,8 @@ def test_event_time_beyond_year_9999_is_rejected_not_raised() -> None:
     objects, rejected = plan_archive(archive_spec(), [rec(0), rec(1, ts_ms=MICROS), rec(2)])
     assert [o.offsets for o in objects] == [(0, 2)]
     assert [(r.record.offset, r.reason, r.error_class) for r in rejected] == [
-        (1, "ts_ms outside the datetime range", "invalid")]
+        (1, "ts_ms outside the datetime range", "invalid")
+    ]
     assert str(MICROS) not in rejected[0].reason
     actions = S3ArchiveSink(archive_spec(), UNREACHABLE).plan([rec(0), rec(1, ts_ms=MICROS)])
     assert [a["kind"] for a in actions] == ["s3", "dlq"] and actions[1]["offset"] == 1
@@ -507,8 +567,9 @@ def test_event_time_beyond_year_9999_is_rejected_not_raised() -> None:
 # ----------------------------------------------------------------- error classification
 
 
-@pytest.mark.parametrize("code", ["RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete",
-                                  "OperationAborted"])
+@pytest.mark.parametrize(
+    "code", ["RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete", "OperationAborted"]
+)
 @pytest.mark.parametrize("status", [400, 409])
 def test_transient_codes_are_retriable(code: str, status: int) -> None:
     from streamproc.errors import RetriableSinkError
@@ -518,13 +579,27 @@ def test_transient_codes_are_retriable(code: str, status: int) -> None:
     assert type(err) is RetriableSinkError and code in str(err) and err.__cause__ is not None
 
 
-@pytest.mark.parametrize("code", [
-    "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
-    "TooManyRequestsException", "ProvisionedThroughputExceededException", "TransactionInProgressException",
-    "RequestLimitExceeded", "BandwidthLimitExceeded", "LimitExceededException", "RequestThrottled",
-    "SlowDown", "EC2ThrottledException", "KMS.ThrottlingException", "AWS.SimpleQueueService.RequestThrottled",
-    "KmsThrottled",
-])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "LimitExceededException",
+        "RequestThrottled",
+        "SlowDown",
+        "EC2ThrottledException",
+        "KMS.ThrottlingException",
+        "AWS.SimpleQueueService.RequestThrottled",
+        "KmsThrottled",
+    ],
+)
 def test_throttle_codes_are_backpressure(code: str) -> None:
     from streamproc.errors import SinkBackpressure
     from streamproc.sinks.s3.aws import classify_error
@@ -553,8 +628,13 @@ def test_only_unlisted_4xx_and_invalid_parameters_are_per_record() -> None:
 
     from streamproc.sinks.s3.aws import classify_error
 
-    for code, status in [("InvalidArgument", 400), ("EntityTooLarge", 400), ("InvalidParameterValue", 400),
-                         ("PreconditionFailed", 412), ("", 413)]:
+    for code, status in [
+        ("InvalidArgument", 400),
+        ("EntityTooLarge", 400),
+        ("InvalidParameterValue", 400),
+        ("PreconditionFailed", 412),
+        ("", 413),
+    ]:
         assert classify_error(client_error(code, status), "PutObject", bucket="b") is None
     assert classify_error(ParamValidationError(report="Key: too long"), "PutObject", bucket="b") is None
 
@@ -577,8 +657,9 @@ def test_other_sdk_errors_are_retriable() -> None:
     assert isinstance(err, RetriableSinkError) and "IncompleteReadError" in str(err)
 
 
-@pytest.mark.parametrize("bug", [TypeError("unexpected keyword"), KeyError("Body"), ValueError("x"),
-                                 AttributeError("y")])
+@pytest.mark.parametrize(
+    "bug", [TypeError("unexpected keyword"), KeyError("Body"), ValueError("x"), AttributeError("y")]
+)
 def test_a_bug_is_re_raised_not_classified(bug: Exception) -> None:
     from streamproc.sinks.s3.aws import classify_error
 
@@ -657,8 +738,9 @@ def _write(sink: S3TriggerSink, batch: SinkBatch) -> SinkBatch:
 OTHER = {"_id": "65a1b2c3d4e5f60718293a4c"}
 
 
-@pytest.mark.parametrize(("code", "status"), [("RequestTimeout", 400), ("OperationAborted", 409), ("SlowDown", 503),
-                                              ("InternalError", 500)])
+@pytest.mark.parametrize(
+    ("code", "status"), [("RequestTimeout", 400), ("OperationAborted", 409), ("SlowDown", 503), ("InternalError", 500)]
+)
 def test_a_transient_s3_failure_retries_the_batch_instead_of_the_dlq(code: str, status: int) -> None:
     from streamproc.errors import RetriableSinkError, SinkBackpressure
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -10,9 +10,9 @@ from pydantic import SecretStr, ValidationError
 
 from streamproc.config.settings import WarehouseSettings
 from streamproc.sinks.base import SinkRecord
-from streamproc.sinks.warehouse.sink import DuckDBBackend, PostgresBackend, WarehouseSink, backend_for
 from streamproc.sinks.warehouse.plan import WarehousePlanner, WarehouseSpec, table_plan
 from streamproc.sinks.warehouse.rows import RecordRejected, build_row, lookup, quote_ident, row_json
+from streamproc.sinks.warehouse.sink import DuckDBBackend, PostgresBackend, WarehouseSink, backend_for
 from streamproc.sinks.warehouse.sql import (
     STAGE_TABLE,
     add_column_sqls,
@@ -29,19 +29,39 @@ from streamproc.sinks.warehouse.types import DUCKDB, POSTGRES, ConversionError, 
 
 def rec(op="insert", key=None, position=(1,), doc=None, entity="orders", complete=True, ts_ms=1_700_000_000_000):
     return SinkRecord(
-        topic="streamproc.events.orders", partition=0, offset=7, entity=entity, op=op, event_type="x",
-        namespace="shop.orders", key=key if key is not None else {"id": 1}, position=position,
-        ts_ms=ts_ms, doc=doc, before=None, complete=complete,
+        topic="streamproc.events.orders",
+        partition=0,
+        offset=7,
+        entity=entity,
+        op=op,
+        event_type="x",
+        namespace="shop.orders",
+        key=key if key is not None else {"id": 1},
+        position=position,
+        ts_ms=ts_ms,
+        doc=doc,
+        before=None,
+        complete=complete,
     )
 
 
-ORDERS = {"columns": {"id": "bigint", "total": "numeric", "customer.name": "text", "paid": "boolean",
-                      "created_at": "timestamptz", "meta": "jsonb",
-                      "day": {"type": "date", "name": "order_day"}}}
+ORDERS = {
+    "columns": {
+        "id": "bigint",
+        "total": "numeric",
+        "customer.name": "text",
+        "paid": "boolean",
+        "created_at": "timestamptz",
+        "meta": "jsonb",
+        "day": {"type": "date", "name": "order_day"},
+    }
+}
 
 
 def spec(entities=None, schema="bi"):
-    return WarehouseSpec.model_validate({"schema": schema, "entities": entities if entities is not None else {"orders": ORDERS}})
+    return WarehouseSpec.model_validate(
+        {"schema": schema, "entities": entities if entities is not None else {"orders": ORDERS}}
+    )
 
 
 def orders_table(dialect=POSTGRES, key=("id",), entities=None):
@@ -102,10 +122,19 @@ def test_a_configured_key_column_may_carry_a_type_and_a_name() -> None:
 def test_table_ddl_has_key_typed_columns_and_system_columns() -> None:
     ddl = create_table_sql(orders_table(), POSTGRES)
     assert ddl.startswith('CREATE TABLE IF NOT EXISTS "bi"."orders" (')
-    for part in ('"id" bigint NOT NULL', '"total" numeric', '"customer_name" text', '"order_day" date',
-                 '"meta" jsonb', '"_doc" jsonb', '"_src_position" numeric[] NOT NULL', '"_src_ts" timestamptz',
-                 '"_deleted" boolean NOT NULL DEFAULT false', '"_loaded_at" timestamptz NOT NULL DEFAULT now()',
-                 'PRIMARY KEY ("id")'):
+    for part in (
+        '"id" bigint NOT NULL',
+        '"total" numeric',
+        '"customer_name" text',
+        '"order_day" date',
+        '"meta" jsonb',
+        '"_doc" jsonb',
+        '"_src_position" numeric[] NOT NULL',
+        '"_src_ts" timestamptz',
+        '"_deleted" boolean NOT NULL DEFAULT false',
+        '"_loaded_at" timestamptz NOT NULL DEFAULT now()',
+        'PRIMARY KEY ("id")',
+    ):
         assert part in ddl
     duck = create_table_sql(orders_table(), DUCKDB)
     for part in ('"total" DECIMAL(38,10)', '"_doc" JSON', '"_src_position" HUGEINT[] NOT NULL', '"meta" JSON'):
@@ -125,7 +154,9 @@ def test_identifiers_are_always_quoted_with_quotes_doubled() -> None:
     s = spec({"orders": {"table": "Order Lines", "columns": {"createdAt": "timestamptz"}}})
     t = table_plan(s, "orders", s.table_config("orders"), ("id",))
     assert '"bi"."Order Lines"' in create_table_sql(t, POSTGRES)
-    assert add_column_sqls(t, POSTGRES) == ['ALTER TABLE "bi"."Order Lines" ADD COLUMN IF NOT EXISTS "createdAt" timestamptz']
+    assert add_column_sqls(t, POSTGRES) == [
+        'ALTER TABLE "bi"."Order Lines" ADD COLUMN IF NOT EXISTS "createdAt" timestamptz'
+    ]
 
 
 def test_merge_sql_keeps_the_newest_per_key_and_guards_on_position() -> None:
@@ -135,7 +166,7 @@ def test_merge_sql_keeps_the_newest_per_key_and_guards_on_position() -> None:
     assert 'ON CONFLICT ("id") DO UPDATE SET' in sql
     assert sql.rstrip().endswith('WHERE t."_src_position" < EXCLUDED."_src_position"')
     assert '"_loaded_at" = EXCLUDED."_loaded_at"' in sql and '"id" = EXCLUDED' not in sql
-    assert "NOT s.\"_deleted\"" not in sql
+    assert 'NOT s."_deleted"' not in sql
     hard = orders_table(entities={"orders": {**ORDERS, "deletes": "hard"}})
     assert 'WHERE NOT s."_deleted"' in upsert_sql(hard)
     assert 't."_src_position" < s."_src_position"' in hard_delete_sql(hard)
@@ -186,9 +217,9 @@ def test_key_fields_clashing_with_system_columns_are_rejected() -> None:
         (0.1, "numeric", Decimal("0.1")),
         ("yes", "boolean", True),
         (0, "boolean", False),
-        ("2024-05-01T10:00:00+02:00", "timestamptz", datetime(2024, 5, 1, 8, tzinfo=timezone.utc)),
-        ("2024-05-01T10:00:00Z", "timestamptz", datetime(2024, 5, 1, 10, tzinfo=timezone.utc)),
-        (1_700_000_000_000, "timestamptz", datetime(2023, 11, 14, 22, 13, 20, tzinfo=timezone.utc)),
+        ("2024-05-01T10:00:00+02:00", "timestamptz", datetime(2024, 5, 1, 8, tzinfo=UTC)),
+        ("2024-05-01T10:00:00Z", "timestamptz", datetime(2024, 5, 1, 10, tzinfo=UTC)),
+        (1_700_000_000_000, "timestamptz", datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)),
         ("2024-05-01T10:00:00+02:00", "timestamp", datetime(2024, 5, 1, 8)),
         ("2024-05-01", "date", date(2024, 5, 1)),
         ("2024-05-01T23:30:00-02:00", "date", date(2024, 5, 2)),
@@ -247,7 +278,16 @@ def test_lookup_follows_dotted_paths_and_list_indexes() -> None:
 
 
 # --------------------------------------------------------------------------------- positions
-POSITIONS = [(1,), (1, 0), (1, 2), (2,), (1_700_000_000_000, 3, 1), (1_700_000_000_000, 12, 0), (2**64 - 1,), (0, 2**100)]
+POSITIONS = [
+    (1,),
+    (1, 0),
+    (1, 2),
+    (2,),
+    (1_700_000_000_000, 3, 1),
+    (1_700_000_000_000, 12, 0),
+    (2**64 - 1,),
+    (0, 2**100),
+]
 
 
 def test_position_encoding_orders_like_the_tuples() -> None:
@@ -265,8 +305,15 @@ def test_positions_that_cannot_be_compared_are_refused(bad) -> None:
 # -------------------------------------------------------------------------------------- rows
 def test_upsert_row_takes_key_from_record_key_and_columns_from_the_document() -> None:
     t = orders_table()
-    doc = {"id": 99, "total": "12.50", "customer": {"name": "Ann"}, "paid": True, "meta": {"k": 1},
-           "created_at": "2024-01-02T03:04:05Z", "day": "2024-01-02"}
+    doc = {
+        "id": 99,
+        "total": "12.50",
+        "customer": {"name": "Ann"},
+        "paid": True,
+        "meta": {"k": 1},
+        "created_at": "2024-01-02T03:04:05Z",
+        "day": "2024-01-02",
+    }
     row = build_row(t, rec(key={"id": "5"}, position=(10, 2), doc=doc), POSTGRES)
     assert row.op == "upsert"
     values = dict(zip(t.load_columns, row.values))
@@ -275,7 +322,7 @@ def test_upsert_row_takes_key_from_record_key_and_columns_from_the_document() ->
     assert values["order_day"] == date(2024, 1, 2)
     assert values["meta"] == '{"k":1}'
     assert values["_src_position"] == [10, 2] and values["_deleted"] is False
-    assert values["_src_ts"] == datetime(2023, 11, 14, 22, 13, 20, tzinfo=timezone.utc)
+    assert values["_src_ts"] == datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)
     assert '"customer":{"name":"Ann"}' in values["_doc"]
 
 
@@ -333,10 +380,22 @@ def test_sink_is_constructible_without_connecting_and_plans_from_the_same_rows()
     actions = sink.plan(records)
     assert [a["op"] for a in actions] == ["upsert", "delete", "fail"]
     assert actions[0] == {
-        "kind": "warehouse", "table": "bi.orders", "op": "upsert",
-        "row": {"id": 1, "total": "3", "customer_name": None, "paid": None, "created_at": None, "meta": None,
-                "order_day": None, "_doc": {"id": 1, "total": 3}, "_src_position": [1],
-                "_src_ts": "2023-11-14T22:13:20+00:00", "_deleted": False},
+        "kind": "warehouse",
+        "table": "bi.orders",
+        "op": "upsert",
+        "row": {
+            "id": 1,
+            "total": "3",
+            "customer_name": None,
+            "paid": None,
+            "created_at": None,
+            "meta": None,
+            "order_day": None,
+            "_doc": {"id": 1, "total": 3},
+            "_src_position": [1],
+            "_src_ts": "2023-11-14T22:13:20+00:00",
+            "_deleted": False,
+        },
     }
     assert actions[1]["row"]["_deleted"] is True and actions[1]["row"]["_doc"] is None
     assert "secret" not in str(actions[2])
@@ -399,5 +458,7 @@ def test_a_rejected_record_is_reported_once_and_not_logged_by_the_sink(caplog) -
     with caplog.at_level("DEBUG", logger="streamproc"):
         asyncio.run(go())
     assert [(f.record, f.error_class) for f in batch.failures] == [(bad, "invalid")]
-    assert not [r for r in caplog.records if r.name.startswith("streamproc.sinks.warehouse.sink")]  # the runtime logs DLQ records
+    assert not [
+        r for r in caplog.records if r.name.startswith("streamproc.sinks.warehouse.sink")
+    ]  # the runtime logs DLQ records
     assert "secret" not in batch.failures[0].reason and "secret" not in caplog.text

@@ -7,7 +7,8 @@ Tests that need it are skipped (with the path in the reason) when it is absent.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 

@@ -20,19 +20,41 @@ PG_TOPIC = "dbserver1.inventory.orders"
 MONGO_TOPIC = "fulfillment.inventory.customers"
 
 PG_ROW = {
-    "type": "record", "name": "Value", "namespace": "dbserver1.inventory.orders",
+    "type": "record",
+    "name": "Value",
+    "namespace": "dbserver1.inventory.orders",
     "fields": [
         {"name": "id", "type": "int"},
-        {"name": "amount", "type": {"type": "bytes", "logicalType": "decimal", "precision": 10, "scale": 2,
-                                    "connect.name": "org.apache.kafka.connect.data.Decimal",
-                                    "connect.parameters": {"scale": "2"}}},
-        {"name": "ratio", "type": ["null", {"type": "record", "name": "VariableScaleDecimal",
-                                             "namespace": "io.debezium.data",
-                                             "connect.name": "io.debezium.data.VariableScaleDecimal",
-                                             "fields": [{"name": "scale", "type": "int"},
-                                                        {"name": "value", "type": "bytes"}]}], "default": None},
-        {"name": "created", "type": ["null", {"type": "long", "connect.name": "io.debezium.time.MicroTimestamp"}],
-         "default": None},
+        {
+            "name": "amount",
+            "type": {
+                "type": "bytes",
+                "logicalType": "decimal",
+                "precision": 10,
+                "scale": 2,
+                "connect.name": "org.apache.kafka.connect.data.Decimal",
+                "connect.parameters": {"scale": "2"},
+            },
+        },
+        {
+            "name": "ratio",
+            "type": [
+                "null",
+                {
+                    "type": "record",
+                    "name": "VariableScaleDecimal",
+                    "namespace": "io.debezium.data",
+                    "connect.name": "io.debezium.data.VariableScaleDecimal",
+                    "fields": [{"name": "scale", "type": "int"}, {"name": "value", "type": "bytes"}],
+                },
+            ],
+            "default": None,
+        },
+        {
+            "name": "created",
+            "type": ["null", {"type": "long", "connect.name": "io.debezium.time.MicroTimestamp"}],
+            "default": None,
+        },
         {"name": "day", "type": {"type": "int", "connect.name": "io.debezium.time.Date"}},
         {"name": "born", "type": ["null", {"type": "int", "logicalType": "date"}], "default": None},
         {"name": "seen", "type": {"type": "long", "logicalType": "timestamp-millis"}},
@@ -45,70 +67,149 @@ PG_ROW = {
     ],
 }
 PG_ENVELOPE = {
-    "type": "record", "name": "Envelope", "namespace": "dbserver1.inventory.orders",
+    "type": "record",
+    "name": "Envelope",
+    "namespace": "dbserver1.inventory.orders",
     "fields": [
         {"name": "before", "type": ["null", PG_ROW], "default": None},
         {"name": "after", "type": ["null", "Value"], "default": None},
-        {"name": "source", "type": {"type": "record", "name": "Source", "namespace": "io.debezium.connector.postgresql",
-                                    "fields": [{"name": "connector", "type": "string"},
-                                               {"name": "ts_ms", "type": "long"},
-                                               {"name": "db", "type": "string"},
-                                               {"name": "schema", "type": "string"},
-                                               {"name": "table", "type": "string"},
-                                               {"name": "lsn", "type": ["null", "long"], "default": None}]}},
+        {
+            "name": "source",
+            "type": {
+                "type": "record",
+                "name": "Source",
+                "namespace": "io.debezium.connector.postgresql",
+                "fields": [
+                    {"name": "connector", "type": "string"},
+                    {"name": "ts_ms", "type": "long"},
+                    {"name": "db", "type": "string"},
+                    {"name": "schema", "type": "string"},
+                    {"name": "table", "type": "string"},
+                    {"name": "lsn", "type": ["null", "long"], "default": None},
+                ],
+            },
+        },
         {"name": "op", "type": "string"},
         {"name": "ts_ms", "type": ["null", "long"], "default": None},
     ],
 }
-PG_KEY = {"type": "record", "name": "Key", "namespace": "dbserver1.inventory.orders",
-          "fields": [{"name": "id", "type": "int"}]}
+PG_KEY = {
+    "type": "record",
+    "name": "Key",
+    "namespace": "dbserver1.inventory.orders",
+    "fields": [{"name": "id", "type": "int"}],
+}
 PG_RECORD = {
     "before": None,
     "after": {
-        "id": 7, "amount": Decimal("123.45"), "ratio": {"scale": 3, "value": (1234567).to_bytes(3, "big")},
-        "created": 1529507596945104, "day": 19000, "born": dt.date(1990, 5, 17),
-        "seen": dt.datetime(2024, 1, 2, 3, 4, 5, 678000, tzinfo=dt.timezone.utc),
-        "seen_us": dt.datetime(2024, 1, 2, 3, 4, 5, 678901, tzinfo=dt.timezone.utc),
-        "at": dt.time(1, 2, 3, 4000), "uid": "00112233-4455-6677-8899-aabbccddeeff",
-        "blob": b"\x00\x01", "score": float("nan"), "tags": ["a", "b"],
+        "id": 7,
+        "amount": Decimal("123.45"),
+        "ratio": {"scale": 3, "value": (1234567).to_bytes(3, "big")},
+        "created": 1529507596945104,
+        "day": 19000,
+        "born": dt.date(1990, 5, 17),
+        "seen": dt.datetime(2024, 1, 2, 3, 4, 5, 678000, tzinfo=dt.UTC),
+        "seen_us": dt.datetime(2024, 1, 2, 3, 4, 5, 678901, tzinfo=dt.UTC),
+        "at": dt.time(1, 2, 3, 4000),
+        "uid": "00112233-4455-6677-8899-aabbccddeeff",
+        "blob": b"\x00\x01",
+        "score": float("nan"),
+        "tags": ["a", "b"],
     },
-    "source": {"connector": "postgresql", "ts_ms": 1700000000000, "db": "postgres", "schema": "inventory",
-               "table": "orders", "lsn": 2**62 + 1},
+    "source": {
+        "connector": "postgresql",
+        "ts_ms": 1700000000000,
+        "db": "postgres",
+        "schema": "inventory",
+        "table": "orders",
+        "lsn": 2**62 + 1,
+    },
     "op": "c",
     "ts_ms": 1700000000001,
 }
 PG_EXPECTED_AFTER = {
-    "id": 7, "amount": "123.45", "ratio": "1234.567", "created": "2018-06-20T15:13:16.945104Z",
-    "day": "2022-01-08", "born": "1990-05-17", "seen": "2024-01-02T03:04:05.678Z",
-    "seen_us": "2024-01-02T03:04:05.678901Z", "at": "01:02:03.004",
-    "uid": "00112233-4455-6677-8899-aabbccddeeff", "blob": "AAE=", "score": None, "tags": ["a", "b"],
+    "id": 7,
+    "amount": "123.45",
+    "ratio": "1234.567",
+    "created": "2018-06-20T15:13:16.945104Z",
+    "day": "2022-01-08",
+    "born": "1990-05-17",
+    "seen": "2024-01-02T03:04:05.678Z",
+    "seen_us": "2024-01-02T03:04:05.678901Z",
+    "at": "01:02:03.004",
+    "uid": "00112233-4455-6677-8899-aabbccddeeff",
+    "blob": "AAE=",
+    "score": None,
+    "tags": ["a", "b"],
 }
 
 MONGO_ENVELOPE = {
-    "type": "record", "name": "Envelope", "namespace": "fulfillment.inventory.customers",
+    "type": "record",
+    "name": "Envelope",
+    "namespace": "fulfillment.inventory.customers",
     "fields": [
-        {"name": "before", "type": ["null", {"type": "string", "connect.name": "io.debezium.data.Json"}], "default": None},
-        {"name": "after", "type": ["null", {"type": "string", "connect.name": "io.debezium.data.Json"}], "default": None},
-        {"name": "updateDescription", "type": ["null", {
-            "type": "record", "name": "updatedescription", "namespace": "io.debezium.connector.mongodb.changestream",
-            "fields": [{"name": "removedFields", "type": ["null", {"type": "array", "items": "string"}], "default": None},
-                       {"name": "updatedFields", "type": ["null", "string"], "default": None}]}], "default": None},
-        {"name": "source", "type": {"type": "record", "name": "Source", "namespace": "io.debezium.connector.mongo",
-                                    "fields": [{"name": "connector", "type": "string"},
-                                               {"name": "ts_ms", "type": "long"},
-                                               {"name": "db", "type": "string"},
-                                               {"name": "collection", "type": "string"},
-                                               {"name": "ord", "type": "int"}]}},
+        {
+            "name": "before",
+            "type": ["null", {"type": "string", "connect.name": "io.debezium.data.Json"}],
+            "default": None,
+        },
+        {
+            "name": "after",
+            "type": ["null", {"type": "string", "connect.name": "io.debezium.data.Json"}],
+            "default": None,
+        },
+        {
+            "name": "updateDescription",
+            "type": [
+                "null",
+                {
+                    "type": "record",
+                    "name": "updatedescription",
+                    "namespace": "io.debezium.connector.mongodb.changestream",
+                    "fields": [
+                        {
+                            "name": "removedFields",
+                            "type": ["null", {"type": "array", "items": "string"}],
+                            "default": None,
+                        },
+                        {"name": "updatedFields", "type": ["null", "string"], "default": None},
+                    ],
+                },
+            ],
+            "default": None,
+        },
+        {
+            "name": "source",
+            "type": {
+                "type": "record",
+                "name": "Source",
+                "namespace": "io.debezium.connector.mongo",
+                "fields": [
+                    {"name": "connector", "type": "string"},
+                    {"name": "ts_ms", "type": "long"},
+                    {"name": "db", "type": "string"},
+                    {"name": "collection", "type": "string"},
+                    {"name": "ord", "type": "int"},
+                ],
+            },
+        },
         {"name": "op", "type": ["null", "string"], "default": None},
         {"name": "ts_ms", "type": ["null", "long"], "default": None},
     ],
 }
-MONGO_KEY = {"type": "record", "name": "Key", "namespace": "fulfillment.inventory.customers",
-             "fields": [{"name": "id", "type": "string"}]}
+MONGO_KEY = {
+    "type": "record",
+    "name": "Key",
+    "namespace": "fulfillment.inventory.customers",
+    "fields": [{"name": "id", "type": "string"}],
+}
 MONGO_RECORD = {
     "before": None,
     "after": '{"_id": {"$numberLong": "1004"}, "when": {"$date": 1783101585729}}',
-    "updateDescription": {"removedFields": ["email"], "updatedFields": '{"when": {"$date": "2026-07-03T17:59:45.729Z"}}'},
+    "updateDescription": {
+        "removedFields": ["email"],
+        "updatedFields": '{"when": {"$date": "2026-07-03T17:59:45.729Z"}}',
+    },
     "source": {"connector": "mongodb", "ts_ms": 1558965508000, "db": "inventory", "collection": "customers", "ord": 3},
     "op": "u",
     "ts_ms": 1558965515240,
@@ -231,8 +332,10 @@ def test_confluent_mock_registry_and_avro_serializer() -> None:
         return serializer(obj, SerializationContext(topic, field))
 
     pg = (ser(pg_key, PG_TOPIC, MessageField.KEY, {"id": 7}), ser(pg_value, PG_TOPIC, MessageField.VALUE, PG_RECORD))
-    mongo = (ser(mongo_key, MONGO_TOPIC, MessageField.KEY, {"id": "1004"}),
-             ser(mongo_value, MONGO_TOPIC, MessageField.VALUE, MONGO_RECORD))
+    mongo = (
+        ser(mongo_key, MONGO_TOPIC, MessageField.KEY, {"id": "1004"}),
+        ser(mongo_value, MONGO_TOPIC, MessageField.VALUE, MONGO_RECORD),
+    )
     assert pg[1][0] == 0
 
     dec = Decoder(schema_registry=registry)

@@ -21,8 +21,15 @@ def event(op: str = "u", *, ts: int = 1558965508000, ord_: int = 1, **fields: An
     value: dict[str, Any] = {
         "op": op,
         "ts_ms": 1465491461815,
-        "source": {"connector": "mongodb", "name": "fulfillment", "ts_ms": ts, "db": "inventory",
-                   "collection": "customers", "ord": ord_, "snapshot": "false"},
+        "source": {
+            "connector": "mongodb",
+            "name": "fulfillment",
+            "ts_ms": ts,
+            "db": "inventory",
+            "collection": "customers",
+            "ord": ord_,
+            "snapshot": "false",
+        },
     }
     value.update(fields)
     return value
@@ -48,7 +55,9 @@ def test_key_types(decoder: Decoder, key_id: str, expected: Any) -> None:
     ev = decoder.decode_json(TOPIC, {"id": key_id}, event("d"), fmt=FMT)
     assert ev.key == {"_id": expected}
     # the same through the wire, with a Connect envelope on the key
-    key = dumps({"schema": {"type": "struct", "fields": [{"field": "id", "type": "string"}]}, "payload": {"id": key_id}})
+    key = dumps(
+        {"schema": {"type": "struct", "fields": [{"field": "id", "type": "string"}]}, "payload": {"id": key_id}}
+    )
     assert decoder.decode(TOPIC, key, dumps(event("d"))).key == {"_id": expected}
 
 
@@ -74,8 +83,11 @@ def test_strict_mode_after_with_nan_tokens(decoder: Decoder) -> None:
 def test_legacy_mode_after_and_relaxed_updated_fields_agree(decoder: Decoder) -> None:
     value = event(
         after='{"_id": {"$numberLong": "1"}, "seen": {"$date": 1783101585729}, "n": {"$numberLong": "5"}}',
-        updateDescription={"updatedFields": '{"seen": {"$date": "2026-07-03T17:59:45.729Z"}, "n": 5}',
-                           "removedFields": None, "truncatedArrays": None},
+        updateDescription={
+            "updatedFields": '{"seen": {"$date": "2026-07-03T17:59:45.729Z"}, "n": 5}',
+            "removedFields": None,
+            "truncatedArrays": None,
+        },
     )
     ev = decoder.decode_json(TOPIC, {"id": "1"}, value, fmt=FMT)
     assert ev.after["seen"] == ev.update.set["seen"] == "2026-07-03T17:59:45.729Z"
@@ -83,11 +95,13 @@ def test_legacy_mode_after_and_relaxed_updated_fields_agree(decoder: Decoder) ->
 
 
 def test_update_description_paths_and_truncated_arrays(decoder: Decoder) -> None:
-    value = event(updateDescription={
-        "updatedFields": '{"address.city": "Oslo", "tags.1": "x"}',
-        "removedFields": ["phone", "address.zip"],
-        "truncatedArrays": [{"field": "history", "size": 2}],
-    })
+    value = event(
+        updateDescription={
+            "updatedFields": '{"address.city": "Oslo", "tags.1": "x"}',
+            "removedFields": ["phone", "address.zip"],
+            "truncatedArrays": [{"field": "history", "size": 2}],
+        }
+    )
     ev = decoder.decode_json(TOPIC, {"id": "7"}, value, fmt=FMT)
     assert ev.op is Op.UPDATE
     assert ev.after is None and ev.before is None
@@ -132,13 +146,18 @@ def test_redelivery_has_equal_position_and_updates_are_ordered(decoder: Decoder)
 
 def test_transaction_total_order_breaks_cluster_time_ties(decoder: Decoder) -> None:
     def in_txn(order: int) -> dict[str, Any]:
-        return event(ts=1700000000000, ord_=1, updateDescription={"updatedFields": '{"a": 1}'},
-                     transaction={"id": "lsid:1", "total_order": order, "data_collection_order": order})
+        return event(
+            ts=1700000000000,
+            ord_=1,
+            updateDescription={"updatedFields": '{"a": 1}'},
+            transaction={"id": "lsid:1", "total_order": order, "data_collection_order": order},
+        )
 
     a = decoder.decode_json(TOPIC, {"id": "1"}, in_txn(1), fmt=FMT).position
     b = decoder.decode_json(TOPIC, {"id": "1"}, in_txn(2), fmt=FMT).position
-    plain = decoder.decode_json(TOPIC, {"id": "1"}, event(ts=1700000000000, ord_=1,
-                                updateDescription={"updatedFields": "{}"}), fmt=FMT).position
+    plain = decoder.decode_json(
+        TOPIC, {"id": "1"}, event(ts=1700000000000, ord_=1, updateDescription={"updatedFields": "{}"}), fmt=FMT
+    ).position
     assert a == (1700000000000, 1, 1) and b == (1700000000000, 1, 2)
     assert len(plain) == 3 and plain < a < b
 
@@ -158,14 +177,19 @@ def test_big_integers_in_source_survive_the_wire(decoder: Decoder) -> None:
 def test_snapshot_read_and_logical_message_skip(decoder: Decoder) -> None:
     snap = decoder.decode_json(TOPIC, {"id": "1"}, event("r", after='{"_id": 1}'), fmt=FMT)
     assert snap.op is Op.SNAPSHOT and snap.after == {"_id": 1}
-    assert decoder.decode_json(TOPIC, None, {"op": "m", "source": {"connector": "mongodb"}}, fmt=FMT) == Skip(FMT, "message")
+    assert decoder.decode_json(TOPIC, None, {"op": "m", "source": {"connector": "mongodb"}}, fmt=FMT) == Skip(
+        FMT, "message"
+    )
 
 
 def test_heartbeats_are_skipped(decoder: Decoder) -> None:
-    assert decoder.decode_json("__debezium-heartbeat.fulfillment", {"serverName": "fulfillment"},
-                               {"ts_ms": 1}, fmt=FMT) == Skip(FMT, "heartbeat")
-    assert decoder.decode_json("__debezium-heartbeat.fulfillment", {"serverName": "fulfillment"},
-                               {"ts_ms": 1}).reason == "heartbeat"
+    assert decoder.decode_json(
+        "__debezium-heartbeat.fulfillment", {"serverName": "fulfillment"}, {"ts_ms": 1}, fmt=FMT
+    ) == Skip(FMT, "heartbeat")
+    assert (
+        decoder.decode_json("__debezium-heartbeat.fulfillment", {"serverName": "fulfillment"}, {"ts_ms": 1}).reason
+        == "heartbeat"
+    )
 
 
 def test_unknown_op_is_poison(decoder: Decoder) -> None:

@@ -22,8 +22,17 @@ def b64int(number: int, length: int) -> str:
 
 
 def source(lsn: int | None = 34466480, **extra: Any) -> dict[str, Any]:
-    src = {"connector": "postgresql", "name": "dbserver1", "ts_ms": 1733906311010, "snapshot": "false",
-           "db": "postgres", "schema": "inventory", "table": "orders", "txId": 767, "lsn": lsn}
+    src = {
+        "connector": "postgresql",
+        "name": "dbserver1",
+        "ts_ms": 1733906311010,
+        "snapshot": "false",
+        "db": "postgres",
+        "schema": "inventory",
+        "table": "orders",
+        "txId": 767,
+        "lsn": lsn,
+    }
     src.update(extra)
     return src
 
@@ -34,12 +43,28 @@ def envelope(op: str = "c", before: Any = None, after: Any = None, **src: Any) -
 
 COLUMNS = [
     {"type": "int32", "optional": False, "field": "id"},
-    {"type": "bytes", "optional": False, "name": "org.apache.kafka.connect.data.Decimal", "version": 1,
-     "parameters": {"scale": "2", "connect.decimal.precision": "10"}, "field": "amount"},
-    {"type": "bytes", "optional": True, "name": "org.apache.kafka.connect.data.Decimal",
-     "parameters": {"scale": "1"}, "field": "delta"},
-    {"type": "struct", "optional": True, "name": "io.debezium.data.VariableScaleDecimal",
-     "fields": [{"type": "int32", "field": "scale"}, {"type": "bytes", "field": "value"}], "field": "ratio"},
+    {
+        "type": "bytes",
+        "optional": False,
+        "name": "org.apache.kafka.connect.data.Decimal",
+        "version": 1,
+        "parameters": {"scale": "2", "connect.decimal.precision": "10"},
+        "field": "amount",
+    },
+    {
+        "type": "bytes",
+        "optional": True,
+        "name": "org.apache.kafka.connect.data.Decimal",
+        "parameters": {"scale": "1"},
+        "field": "delta",
+    },
+    {
+        "type": "struct",
+        "optional": True,
+        "name": "io.debezium.data.VariableScaleDecimal",
+        "fields": [{"type": "int32", "field": "scale"}, {"type": "bytes", "field": "value"}],
+        "field": "ratio",
+    },
     {"type": "int32", "optional": True, "name": "io.debezium.time.Date", "field": "day"},
     {"type": "int32", "optional": True, "name": "io.debezium.time.Time", "field": "at_ms"},
     {"type": "int64", "optional": True, "name": "io.debezium.time.MicroTime", "field": "at_us"},
@@ -99,11 +124,17 @@ ROW_PLAIN = {
 
 def with_schema(payload: dict[str, Any]) -> dict[str, Any]:
     row = {"type": "struct", "optional": True, "name": "dbserver1.inventory.orders.Value", "fields": COLUMNS}
-    schema = {"type": "struct", "name": "dbserver1.inventory.orders.Envelope", "fields": [
-        dict(row, field="before"), dict(row, field="after"),
-        {"type": "struct", "name": "io.debezium.connector.postgresql.Source", "fields": [], "field": "source"},
-        {"type": "string", "field": "op"}, {"type": "int64", "optional": True, "field": "ts_ms"},
-    ]}
+    schema = {
+        "type": "struct",
+        "name": "dbserver1.inventory.orders.Envelope",
+        "fields": [
+            dict(row, field="before"),
+            dict(row, field="after"),
+            {"type": "struct", "name": "io.debezium.connector.postgresql.Source", "fields": [], "field": "source"},
+            {"type": "string", "field": "op"},
+            {"type": "int64", "optional": True, "field": "ts_ms"},
+        ],
+    }
     return {"schema": schema, "payload": payload}
 
 
@@ -126,12 +157,21 @@ def test_undecodable_decimal_is_poison_without_the_value(decoder: Decoder) -> No
 
 
 def test_composite_primary_key_with_key_schema(decoder: Decoder) -> None:
-    key = {"schema": {"type": "struct", "name": "dbserver1.inventory.order_lines.Key", "fields": [
-        {"type": "int32", "optional": False, "field": "order_id"},
-        {"type": "int32", "optional": False, "name": "io.debezium.time.Date", "field": "day"},
-        {"type": "string", "optional": False, "field": "sku"},
-    ]}, "payload": {"order_id": 10, "day": 1, "sku": "A-1"}}
-    ev = decoder.decode(TOPIC, dumps(key), dumps(envelope("u", after={"order_id": 10, "day": 1, "sku": "A-1", "qty": 2})))
+    key = {
+        "schema": {
+            "type": "struct",
+            "name": "dbserver1.inventory.order_lines.Key",
+            "fields": [
+                {"type": "int32", "optional": False, "field": "order_id"},
+                {"type": "int32", "optional": False, "name": "io.debezium.time.Date", "field": "day"},
+                {"type": "string", "optional": False, "field": "sku"},
+            ],
+        },
+        "payload": {"order_id": 10, "day": 1, "sku": "A-1"},
+    }
+    ev = decoder.decode(
+        TOPIC, dumps(key), dumps(envelope("u", after={"order_id": 10, "day": 1, "sku": "A-1", "qty": 2}))
+    )
     assert ev.key == {"order_id": 10, "day": "1970-01-02", "sku": "A-1"}
 
 
@@ -146,8 +186,11 @@ def test_key_fields_used_when_the_kafka_key_is_null() -> None:
 
 @pytest.mark.parametrize(
     "placeholder",
-    ["__debezium_unavailable_value", ["__debezium_unavailable_value"],
-     base64.b64encode(b"__debezium_unavailable_value").decode()],
+    [
+        "__debezium_unavailable_value",
+        ["__debezium_unavailable_value"],
+        base64.b64encode(b"__debezium_unavailable_value").decode(),
+    ],
     ids=["text", "array", "bytea"],
 )
 def test_toast_placeholder_variants(decoder: Decoder, placeholder: Any) -> None:
@@ -180,8 +223,18 @@ def test_sequence_does_not_change_the_position_shape(decoder: Decoder) -> None:
 
 
 def test_mysql_style_source_without_lsn_falls_back_to_offset(decoder: Decoder) -> None:
-    value = {"op": "c", "after": {"id": 1}, "source": {"connector": "mysql", "db": "shop", "table": "orders",
-                                                         "ts_ms": 5, "file": "mysql-bin.000003", "pos": 154}}
+    value = {
+        "op": "c",
+        "after": {"id": 1},
+        "source": {
+            "connector": "mysql",
+            "db": "shop",
+            "table": "orders",
+            "ts_ms": 5,
+            "file": "mysql-bin.000003",
+            "pos": 154,
+        },
+    }
     ev = decoder.decode_json("mysql1.shop.orders", {"id": 1}, value, offset=99)
     assert ev.namespace == "shop.orders"
     assert ev.position == (99,)
@@ -189,8 +242,9 @@ def test_mysql_style_source_without_lsn_falls_back_to_offset(decoder: Decoder) -
 
 
 def test_heartbeat_and_message_skips(decoder: Decoder) -> None:
-    assert decoder.decode_json("__debezium-heartbeat.dbserver1", {"serverName": "dbserver1"},
-                               {"ts_ms": 1}) == Skip(FMT, "heartbeat")
+    assert decoder.decode_json("__debezium-heartbeat.dbserver1", {"serverName": "dbserver1"}, {"ts_ms": 1}) == Skip(
+        FMT, "heartbeat"
+    )
     assert decoder.decode_json("anything", {"serverName": "dbserver1"}, {"ts_ms": 1}, fmt=FMT) == Skip(FMT, "heartbeat")
     msg = {"op": "m", "source": source(), "message": {"prefix": "p", "content": "Ymfy"}}
     assert decoder.decode_json("dbserver1.message", None, msg) == Skip(FMT, "message")

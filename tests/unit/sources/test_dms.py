@@ -13,8 +13,14 @@ TOPIC = "dms-blog"
 
 
 def record(operation: str, data: Any, **metadata: Any) -> dict[str, Any]:
-    md = {"timestamp": "2020-05-30T10:34:47.209089Z", "record-type": "data", "operation": operation,
-          "partition-key-type": "schema-table", "schema-name": "testdb", "table-name": "orders"}
+    md = {
+        "timestamp": "2020-05-30T10:34:47.209089Z",
+        "record-type": "data",
+        "operation": operation,
+        "partition-key-type": "schema-table",
+        "schema-name": "testdb",
+        "table-name": "orders",
+    }
     md.update(metadata)
     return {"data": data, "metadata": md}
 
@@ -31,25 +37,32 @@ def test_full_load_is_a_snapshot_ordered_before_changes(decoder: Decoder) -> Non
 
 def test_transaction_id_beyond_2_53_stays_exact(decoder: Decoder) -> None:
     txid = 2**62 + 7
-    ev = decoder.decode(TOPIC, None, dumps(record("insert", {"id": 1}, **{"transaction-id": txid,
-                                                                         "transaction-record-id": 3})))
+    ev = decoder.decode(
+        TOPIC, None, dumps(record("insert", {"id": 1}, **{"transaction-id": txid, "transaction-record-id": 3}))
+    )
     assert ev.position == (txid, 3)
-    later = decoder.decode(TOPIC, None, dumps(record("insert", {"id": 1}, **{"transaction-id": txid,
-                                                                            "transaction-record-id": 4})))
+    later = decoder.decode(
+        TOPIC, None, dumps(record("insert", {"id": 1}, **{"transaction-id": txid, "transaction-record-id": 4}))
+    )
     assert ev.position < later.position
 
 
 def test_without_transaction_details_commit_timestamp_orders(decoder: Decoder) -> None:
-    ev = decoder.decode_json(TOPIC, None, record("insert", {"id": 1}, **{"commit-timestamp": "2020-05-30T10:34:43.000001Z"}))
+    ev = decoder.decode_json(
+        TOPIC, None, record("insert", {"id": 1}, **{"commit-timestamp": "2020-05-30T10:34:43.000001Z"})
+    )
     assert ev.position == (1590834883000001,)
     assert ev.ts_ms == 1590834883000
 
 
 def test_before_images(decoder: Decoder) -> None:
-    attr = decoder.decode_json(TOPIC, None, dict(record("update", {"id": 1, "amount": "21"}),
-                                                  **{"before-image": {"id": 1, "amount": "20"}}))
+    attr = decoder.decode_json(
+        TOPIC, None, dict(record("update", {"id": 1, "amount": "21"}), **{"before-image": {"id": 1, "amount": "20"}})
+    )
     assert attr.before == {"id": 1, "amount": "20"} and attr.after == {"id": 1, "amount": "21"}
-    columns = decoder.decode_json(TOPIC, None, record("update", {"id": 1, "amount": "21", "BI_id": 1, "BI_amount": "20"}))
+    columns = decoder.decode_json(
+        TOPIC, None, record("update", {"id": 1, "amount": "21", "BI_id": 1, "BI_amount": "20"})
+    )
     assert columns.before == {"id": 1, "amount": "20"} and columns.after == {"id": 1, "amount": "21"}
 
 
@@ -67,7 +80,14 @@ def test_kafka_key_object_is_used_when_no_key_fields(decoder: Decoder) -> None:
 
 
 def test_control_records(decoder: Decoder) -> None:
-    ctl = {"metadata": {"timestamp": "2020-05-30T10:29:55.926438Z", "record-type": "control",
-                        "operation": "rename-table", "schema-name": "", "table-name": ""}}
+    ctl = {
+        "metadata": {
+            "timestamp": "2020-05-30T10:29:55.926438Z",
+            "record-type": "control",
+            "operation": "rename-table",
+            "schema-name": "",
+            "table-name": "",
+        }
+    }
     assert decoder.decode_json(TOPIC, None, ctl) == Skip("dms", "control")
     assert decoder.decode_json(TOPIC, None, {"control": {"table-def": {}}}) == Skip("dms", "control")

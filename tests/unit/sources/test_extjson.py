@@ -64,8 +64,10 @@ def test_canonical_non_finite_doubles_become_null() -> None:
 
 
 def test_large_integers_stay_exact() -> None:
-    doc = loads('{"a": {"$numberLong": "9223372036854775807"}, "b": 1546547425148721999,'
-                ' "c": 123456789012345678901234567890, "d": -9223372036854775809}')
+    doc = loads(
+        '{"a": {"$numberLong": "9223372036854775807"}, "b": 1546547425148721999,'
+        ' "c": 123456789012345678901234567890, "d": -9223372036854775809}'
+    )
     assert doc == {
         "a": 9223372036854775807,
         "b": 1546547425148721999,
@@ -76,7 +78,7 @@ def test_large_integers_stay_exact() -> None:
 
 
 def test_parse_json_fallbacks_keep_exact_values() -> None:
-    assert parse_json(b'[18446744073709551616, 1.5]') == [18446744073709551616, 1.5]
+    assert parse_json(b"[18446744073709551616, 1.5]") == [18446744073709551616, 1.5]
     assert parse_json('{"x": NaN}') == {"x": None}
     with pytest.raises(ValueError):
         parse_json(b'{"op": "c", "after": "{\\"a')
@@ -128,8 +130,20 @@ def test_malformed_wrappers_raise_without_the_value(text: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["12.50", "-0.10", "0", "-0", "0.000", "1234567890123456789012345678901.12", "1E+3", "00.1", "1.",
-     "NaN", "-Infinity", "12345678901234567890123456789012345.5"],
+    [
+        "12.50",
+        "-0.10",
+        "0",
+        "-0",
+        "0.000",
+        "1234567890123456789012345678901.12",
+        "1E+3",
+        "00.1",
+        "1.",
+        "NaN",
+        "-Infinity",
+        "12345678901234567890123456789012345.5",
+    ],
 )
 def test_decimal128_fast_path_prints_what_bson_prints(text):
     from bson.decimal128 import Decimal128

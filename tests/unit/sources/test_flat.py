@@ -47,18 +47,31 @@ def test_sql_flat_toast_placeholder(decoder: Decoder) -> None:
 
 
 def test_sql_flat_with_connect_schema(decoder: Decoder) -> None:
-    value = {"schema": {"type": "struct", "fields": [
-        {"type": "int32", "field": "id"},
-        {"type": "int64", "name": "io.debezium.time.MicroTimestamp", "field": "seen"},
-        {"type": "string", "field": "__deleted"},
-    ]}, "payload": {"id": 1, "seen": 1529507596945104, "__deleted": "false"}}
+    value = {
+        "schema": {
+            "type": "struct",
+            "fields": [
+                {"type": "int32", "field": "id"},
+                {"type": "int64", "name": "io.debezium.time.MicroTimestamp", "field": "seen"},
+                {"type": "string", "field": "__deleted"},
+            ],
+        },
+        "payload": {"id": 1, "seen": 1529507596945104, "__deleted": "false"},
+    }
     ev = decoder.decode_json(SQL_TOPIC, None, value)
     assert ev.after == {"id": 1, "seen": "2018-06-20T15:13:16.945104Z"}
 
 
 def test_mongo_flat_position_and_namespace_from_source_fields(decoder: Decoder) -> None:
-    row = {"_id": 5, "a": 1, "__op": "u", "__source_ts_ms": 1700000000000, "__source_ord": 4,
-           "__db": "shop", "__collection": "carts"}
+    row = {
+        "_id": 5,
+        "a": 1,
+        "__op": "u",
+        "__source_ts_ms": 1700000000000,
+        "__source_ord": 4,
+        "__db": "shop",
+        "__collection": "carts",
+    }
     ev = decoder.decode_json(MONGO_TOPIC, None, row)
     assert ev.format == "debezium-mongodb-flat"
     assert ev.op is Op.UPDATE and ev.after == {"_id": 5, "a": 1}

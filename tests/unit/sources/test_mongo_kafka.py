@@ -18,9 +18,13 @@ OID = "63496b5280d076018b330536"
 
 
 def change(kind: str, **fields: Any) -> dict[str, Any]:
-    ev = {"_id": {"_data": "8263496B53000000022B"}, "operationType": kind,
-          "clusterTime": {"$timestamp": {"t": 1665755987, "i": 2}},
-          "ns": {"db": "shop", "coll": "orders"}, "documentKey": {"_id": {"$oid": OID}}}
+    ev = {
+        "_id": {"_data": "8263496B53000000022B"},
+        "operationType": kind,
+        "clusterTime": {"$timestamp": {"t": 1665755987, "i": 2}},
+        "ns": {"db": "shop", "coll": "orders"},
+        "documentKey": {"_id": {"$oid": OID}},
+    }
     ev.update(fields)
     return ev
 
@@ -31,8 +35,9 @@ def test_non_data_operations_are_control_skips(decoder: Decoder, kind: str) -> N
 
 
 def test_string_value_and_string_payload_envelope(decoder: Decoder) -> None:
-    ev = change("insert", fullDocument={"_id": {"$oid": OID}, "qty": {"$numberInt": "3"}},
-                wallTime={"$date": 1665755987015})
+    ev = change(
+        "insert", fullDocument={"_id": {"$oid": OID}, "qty": {"$numberInt": "3"}}, wallTime={"$date": 1665755987015}
+    )
     as_string = decoder.decode(TOPIC, None, dumps(json.dumps(ev)))
     as_envelope = decoder.decode(TOPIC, None, dumps({"schema": {"type": "string"}, "payload": json.dumps(ev)}))
     assert as_string.to_json() == as_envelope.to_json()
@@ -42,13 +47,19 @@ def test_string_value_and_string_payload_envelope(decoder: Decoder) -> None:
 
 
 def test_update_description_and_update_lookup(decoder: Decoder) -> None:
-    ev = decoder.decode_json(TOPIC, None, change(
-        "update",
-        updateDescription={"updatedFields": {"items.2.qty": {"$numberLong": "5"}, "seen": {"$date": 0}},
-                           "removedFields": ["coupon"],
-                           "truncatedArrays": [{"field": "log", "newSize": 3}]},
-        fullDocument={"_id": {"$oid": OID}, "seen": {"$date": 0}},
-    ))
+    ev = decoder.decode_json(
+        TOPIC,
+        None,
+        change(
+            "update",
+            updateDescription={
+                "updatedFields": {"items.2.qty": {"$numberLong": "5"}, "seen": {"$date": 0}},
+                "removedFields": ["coupon"],
+                "truncatedArrays": [{"field": "log", "newSize": 3}],
+            },
+            fullDocument={"_id": {"$oid": OID}, "seen": {"$date": 0}},
+        ),
+    )
     assert ev.op is Op.UPDATE
     assert ev.update.to_json() == {"set": {"items.2.qty": 5, "seen": "1970-01-01T00:00:00.000Z"}, "unset": ["coupon"]}
     assert ev.after == {"_id": OID, "seen": "1970-01-01T00:00:00.000Z"}
@@ -57,20 +68,32 @@ def test_update_description_and_update_lookup(decoder: Decoder) -> None:
 
 
 def test_schema_output_with_string_fields(decoder: Decoder) -> None:
-    ev = decoder.decode_json(TOPIC, None, {
-        "_id": '{"_data": "82"}', "operationType": "replace",
-        "clusterTime": '{"$timestamp": {"t": 10, "i": 1}}',
-        "ns": {"db": "shop", "coll": "orders"},
-        "documentKey": '{"_id": 9}', "fullDocument": '{"_id": 9, "n": {"$numberLong": "1"}}',
-    })
+    ev = decoder.decode_json(
+        TOPIC,
+        None,
+        {
+            "_id": '{"_data": "82"}',
+            "operationType": "replace",
+            "clusterTime": '{"$timestamp": {"t": 10, "i": 1}}',
+            "ns": {"db": "shop", "coll": "orders"},
+            "documentKey": '{"_id": 9}',
+            "fullDocument": '{"_id": 9, "n": {"$numberLong": "1"}}',
+        },
+    )
     assert ev.op is Op.REPLACE and ev.after == {"_id": 9, "n": 1}
     assert ev.key == {"_id": 9} and ev.position == (10, 1)
 
 
 def test_delete_with_pre_image_and_sharded_document_key(decoder: Decoder) -> None:
-    ev = decoder.decode_json(TOPIC, None, change(
-        "delete", documentKey={"_id": 4, "region": "eu"}, fullDocumentBeforeChange={"_id": 4, "region": "eu", "n": 1},
-    ))
+    ev = decoder.decode_json(
+        TOPIC,
+        None,
+        change(
+            "delete",
+            documentKey={"_id": 4, "region": "eu"},
+            fullDocumentBeforeChange={"_id": 4, "region": "eu", "n": 1},
+        ),
+    )
     assert ev.op is Op.DELETE and ev.after is None
     assert ev.before == {"_id": 4, "region": "eu", "n": 1}
     assert ev.key == {"_id": 4}

@@ -15,8 +15,12 @@ SECRET = "s3cr3t-4111111111111111"
 
 
 def pg_event(**after) -> dict:
-    return {"op": "c", "before": None, "after": {"id": 1, **after},
-            "source": {"connector": "postgresql", "schema": "public", "table": "t", "lsn": 10, "ts_ms": 1}}
+    return {
+        "op": "c",
+        "before": None,
+        "after": {"id": 1, **after},
+        "source": {"connector": "postgresql", "schema": "public", "table": "t", "lsn": 10, "ts_ms": 1},
+    }
 
 
 def test_garbage_bytes_name_the_magic_byte_only(decoder: Decoder) -> None:
@@ -41,8 +45,9 @@ def test_empty_value_is_poison_not_a_tombstone(decoder: Decoder) -> None:
         decoder.decode("t", b'{"id": 1}', b"")
 
 
-@pytest.mark.parametrize(("data", "kind"), [(b"42", "number"), (b"[1, 2]", "array"), (b"true", "boolean"),
-                                            (b'"just text"', "string")])
+@pytest.mark.parametrize(
+    ("data", "kind"), [(b"42", "number"), (b"[1, 2]", "array"), (b"true", "boolean"), (b'"just text"', "string")]
+)
 def test_json_that_is_not_an_object(decoder: Decoder, data: bytes, kind: str) -> None:
     with pytest.raises(DecodeError, match=f"value is a JSON {kind}"):
         decoder.decode("t", None, data)
@@ -64,8 +69,10 @@ def test_plain_document_asks_for_the_topic_format(decoder: Decoder) -> None:
 
 
 def test_huge_integers_survive_end_to_end(decoder: Decoder) -> None:
-    text = b'{"op": "c", "after": {"id": 1, "big": 123456789012345678901234567890, "u64": 18446744073709551615},' \
-           b' "source": {"connector": "postgresql", "schema": "public", "table": "t", "lsn": 9007199254740993}}'
+    text = (
+        b'{"op": "c", "after": {"id": 1, "big": 123456789012345678901234567890, "u64": 18446744073709551615},'
+        b' "source": {"connector": "postgresql", "schema": "public", "table": "t", "lsn": 9007199254740993}}'
+    )
     ev = decoder.decode("t", None, text)
     assert ev.after["big"] == 123456789012345678901234567890
     assert ev.after["u64"] == 18446744073709551615
@@ -93,12 +100,21 @@ def test_unknown_format_names_are_configuration_errors() -> None:
 
 @pytest.mark.parametrize(
     ("key", "expected"),
-    [({"id": "1004"}, "debezium-mongodb"), ({"id": 1}, "debezium-sql"), ({"id": 1, "b": 2}, "debezium-sql"),
-     ({"_id": 5}, "mongo-kafka"), (None, "debezium-sql"),
-     ({"schema": {"type": "struct", "fields": [{"field": "id", "type": "string"}]}, "payload": {"id": "7"}},
-      "debezium-mongodb"),
-     ({"schema": {"type": "struct", "fields": [{"field": "id", "type": "int32"}]}, "payload": {"id": "7"}},
-      "debezium-sql")],
+    [
+        ({"id": "1004"}, "debezium-mongodb"),
+        ({"id": 1}, "debezium-sql"),
+        ({"id": 1, "b": 2}, "debezium-sql"),
+        ({"_id": 5}, "mongo-kafka"),
+        (None, "debezium-sql"),
+        (
+            {"schema": {"type": "struct", "fields": [{"field": "id", "type": "string"}]}, "payload": {"id": "7"}},
+            "debezium-mongodb",
+        ),
+        (
+            {"schema": {"type": "struct", "fields": [{"field": "id", "type": "int32"}]}, "payload": {"id": "7"}},
+            "debezium-sql",
+        ),
+    ],
 )
 def test_tombstone_format_guess(decoder: Decoder, key, expected: str) -> None:
     assert decoder.decode_json("t", key, None) == Skip(expected, "tombstone")
@@ -120,5 +136,12 @@ def test_malformed_fields_become_poison_not_crashes(decoder: Decoder) -> None:
     with pytest.raises(DecodeError, match="^dms: 'data' is not an object$"):
         decoder.decode_json("t", None, {"data": "x", "metadata": {"record-type": "data", "operation": "insert"}})
     with pytest.raises(DecodeError, match="^mongo-kafka: 'updateDescription.removedFields' is not a list of paths$"):
-        decoder.decode_json("t", None, {"operationType": "update", "documentKey": {"_id": 1},
-                                        "updateDescription": {"updatedFields": {}, "removedFields": 5}})
+        decoder.decode_json(
+            "t",
+            None,
+            {
+                "operationType": "update",
+                "documentKey": {"_id": 1},
+                "updateDescription": {"updatedFields": {}, "removedFields": 5},
+            },
+        )
