@@ -1,53 +1,43 @@
 """The pipelines file (``config/pipelines.yaml``) as strict pydantic models.
 
-:func:`parse_pipelines` is pure: the caller reads the file and passes its text and name.
-Every problem becomes one :class:`~streamproc.errors.ConfigError` whose message has one line
-per problem, ``<file>: <path inside it>: <what is wrong>``, e.g.
-``pipelines.yaml: sources[3].redact[1].mode: unknown redaction mode 'MASKED'; expected one of
-REMOVE, HASH, PARTIAL_MASK, FULL_MASK, TOKENIZE``. Messages show key names and enumerated
-choices only, never other values of the file.
-
-Source matching (:meth:`PipelinesSpec.match`), most specific first:
-
-1. a source whose ``namespace`` *and* ``topic`` both equal the event's;
-2. a source with only a ``namespace``, equal to the event's;
-3. a source with only a ``topic``, equal to the event's;
-4. when the namespace is not known yet (``None``): the one source listing that topic.
-
-A source giving both ``topic`` and ``namespace`` never matches an event whose (known)
-namespace differs.
+The models check everything that can be checked without data: types, enumerated choices,
+consistent validation rules, transform steps with exactly one kind, no redaction of a field a
+transform renames, unique entities and unambiguous sources, known sink entities. Sources
+inherit ``defaults`` during validation. Reading, YAML parsing and the error format live in
+:mod:`streamproc.config.loader`; which source an event belongs to is decided by
+:class:`streamproc.pipeline.routing.SourceRouter`.
 """
 
 from __future__ import annotations
 
-import enum
 import re
-from collections.abc import Iterable
 from typing import Annotated, Any
 
-import yaml
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    PrivateAttr,
-    ValidationError,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from streamproc.config.fields import (
+    STRICT,
+    EntityName,
+    FieldType,
+    FormatName,
+    ModeName,
+    Namespace,
+    NonEmptyStr,
+    NonNegInt,
+    Number,
+    OpName,
+    PathList,
+    PathStr,
+    TopicName,
+    Version,
+)
 from streamproc.config.sinks import SinksSpec
-from streamproc.errors import ConfigError
-from streamproc.model import FORMATS, Op
-from streamproc.pipeline.paths import WILDCARD, parse_path
+from streamproc.model import Op
+from streamproc.pipeline.path_syntax import WILDCARD, parse_path
+from streamproc.pipeline.vocabulary import DEFAULT_OPERATIONS, PAST_TENSE, TRANSFORM_KINDS, RedactMode
 
 __all__ = [
-    "RedactMode",
-    "FIELD_TYPES",
-    "DEFAULT_OPERATIONS",
-    "PAST_TENSE",
     "ValidationRule",
     "RenameSpec",
     "TransformStep",
@@ -55,129 +45,16 @@ __all__ = [
     "Defaults",
     "SourceSpec",
     "PipelinesSpec",
-    "parse_pipelines",
 ]
 
-
-class RedactMode(str, enum.Enum):
-    REMOVE = "REMOVE"
-    HASH = "HASH"
-    PARTIAL_MASK = "PARTIAL_MASK"
-    FULL_MASK = "FULL_MASK"
-    TOKENIZE = "TOKENIZE"
-
-    def __str__(self) -> str:
-        return self.value
-
-
-FIELD_TYPES: tuple[str, ...] = ("string", "number", "integer", "boolean", "object", "array", "date")
-DEFAULT_OPERATIONS: tuple[Op, ...] = (
-    Op.INSERT,
-    Op.UPDATE,
-    Op.REPLACE,
-    Op.UPSERT,
-    Op.DELETE,
-    Op.SNAPSHOT,
-)
-PAST_TENSE: dict[Op, str] = {
-    Op.INSERT: "created",
-    Op.UPDATE: "updated",
-    Op.REPLACE: "replaced",
-    Op.UPSERT: "upserted",
-    Op.DELETE: "deleted",
-    Op.SNAPSHOT: "snapshot",
-    Op.TRUNCATE: "truncated",
-}
-TRANSFORM_KINDS: tuple[str, ...] = ("rename", "drop", "iso_date", "decimal", "upper", "lower")
-
-_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-_TOPIC_RE = re.compile(r"[A-Za-z0-9._-]{1,249}")
 _NUMERIC_TYPES = (None, "number", "integer")
 _LENGTH_TYPES = (None, "string", "array")
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, str) and len(value) <= 64:
-        return repr(value)
-    return f"of type {type(value).__name__}"
-
-
-def _choice(label: str, choices: Iterable[Any], convert: Any = None) -> BeforeValidator:
-    allowed = tuple(choices)
-    names = tuple(str(c.value if isinstance(c, enum.Enum) else c) for c in allowed)
-
-    def check(value: Any) -> Any:
-        if isinstance(value, str) and value in names:
-            return convert(value) if convert is not None else value
-        raise PydanticCustomError(
-            "unknown_choice",
-            "unknown {label} {value}; expected one of {expected}",
-            {"label": label, "value": _show(value), "expected": ", ".join(names)},
-        )
-
-    return BeforeValidator(check)
-
-
-def _number(value: Any) -> Any:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise PydanticCustomError("number", "expected a number")
-    return value
-
-
-def _path(value: str) -> str:
-    try:
-        parse_path(value)
-    except ValueError as exc:
-        raise PydanticCustomError("path", "invalid path: {problem}", {"problem": str(exc)}) from None
-    return value
-
-
-def _name(value: str) -> str:
-    if not _NAME_RE.fullmatch(value):
-        raise PydanticCustomError("entity", "entity names may use letters, digits, '.', '_' and '-' only")
-    return value
-
-
-def _topic(value: str) -> str:
-    if not _TOPIC_RE.fullmatch(value):
-        raise PydanticCustomError("topic", "a topic name has 1-249 characters: letters, digits, '.', '_', '-'")
-    return value
-
-
-def _namespace(value: str) -> str:
-    head, dot, tail = value.partition(".")
-    if not (head and dot and tail):
-        raise PydanticCustomError("namespace", "expected '<database>.<collection>' or '<schema>.<table>'")
-    return value
-
-
-def _paths(value: Any) -> Any:
-    return [value] if isinstance(value, str) else value
-
-
-def _nonempty(value: str) -> str:
-    if not value.strip():
-        raise PydanticCustomError("empty", "must not be empty")
-    return value
-
-
-OpName = Annotated[Op, _choice("operation", Op, Op)]
-ModeName = Annotated[RedactMode, _choice("redaction mode", RedactMode, RedactMode)]
-FieldType = Annotated[str, _choice("type", FIELD_TYPES)]
-FormatName = Annotated[str, _choice("format", FORMATS)]
-Number = Annotated[int | float, BeforeValidator(_number)]
-NonNegInt = Annotated[int, Field(ge=0)]
-PathStr = Annotated[str, AfterValidator(_path)]
-PathList = Annotated[list[PathStr], Field(min_length=1), BeforeValidator(_paths)]
-NonEmptyStr = Annotated[str, AfterValidator(_nonempty)]
-
-_STRICT = ConfigDict(extra="forbid", strict=True)
 
 
 class ValidationRule(BaseModel):
     """One field's checks. ``null`` passes every check except ``required``."""
 
-    model_config = _STRICT
+    model_config = STRICT
 
     field: PathStr
     required: bool = False
@@ -243,7 +120,7 @@ class RenameSpec(BaseModel):
 class TransformStep(BaseModel):
     """Exactly one of the keys below; steps run in the order written."""
 
-    model_config = _STRICT
+    model_config = STRICT
 
     rename: RenameSpec | None = None
     drop: PathList | None = None
@@ -265,7 +142,7 @@ class TransformStep(BaseModel):
 
 
 class RedactRule(BaseModel):
-    model_config = _STRICT
+    model_config = STRICT
 
     path: PathStr
     mode: ModeName
@@ -274,7 +151,7 @@ class RedactRule(BaseModel):
 class Defaults(BaseModel):
     """Values every source inherits unless it sets them itself."""
 
-    model_config = _STRICT
+    model_config = STRICT
 
     operations: Annotated[list[OpName], Field(min_length=1)] | None = None
     key: Annotated[list[NonEmptyStr], Field(min_length=1)] | None = None
@@ -284,11 +161,11 @@ class Defaults(BaseModel):
 class SourceSpec(BaseModel):
     """One captured collection/table and the steps applied to its events."""
 
-    model_config = _STRICT
+    model_config = STRICT
 
-    entity: Annotated[str, AfterValidator(_name)]
-    topic: Annotated[str, AfterValidator(_topic)] | None = None
-    namespace: Annotated[str, AfterValidator(_namespace)] | None = None
+    entity: EntityName
+    topic: TopicName | None = None
+    namespace: Namespace | None = None
     format: FormatName | None = None
     key: Annotated[list[NonEmptyStr], Field(min_length=1)] | None = None
     operations: Annotated[list[OpName], Field(min_length=1)] | None = None
@@ -334,29 +211,15 @@ class SourceSpec(BaseModel):
         return self.event_types.get(op) or f"{self.entity}.{PAST_TENSE[op]}"
 
 
-def _version(value: Any) -> Any:
-    if isinstance(value, int) and not isinstance(value, bool):
-        if value == 1:
-            return value
-        raise PydanticCustomError("version", "unsupported version {v}; expected 1", {"v": value})
-    raise PydanticCustomError("version", "expected version 1")
-
-
 class PipelinesSpec(BaseModel):
     """The whole file. Sources inherit ``defaults`` during validation."""
 
-    model_config = _STRICT
+    model_config = STRICT
 
-    version: Annotated[int, BeforeValidator(_version)]
+    version: Version
     defaults: Defaults = Field(default_factory=Defaults)
     sources: Annotated[list[SourceSpec], Field(min_length=1)]
     sinks: SinksSpec = Field(default_factory=SinksSpec)
-
-    _by_pair: dict[tuple[str, str], SourceSpec] = PrivateAttr(default_factory=dict)
-    _by_namespace: dict[str, SourceSpec] = PrivateAttr(default_factory=dict)
-    _by_topic: dict[str, SourceSpec] = PrivateAttr(default_factory=dict)
-    _by_any_topic: dict[str, list[SourceSpec]] = PrivateAttr(default_factory=dict)
-    _by_entity: dict[str, SourceSpec] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _resolve(self) -> PipelinesSpec:
@@ -393,17 +256,6 @@ class PipelinesSpec(BaseModel):
         problems += self._unknown_sink_entities(set(seen_entity))
         if problems:
             raise ValueError("\n".join(problems))
-        for src in self.sources:
-            self._by_entity[src.entity] = src
-            if src.topic is not None and src.namespace is not None:
-                self._by_pair[(src.topic, src.namespace)] = src
-            elif src.namespace is not None:
-                self._by_namespace[src.namespace] = src
-            else:
-                assert src.topic is not None
-                self._by_topic[src.topic] = src
-            if src.topic is not None:
-                self._by_any_topic.setdefault(src.topic, []).append(src)
         return self
 
     def _unknown_sink_entities(self, entities: set[str]) -> list[str]:
@@ -422,21 +274,9 @@ class PipelinesSpec(BaseModel):
             f"{where}: unknown entity '{e}' (not the entity of any source)" for where, e in named if e not in entities
         ]
 
-    def match(self, topic: str, namespace: str | None) -> SourceSpec | None:
-        """The source for an event (precedence in the module docstring), or ``None``."""
-        if namespace is not None:
-            found = self._by_pair.get((topic, namespace)) or self._by_namespace.get(namespace)
-            if found is not None:
-                return found
-            return self._by_topic.get(topic)
-        found = self._by_topic.get(topic)
-        if found is not None:
-            return found
-        candidates = self._by_any_topic.get(topic, ())
-        return candidates[0] if len(candidates) == 1 else None
-
     def source(self, entity: str) -> SourceSpec | None:
-        return self._by_entity.get(entity)
+        """The source of ``entity`` (entities are unique), or ``None``."""
+        return next((src for src in self.sources if src.entity == entity), None)
 
     def topics(self, default_prefix: str = "cdc") -> list[str]:
         """Topics to subscribe: explicit ones, and ``<prefix>.<namespace>`` for the others."""
@@ -444,78 +284,3 @@ class PipelinesSpec(BaseModel):
         for src in self.sources:
             out.update(dict.fromkeys(src.source_topics(default_prefix)))
         return list(out)
-
-
-# --------------------------------------------------------------------------- parsing
-
-
-class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """Safe loader that rejects duplicate keys instead of keeping the last one."""
-
-    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
-            try:
-                duplicate = key in seen
-            except TypeError:
-                continue
-            if duplicate:
-                raise yaml.constructor.ConstructorError(
-                    "while constructing a mapping",
-                    node.start_mark,
-                    f"duplicate key {_show(key)}",
-                    key_node.start_mark,
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
-def _where(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        if part == "[key]":
-            continue
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
-
-
-def _problem(err: Any) -> tuple[str, str]:
-    loc = tuple(err["loc"])
-    kind = err["type"]
-    if kind == "extra_forbidden":
-        return _where(loc[:-1]), f"unknown key {_show(loc[-1])}"
-    if kind == "missing":
-        return _where(loc), "required key missing"
-    msg = err["msg"]
-    if msg.startswith("Value error, "):
-        msg = msg[len("Value error, ") :]
-    return _where(loc), msg
-
-
-def parse_pipelines(text: str, source_name: str) -> PipelinesSpec:
-    """Parse and validate the pipelines file; raise :class:`ConfigError` on any problem."""
-    try:
-        data = yaml.load(text, Loader=_Loader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
-        raise ConfigError(f"{source_name}: invalid YAML at {where}: {exc.problem or exc.context}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{source_name}: invalid YAML: {type(exc).__name__}") from None
-    if data is None:
-        raise ConfigError(f"{source_name}: the file is empty; expected 'version' and 'sources'")
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source_name}: the top level must be a mapping with 'version' and 'sources'")
-    try:
-        return PipelinesSpec.model_validate(data)
-    except ValidationError as exc:
-        lines = []
-        for err in exc.errors(include_url=False, include_input=False):
-            where, problem = _problem(err)
-            prefix = f"{source_name}: {where}: " if where else f"{source_name}: "
-            lines.extend(prefix + line for line in problem.splitlines())
-        raise ConfigError("\n".join(lines)) from None

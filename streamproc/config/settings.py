@@ -1,8 +1,9 @@
-"""All runtime settings, in one place. The only module that reads the environment or files.
+"""All runtime settings, in one place. The only module that reads the environment.
 
 Precedence (lowest first): built-in defaults < ``STREAMPROC_…`` environment variables
 (nested with ``__``, e.g. ``STREAMPROC_REDACTION__KEY``) < explicit arguments (CLI flags).
-The pipeline file (``config/pipelines.yaml``) is read and validated by :func:`load_pipelines`.
+The pipelines file (``config/pipelines.yaml``, path in :attr:`Settings.pipelines`) is read and
+validated by :func:`streamproc.config.loader.load_pipelines`.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ __all__ = [
     "SinkRuntimeSettings",
     "ROLES",
     "load_settings",
-    "load_pipelines",
     "DEV_REDACTION_KEY",
 ]
 
@@ -161,17 +161,3 @@ def load_settings(**overrides: Any) -> Settings:
             f"STREAMPROC_{'__'.join(str(p).upper() for p in err['loc'])}: {err['msg']}" for err in exc.errors()
         )
         raise ConfigError(f"invalid settings: {problems}") from None
-
-
-def load_pipelines(path: Path | str):  # -> PipelinesSpec
-    """Read and validate a pipelines YAML file; ConfigError names the file, the path and the problem."""
-    from streamproc.config.pipelines import parse_pipelines
-
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{p}: pipelines file not found") from None
-    except OSError as exc:
-        raise ConfigError(f"{p}: cannot read pipelines file ({exc.strerror})") from None
-    return parse_pipelines(text, str(p))

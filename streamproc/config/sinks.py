@@ -1,16 +1,17 @@
 """The ``sinks:`` section of config/pipelines.yaml: which sink writes which entities, and how.
 
 Each section is optional; an absent section disables that sink's role for every entity. The
-models live beside each sink's pure planning code; this module only gathers them.
+models of each section live in ``sink_s3.py``, ``sink_opensearch.py`` and ``sink_warehouse.py``;
+this module only gathers them.
 """
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from streamproc.sinks.opensearch.plan import OpenSearchSpec
-from streamproc.sinks.s3.layout import S3ArchiveSpec, S3TriggerSpec
-from streamproc.sinks.warehouse.plan import WarehouseSpec
+from streamproc.config.sink_opensearch import OpenSearchSpec
+from streamproc.config.sink_s3 import S3ArchiveSpec, S3TriggerSpec
+from streamproc.config.sink_warehouse import WarehouseSpec
 
 __all__ = ["SinksSpec"]
 

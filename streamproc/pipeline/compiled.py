@@ -7,14 +7,17 @@ mutates its input; untouched subtrees are shared, not copied.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from streamproc.config.pipelines import RedactMode, SourceSpec
 from streamproc.errors import ConfigError
 from streamproc.model import Op, Update
 from streamproc.pipeline.redact import Redactor
 from streamproc.pipeline.transform import Transformer
 from streamproc.pipeline.validate import Validator
+from streamproc.pipeline.vocabulary import RedactMode
+
+if TYPE_CHECKING:
+    from streamproc.config.pipelines import SourceSpec
 
 __all__ = ["CompiledSource", "compile_source"]
 

@@ -11,15 +11,22 @@ is stale; both are dropped. Positions of different lengths, or empty ones, are n
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from streamproc.errors import DecodeError, StreamprocError, ValidationFailed
 from streamproc.jsonutil import dumps, loads
 from streamproc.model import ChangeEvent, Op, Skip, Update
+from streamproc.pipeline.compiled import CompiledSource, compile_source
 from streamproc.pipeline.merge import apply_update
+from streamproc.pipeline.routing import SourceRouter
+
+if TYPE_CHECKING:
+    from streamproc.config.pipelines import PipelinesSpec, SourceSpec
 
 __all__ = [
+    "MessageDecoder",
     "RawMessage",
     "Emit",
     "DeadLetter",
@@ -70,6 +77,21 @@ class Dropped:
 Outcome = Emit | DeadLetter | Dropped
 
 
+class MessageDecoder(Protocol):
+    """What the processor needs of a decoder (``streamproc.sources.Decoder`` is one)."""
+
+    def decode(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        headers: Sequence[tuple[str, bytes]] | None = None,
+        *,
+        fmt: str | None = None,
+        offset: int | None = None,
+    ) -> ChangeEvent | Skip: ...
+
+
 class StateStore(Protocol):
     def get(self, key: bytes) -> bytes | None: ...
     def set(self, key: bytes, value: bytes) -> None: ...
@@ -90,6 +112,9 @@ class StateEntry:
         return StateEntry(tuple(obj["p"]), obj["d"], bool(obj.get("x", False)))
 
 
+_Route = tuple["SourceSpec", CompiledSource] | None
+
+
 def _order(position: tuple[int, ...], stored: tuple[int, ...]) -> str | None:
     if not position or not stored or len(position) != len(stored):
         return None
@@ -104,29 +129,33 @@ class Processor:
     """Runs one message through the configured pipeline. Build once, call :meth:`process` per message."""
 
     def __init__(
-        self, spec: Any, decoder: Any, redaction_key: bytes, topic_prefix: str, fmt: str | None = None
+        self,
+        spec: PipelinesSpec,
+        decoder: MessageDecoder,
+        redaction_key: bytes,
+        topic_prefix: str,
+        fmt: str | None = None,
     ) -> None:
-        from streamproc.pipeline.compiled import compile_source
-
         self.spec = spec
         self.decoder = decoder
         self.fmt = fmt  # fixes the wire format of every message (dry-run --format)
         self.topic_prefix = topic_prefix
         self._compiled = {s.entity: compile_source(s, redaction_key) for s in spec.sources}
-        self._routes: dict[tuple[str, str | None], Any] = {}
+        self._router = SourceRouter(spec.sources)
+        self._routes: dict[tuple[str, str | None], _Route] = {}
 
     def clean_topic(self, entity: str) -> str:
         return f"{self.topic_prefix}.events.{entity}"
 
-    def _route(self, topic: str, namespace: str | None) -> Any:
+    def _route(self, topic: str, namespace: str | None) -> _Route:
         k = (topic, namespace)
         try:
             return self._routes[k]
         except KeyError:
-            src = self.spec.match(topic, namespace)
-            compiled = self._compiled[src.entity] if src is not None else None
-            self._routes[k] = (src, compiled)
-            return src, compiled
+            src = self._router.match(topic, namespace)
+            route = (src, self._compiled[src.entity]) if src is not None else None
+            self._routes[k] = route
+            return route
 
     def process(self, msg: RawMessage, state: StateStore) -> Outcome:
         try:
@@ -137,9 +166,10 @@ class Processor:
             return DeadLetter("internal", f"decoder failed with {type(exc).__name__}", "decode", "DecodeError")
         if isinstance(ev, Skip):
             return Dropped("filtered", None, ev.reason)
-        src, compiled = self._route(msg.topic, ev.namespace)
-        if src is None:
+        route = self._route(msg.topic, ev.namespace)
+        if route is None:
             return Dropped("filtered", None, "unrouted")
+        src, compiled = route
         try:
             return self._apply(ev, src, compiled, state)
         except ValidationFailed as exc:
@@ -150,7 +180,8 @@ class Processor:
             # A bug must not stall the partition; the message text may hold data, so only the class.
             return DeadLetter("internal", f"pipeline failed with {type(exc).__name__}", "transform", "StreamprocError")
 
-    def _entity_key(self, src: Any, ev: ChangeEvent) -> dict[str, Any]:
+    def _entity_key(self, src: SourceSpec, ev: ChangeEvent) -> dict[str, Any]:
+        assert src.key is not None  # PipelinesSpec validation fills it from defaults or rejects the file
         key: dict[str, Any] = {}
         for name in src.key:
             if name in ev.key:
@@ -163,7 +194,7 @@ class Processor:
                 raise ValidationFailed(f"key field '{name}' missing for entity '{src.entity}'")
         return key
 
-    def _apply(self, ev: ChangeEvent, src: Any, c: Any, state: StateStore) -> Outcome:
+    def _apply(self, ev: ChangeEvent, src: SourceSpec, c: CompiledSource, state: StateStore) -> Outcome:
         op = ev.op
         entity = src.entity
         if not c.accepts(op):
@@ -210,7 +241,7 @@ class Processor:
 
     def _emit(
         self,
-        src: Any,
+        src: SourceSpec,
         ev: ChangeEvent,
         key: dict[str, Any],
         before: dict[str, Any] | None,

@@ -24,19 +24,16 @@ import hashlib
 import hmac
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from streamproc.config.pipelines import RedactMode, RedactRule
 from streamproc.model import Update
-from streamproc.pipeline.paths import (
-    REMOVE,
-    WILDCARD,
-    Segments,
-    elementwise,
-    map_update_set,
-    map_values,
-    parse_path,
-)
+from streamproc.pipeline.doc_edits import elementwise, map_values
+from streamproc.pipeline.path_syntax import REMOVE, WILDCARD, Segments, parse_path
+from streamproc.pipeline.update_keys import map_update_set
+from streamproc.pipeline.vocabulary import RedactMode
+
+if TYPE_CHECKING:
+    from streamproc.config.pipelines import RedactRule
 
 __all__ = [
     "FULL_MASK",

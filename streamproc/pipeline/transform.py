@@ -12,22 +12,15 @@ import math
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Context, Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from streamproc.config.pipelines import TransformStep
 from streamproc.model import Update
-from streamproc.pipeline.paths import (
-    REMOVE,
-    Segments,
-    drop_from_unset,
-    elementwise,
-    map_update_set,
-    map_values,
-    parse_path,
-    rename_in_unset,
-    rename_in_update_set,
-    rename_key_fn,
-)
+from streamproc.pipeline.doc_edits import elementwise, map_values, rename_key_fn
+from streamproc.pipeline.path_syntax import REMOVE, Segments, parse_path
+from streamproc.pipeline.update_keys import drop_from_unset, map_update_set, rename_in_unset, rename_in_update_set
+
+if TYPE_CHECKING:
+    from streamproc.config.pipelines import TransformStep
 
 __all__ = ["to_iso_date", "to_decimal", "Transformer"]
 

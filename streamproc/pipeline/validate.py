@@ -12,19 +12,16 @@ import math
 import re
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from streamproc.config.pipelines import ValidationRule
 from streamproc.errors import ValidationFailed
 from streamproc.model import Update
-from streamproc.pipeline.paths import (
-    DEEPER,
-    WILDCARD,
-    collect,
-    collect_from_update_set,
-    match_update_key,
-    parse_path,
-)
+from streamproc.pipeline.doc_edits import collect
+from streamproc.pipeline.path_syntax import WILDCARD, parse_path
+from streamproc.pipeline.update_keys import DEEPER, collect_from_update_set, match_update_key
+
+if TYPE_CHECKING:
+    from streamproc.config.pipelines import ValidationRule
 
 __all__ = ["FieldRule", "Validator", "is_date"]
 

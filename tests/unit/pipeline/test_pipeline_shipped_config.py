@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from streamproc.config.pipelines import RedactMode, parse_pipelines
+from streamproc.config.loader import parse_pipelines
 from streamproc.errors import ValidationFailed
 from streamproc.model import Op, Update
 from streamproc.pipeline.compiled import compile_source
+from streamproc.pipeline.routing import SourceRouter
+from streamproc.pipeline.vocabulary import RedactMode
 
 CONFIG = Path(__file__).resolve().parents[3] / "config" / "pipelines.yaml"
 KEY = b"shipped-config-test-key-0123456789"
@@ -32,12 +34,13 @@ def spec():
 
 
 def test_covers_the_seven_collections_and_the_postgres_example(spec):
+    router = SourceRouter(spec.sources)
     for entity, namespace in COLLECTIONS.items():
-        src = spec.match(f"cdc.{namespace}", namespace)
+        src = router.match(f"cdc.{namespace}", namespace)
         assert src is not None and src.entity == entity
-        assert spec.match(f"cdc.{namespace}", None) is src
+        assert router.match(f"cdc.{namespace}", None) is src
         assert src.key == ["_id"]
-    orders = spec.match("pg.public.orders", "public.orders")
+    orders = router.match("pg.public.orders", "public.orders")
     assert orders.entity == "orders" and orders.format == "debezium-sql" and orders.key == ["id"]
     assert {r.path: r.mode for r in orders.redact} == {"customer_email": RedactMode.TOKENIZE}
     assert any(t.decimal for t in orders.transform)

@@ -1,4 +1,4 @@
-"""The pipelines file: schema, defaults, matching and error messages."""
+"""The pipelines file: schema, defaults, topics and error messages."""
 
 from __future__ import annotations
 
@@ -6,15 +6,11 @@ import textwrap
 
 import pytest
 
-from streamproc.config.pipelines import (
-    DEFAULT_OPERATIONS,
-    PipelinesSpec,
-    RedactMode,
-    SourceSpec,
-    parse_pipelines,
-)
+from streamproc.config.loader import parse_pipelines
+from streamproc.config.pipelines import PipelinesSpec, SourceSpec
 from streamproc.errors import ConfigError
 from streamproc.model import Op
+from streamproc.pipeline.vocabulary import DEFAULT_OPERATIONS, RedactMode
 
 FILE = "config/test-pipelines.yaml"
 
@@ -138,24 +134,6 @@ sources:
   - {entity: other_both, topic: cdc.other, namespace: db.orders}
   - {entity: ns_only, namespace: db.items}
 """
-
-
-def test_match_precedence():
-    spec = parse(MATCHING)
-
-    def m(topic, ns):
-        found = spec.match(topic, ns)
-        return found.entity if found else None
-
-    assert m("cdc.shared", "db.users") == "by_both"  # topic and namespace
-    assert m("cdc.other", "db.orders") == "other_both"  # both beats namespace-only
-    assert m("cdc.shared", "db.orders") == "by_namespace"  # namespace beats topic-only
-    assert m("cdc.anything", "db.orders") == "by_namespace"
-    assert m("cdc.shared", "db.unknown") == "by_topic"  # topic-only as the fallback
-    assert m("cdc.other", "db.unknown") is None  # both given: the namespace must agree
-    assert m("cdc.shared", None) == "by_topic"
-    assert m("cdc.other", None) == "other_both"  # the only source naming that topic
-    assert m("cdc.nothing", None) is None
 
 
 def test_topics_lists_explicit_topics_and_prefixed_namespaces_once():

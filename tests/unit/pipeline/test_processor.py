@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from streamproc.cli.dryrun import DictState
-from streamproc.config.pipelines import parse_pipelines
+from streamproc.config.loader import parse_pipelines
 from streamproc.pipeline.processor import DeadLetter, Dropped, Emit, Processor, RawMessage, StateEntry
 from streamproc.sources import Decoder
 

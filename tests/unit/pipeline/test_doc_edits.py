@@ -1,50 +1,16 @@
-"""Path syntax and the shared walkers behind validation, transforms and redaction."""
+"""Walking and editing full documents along rule paths: what validation, transforms and
+redaction see and produce."""
 
 from __future__ import annotations
 
 import copy
 
-import pytest
-
-from streamproc.pipeline.paths import (
-    DEEPER,
-    EXACT,
-    PREFIX,
-    REMOVE,
-    WILDCARD,
-    collect,
-    map_values,
-    match_update_key,
-    parse_path,
-)
+from streamproc.pipeline.doc_edits import collect, map_values
+from streamproc.pipeline.path_syntax import REMOVE, WILDCARD
 
 
 def _upper(v):
     return v.upper() if isinstance(v, str) else v
-
-
-@pytest.mark.parametrize(
-    ("text", "segments", "each"),
-    [
-        ("email", ("email",), 0),
-        ("address.city", ("address", "city"), 0),
-        ("phones[].number", ("phones", "number"), 0),
-        ("phones[*].number", ("phones", "number"), 0),
-        ("tags[]", ("tags",), 1),
-        ("*.city", (WILDCARD, "city"), 0),
-        ("phones.0.number", ("phones", "0", "number"), 0),
-    ],
-)
-def test_parse_path_accepts_documented_syntax(text, segments, each):
-    path = parse_path(text)
-    assert path.segments == segments
-    assert path.each == each
-
-
-@pytest.mark.parametrize("text", ["", "a..b", ".a", "a.", "a[0].b", "a[x]", "a]b", "[]"])
-def test_parse_path_rejects_malformed_paths(text):
-    with pytest.raises(ValueError):
-        parse_path(text)
 
 
 def test_map_values_reaches_nested_objects_and_every_list_element():
@@ -92,24 +58,3 @@ def test_collect_reports_values_and_missing_relative_to_the_parent():
     assert collect({}, ("address", "city")) == ([], False)
     assert collect({}, ("email",)) == ([], True)
     assert collect({"tags": [["a"], "b"]}, ("tags",), each=1) == ([["a"], "b"], False)
-
-
-@pytest.mark.parametrize(
-    ("rule", "key", "kind"),
-    [
-        ("contact.email", "contact.email", EXACT),
-        ("contact.email", "contact", PREFIX),
-        ("contact.email", "contact.email.x", DEEPER),
-        ("phones.number", "phones.0.number", EXACT),
-        ("phones.number", "phones.0", PREFIX),
-        ("phones.number", "phones", PREFIX),
-        ("tags", "tags.3", DEEPER),
-        ("*.email", "work.email", EXACT),
-        ("contact.email", "contacts.email", None),
-        ("contact.email", "contact.phone", None),
-        ("email", "0.email", None),
-    ],
-)
-def test_match_update_key(rule, key, kind):
-    m = match_update_key(parse_path(rule).segments, key.split("."))
-    assert (m.kind if m else None) == kind
