@@ -140,20 +140,21 @@ class SinkBatch:
 
 
 class Sink(abc.ABC):
-    """One target. Subclasses set ``name`` (the role: s3, opensearch, warehouse, …)."""
+    """One target. Subclasses set ``name``, which labels the sink's metrics, logs and DLQ records
+    (s3, s3-archive, opensearch, warehouse)."""
 
     name: str = "sink"
     #: (max records, max seconds, max bytes) of this sink's batches; ``None``: the sink settings'.
     batch_limits: tuple[int, float, int] | None = None
 
-    async def start(self) -> None:
+    async def start(self) -> None:  # noqa: B027 - an optional hook: by default nothing to connect
         """Connect, validate the configuration, create what is missing (FatalSinkError if wrong)."""
 
     @abc.abstractmethod
     async def write(self, batch: SinkBatch) -> None:
         """Write the batch durably and idempotently; see the module docstring."""
 
-    async def stop(self) -> None:
+    async def stop(self) -> None:  # noqa: B027 - an optional hook: by default nothing to release
         """Release connections. Called once, after the last ``write``."""
 
     def wants(self, record: SinkRecord) -> bool:

@@ -1,5 +1,6 @@
 """Drives one :class:`Sink`: batch limits, retries with exponential backoff and jitter, a circuit
-breaker, backpressure, and the DLQ hand-off of per-record failures. No Faust and no SDK here.
+breaker, backpressure, and the DLQ hand-off of per-record failures. No Faust and no SDK here;
+the backoff and the breaker are in ``retry.py``.
 
 :meth:`SinkRunner.deliver` returns only when every record it was given is written or reported as
 a permanent failure (and handed to ``dead_letter``); the caller acknowledges offsets after that.
@@ -15,63 +16,19 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from streamproc.errors import FatalSinkError, RetriableSinkError, SinkBackpressure
 from streamproc.sinks.base import Sink, SinkBatch, SinkFailure, SinkRecord
+from streamproc.sinks.retry import BREAKER_STATES, Backoff, CircuitBreaker
 
-__all__ = ["Backoff", "CircuitBreaker", "SinkRunner", "chunks"]
+if TYPE_CHECKING:
+    from streamproc.config.settings import SinkRuntimeSettings
+    from streamproc.runtime.metrics import SinkMetrics
+
+__all__ = ["SinkRunner", "chunks"]
 
 log = logging.getLogger("streamproc.sink")
-
-CLOSED, HALF_OPEN, OPEN = "closed", "half_open", "open"
-BREAKER_STATES = {CLOSED: 0, HALF_OPEN: 1, OPEN: 2}
-
-
-class Backoff:
-    """Exponential delays with "equal jitter": attempt n waits between d/2 and d, d = initial·2ⁿ ≤ max."""
-
-    def __init__(self, initial: float, maximum: float, rng: random.Random | None = None) -> None:
-        self.initial = initial
-        self.maximum = maximum
-        self.rng = rng or random.Random()
-
-    def delay(self, attempt: int) -> float:
-        d = min(self.maximum, self.initial * (2 ** min(attempt, 32)))
-        return d / 2 + self.rng.uniform(0, d / 2)
-
-
-class CircuitBreaker:
-    """Opens after ``threshold`` consecutive failures; after ``reset`` seconds one probe is let
-    through (half-open): success closes it, failure opens it again."""
-
-    def __init__(self, threshold: int, reset: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.threshold = threshold
-        self.reset = reset
-        self.clock = clock
-        self.failures = 0
-        self.opened_at: float | None = None
-
-    @property
-    def state(self) -> str:
-        if self.opened_at is None:
-            return CLOSED
-        return HALF_OPEN if self.clock() - self.opened_at >= self.reset else OPEN
-
-    def wait_time(self) -> float:
-        """Seconds until a call may be attempted (0 when closed or half-open)."""
-        if self.opened_at is None:
-            return 0.0
-        return max(0.0, self.reset - (self.clock() - self.opened_at))
-
-    def success(self) -> None:
-        self.failures = 0
-        self.opened_at = None
-
-    def failure(self) -> None:
-        self.failures += 1
-        if self.opened_at is not None or self.failures >= self.threshold:
-            self.opened_at = self.clock()
 
 
 def chunks(
@@ -94,11 +51,15 @@ def chunks(
 
 
 class SinkRunner:
+    """Delivers records to one sink in bounded chunks (see the module docstring); ``conf`` gives
+    the batch limits, backoff and breaker settings, ``max_records``/``max_bytes`` override the
+    batch limits (a sink's own ``batch_limits``)."""
+
     def __init__(
         self,
         sink: Sink,
-        conf: Any,  # settings.SinkRuntimeSettings
-        metrics: Any,  # metrics.SinkMetrics
+        conf: SinkRuntimeSettings,
+        metrics: SinkMetrics,
         dead_letter: Callable[[SinkFailure, str], None],
         pause: Callable[[], None] = lambda: None,
         resume: Callable[[], None] = lambda: None,

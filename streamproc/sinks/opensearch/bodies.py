@@ -2,17 +2,20 @@
 
 The composable index template of the plain indices (strings as keyword with a ``text``
 sub-field, ``date_fields`` as dates, no date detection), the template and bootstrap index of each
-rollover alias, and the ISM rollover/retention policy (see :class:`OpenSearchIsmSpec`).
+rollover alias, and the ISM rollover/retention policy (see ``OpenSearchIsmSpec``).
 :func:`entity_indices` lists the index (or alias) of each entity the sink writes. No I/O here
-(``opensearch.py`` installs them).
+(``admin.py`` installs them).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from streamproc.sinks.opensearch.plan import OpenSearchSpec, index_name, rollover_index_names
+from streamproc.sinks.opensearch.plan import index_name, rollover_index_names
+
+if TYPE_CHECKING:
+    from streamproc.config.sink_opensearch import OpenSearchSpec
 
 __all__ = [
     "index_template_body",

@@ -5,7 +5,7 @@ sink cuts them into ``_bulk`` requests of bounded records and bytes with the run
 :func:`~streamproc.sinks.runner.chunks`), and :func:`item_outcome` classifies each item of the
 answer (done, stale, fail, throttled, retry, fatal). :func:`safe_reason` reduces an OpenSearch
 error to type, field and mapping type, because its reason text quotes field values. No I/O here
-(``opensearch.py`` sends the requests).
+(``sink.py`` sends the requests).
 """
 
 from __future__ import annotations
@@ -13,10 +13,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from streamproc.jsonutil import dumps
-from streamproc.sinks.opensearch.plan import OpenSearchSpec, OsAction, source_document
+from streamproc.sinks.opensearch.plan import OsAction, source_document
+
+if TYPE_CHECKING:
+    from streamproc.config.sink_opensearch import OpenSearchSpec
 
 __all__ = [
     "action_lines",
@@ -115,7 +118,11 @@ def item_outcome(op_type: str, item: Mapping[str, Any]) -> Outcome:
         return Outcome("fatal", f"OpenSearch refused the write ({status} {reason}); check the user's index permissions")
     if etype == "cluster_block_exception":
         return Outcome("retry", reason)
-    if etype == "illegal_argument_exception" and "no write index" in str(error.get("reason", "")):
+    if (
+        etype == "illegal_argument_exception"
+        and isinstance(error, dict)
+        and "no write index" in str(error.get("reason", ""))
+    ):
         return Outcome("fatal", "the rollover alias has no write index; run `streamproc opensearch init`")
     if status == 404 and etype == "index_not_found_exception":
         return Outcome(

@@ -1,10 +1,12 @@
-"""Pure planning of the OpenSearch sink: configuration, index names, document ids, actions.
+"""Pure planning of the OpenSearch sink: index names, document ids, actions.
 
-No I/O here (opensearch-py lives in ``opensearch.py``); ``write()``, ``plan()`` (dry-run) and
-``streamproc opensearch init`` all use these functions. External versions are in
-``opensearch_version.py``, bulk lines and item outcomes in ``opensearch_bulk.py``, the
-index template and ISM policy bodies in ``opensearch_bodies.py``. The rules are documented in
-docs/SINKS-OPENSEARCH.md; the short form:
+No I/O here (opensearch-py lives in ``sink.py``, ``admin.py`` and ``client.py``); ``write()``,
+``plan()`` (dry-run) and ``streamproc opensearch init`` all use these functions. External
+versions are in ``version.py``, bulk lines and item outcomes in ``bulk.py``, the index template
+and ISM policy bodies in ``bodies.py``, the ``sinks.opensearch`` models in
+``streamproc.config.sink_opensearch`` (which checks ``index_template`` with
+:func:`check_index_template`). The rules are documented in docs/SINKS-OPENSEARCH.md; the short
+form:
 
 * index: ``spec.index_template`` rendered with ``{database}``, ``{collection}`` (the namespace
   split at its first ``.``; no namespace → database ``""``, collection = the entity) and
@@ -25,19 +27,19 @@ import re
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from typing import TYPE_CHECKING, Any, Literal
 
 from streamproc.sinks.base import SinkRecord
 from streamproc.sinks.opensearch.version import Unplannable, version_of
 
+if TYPE_CHECKING:
+    from streamproc.config.sink_opensearch import OpenSearchSpec
+
 __all__ = [
-    "OpenSearchIsmSpec",
-    "OpenSearchSpec",
     "MAX_ID_BYTES",
     "MAX_INDEX_BYTES",
     "METADATA_FIELDS",
+    "check_index_template",
     "index_name",
     "IndexNames",
     "rollover_index_names",
@@ -74,14 +76,15 @@ METADATA_FIELDS = frozenset(
 _TEMPLATE_FIELDS = frozenset({"database", "collection", "entity"})
 _NAME_CHAR = re.compile(r"[^a-z0-9_.+-]")
 _LITERAL_OK = re.compile(r"^[A-Za-z0-9_.+-]*$")
-_DURATION = re.compile(r"^[0-9]+(d|h|m|s|ms|micros|nanos)$")
-_SIZE = re.compile(r"^[0-9]+(b|kb|mb|gb|tb|pb)$")
 
 
-# --------------------------------------------------------------------------------- configuration
+# --------------------------------------------------------------------------------- index template
 
 
-def _check_index_template(template: str) -> str:
+def check_index_template(template: str) -> str:
+    """``template`` when it is a valid ``index_template`` (fields {database}, {collection},
+    {entity}, at least one of the last two, literal text valid in an index name); ``ValueError``
+    naming the problem otherwise."""
     try:
         parts = list(string.Formatter().parse(template))
     except ValueError as exc:
@@ -105,92 +108,6 @@ def _check_index_template(template: str) -> str:
     if template[:1] in ("_", "-", "+", "."):
         raise ValueError("index_template must not start with '_', '-', '+' or '.'")
     return template
-
-
-class OpenSearchIsmSpec(BaseModel):
-    """The ISM rollover/retention policy that ``streamproc opensearch init`` installs.
-
-    It is attached (through its ``ism_template``) only to the indices of ``entities``: append-only
-    entities written through a rollover alias named like their index (``<index>-000001``, …).
-    Rolling over or deleting the index of a mutable entity would lose or duplicate documents, so
-    the list is empty by default and the policy is then installed but attached to nothing.
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    policy_id: str = Field(default="streamproc-rollover", pattern=r"^[a-z0-9][a-z0-9_.-]*$")
-    rollover_min_age: str | None = Field(default="1d", description="Roll over after this age (e.g. 1d, 12h).")
-    rollover_min_size: str | None = Field(default="30gb", description="…or this total size (e.g. 30gb).")
-    rollover_min_doc_count: int | None = Field(default=None, ge=1, description="…or this many documents.")
-    delete_after_days: int = Field(default=30, ge=1, description="Delete an index this many days after creation.")
-    priority: int = Field(default=100, ge=0)
-    entities: list[str] = Field(
-        default_factory=list, description="Append-only entities written through a rollover alias."
-    )
-
-    @field_validator("rollover_min_age")
-    @classmethod
-    def _age(cls, v: str | None) -> str | None:
-        if v is not None and not _DURATION.match(v):
-            raise ValueError("rollover_min_age: expected a number and a unit (d, h, m, s, ms), e.g. 1d")
-        return v
-
-    @field_validator("rollover_min_size")
-    @classmethod
-    def _size(cls, v: str | None) -> str | None:
-        if v is not None and not _SIZE.match(v):
-            raise ValueError("rollover_min_size: expected a number and a unit (b, kb, mb, gb, tb), e.g. 30gb")
-        return v
-
-    @model_validator(mode="after")
-    def _one_condition(self) -> OpenSearchIsmSpec:
-        if self.rollover_min_age is None and self.rollover_min_size is None and self.rollover_min_doc_count is None:
-            raise ValueError("ism: set at least one of rollover_min_age, rollover_min_size, rollover_min_doc_count")
-        return self
-
-
-class OpenSearchSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    index_template: str = Field(
-        default="{database}_{collection}",
-        description="Index name per entity; {database}, {collection}, {entity}; lower-cased.",
-    )
-    entities: list[str] | Literal["all"] = "all"
-    max_bulk_records: int = Field(default=1000, ge=1)
-    max_bulk_bytes: int = Field(default=5 * 1024 * 1024, ge=1)
-    template_name: str = Field(default="streamproc", pattern=r"^[a-z0-9][a-z0-9_.-]*$")
-    template_priority: int = Field(default=100, ge=0)
-    date_fields: list[str] = Field(
-        default_factory=lambda: ["*_at", "*At"],
-        description="Field-name patterns mapped as dates (strings and epoch-millisecond numbers).",
-    )
-    keyword_ignore_above: int = Field(default=1024, ge=1, description="Longer strings are not indexed as keyword.")
-    number_of_shards: int | None = Field(default=None, ge=1)
-    number_of_replicas: int | None = Field(default=None, ge=0)
-    metadata_field_prefix: str = Field(
-        default="src",
-        pattern=r"^[A-Za-z][A-Za-z0-9]*$",
-        description="Top-level metadata-named fields (_id, …) are renamed with this prefix (_id → src_id).",
-    )
-    backpressure_seconds: float = Field(default=1.0, gt=0, description="Pause after an HTTP 429.")
-    ism: OpenSearchIsmSpec = Field(default_factory=OpenSearchIsmSpec)
-
-    @field_validator("index_template")
-    @classmethod
-    def _template(cls, v: str) -> str:
-        return _check_index_template(v)
-
-    @model_validator(mode="after")
-    def _ism_entities_written(self) -> OpenSearchSpec:
-        if self.entities != "all":
-            missing = [e for e in self.ism.entities if e not in self.entities]
-            if missing:
-                raise ValueError(f"ism.entities lists {', '.join(missing)}, which 'entities' does not write")
-        return self
-
-    def wants(self, entity: str) -> bool:
-        return self.entities == "all" or entity in self.entities
 
 
 # --------------------------------------------------------------------------------- names, ids

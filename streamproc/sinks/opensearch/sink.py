@@ -1,10 +1,10 @@
-"""The OpenSearch sink and ``streamproc opensearch init`` (opensearch-py's AsyncOpenSearch).
+"""The OpenSearch sink (opensearch-py's AsyncOpenSearch).
 
-All planning is pure and lives elsewhere — index names, ids and actions in
-:mod:`streamproc.sinks.opensearch.plan`, external versions in ``opensearch_version``, bulk lines
-and item outcomes in ``opensearch_bulk`` (chunks come from the runner's ``chunks``), template and
-policy bodies in ``opensearch_bodies``; this module only talks to the cluster and maps its answers
-onto the sink contract:
+All planning is pure and lives elsewhere — index names, ids and actions in ``plan.py``, external
+versions in ``version.py``, bulk lines and item outcomes in ``bulk.py`` (chunks come from the
+runner's ``chunks``), template and policy bodies in ``bodies.py``; the client and the mapping of
+failed requests are in ``client.py``, the installation of templates, policy and aliases in
+``admin.py``. This module only talks to the cluster and maps its answers onto the sink contract:
 
 * ``start()``: ``GET /``; unreachable cluster, 401, 403 or a non-OpenSearch answer →
   :class:`FatalSinkError` naming ``host:port`` (never credentials). With ``create_missing`` and
@@ -21,233 +21,26 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
-from typing import Any
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any
 
 from opensearchpy import AsyncOpenSearch
-from opensearchpy.exceptions import (
-    AuthenticationException,
-    AuthorizationException,
-    NotFoundError,
-    TransportError,
-)
-from opensearchpy.exceptions import (
-    ConnectionError as OsConnectionError,
-)
+from opensearchpy.exceptions import TransportError
 
-from streamproc.config.settings import OpenSearchSettings
-from streamproc.errors import ConfigError, FatalSinkError, RetriableSinkError, SinkBackpressure
+from streamproc.errors import FatalSinkError, RetriableSinkError, SinkBackpressure
 from streamproc.sinks.base import Sink, SinkBatch, SinkRecord
-from streamproc.sinks.opensearch.bodies import (
-    bootstrap_index_body,
-    entity_indices,
-    index_template_body,
-    ism_policy_body,
-    rollover_template_body,
-)
+from streamproc.sinks.opensearch.admin import ensure_alias, install
 from streamproc.sinks.opensearch.bulk import action_lines, item_outcome
-from streamproc.sinks.opensearch.plan import (
-    IndexNames,
-    OpenSearchSpec,
-    OsAction,
-    plan_record,
-    rollover_index_names,
-)
-from streamproc.sinks.opensearch.version import Unplannable
+from streamproc.sinks.opensearch.client import cluster_info, host_port, make_client, transport_error
+from streamproc.sinks.opensearch.plan import IndexNames, OsAction, plan_record
 from streamproc.sinks.runner import chunks
 
-__all__ = ["OpenSearchSink", "InitReport", "opensearch_init"]
+if TYPE_CHECKING:
+    from streamproc.config.settings import OpenSearchSettings
+    from streamproc.config.sink_opensearch import OpenSearchSpec
+
+__all__ = ["OpenSearchSink"]
 
 log = logging.getLogger("streamproc.sink.opensearch")
-# opensearch-py logs every failed request with a traceback (its "opensearch" logger) and, at
-# DEBUG, whole request bodies as curl commands ("opensearchpy.trace"): payloads. The sink logs
-# each classified failure itself, without values.
-logging.getLogger("opensearch").setLevel(logging.ERROR)
-logging.getLogger("opensearchpy.trace").disabled = True
-
-
-def _where(url: str | None) -> str:
-    """``host:port`` of a URL — never its user-info."""
-    if not url:
-        return "(no url)"
-    parts = urlsplit(url if "://" in url else f"http://{url}")
-    port = parts.port or (443 if parts.scheme == "https" else 9200)
-    return f"{parts.hostname}:{port}"
-
-
-def _client(settings: OpenSearchSettings) -> AsyncOpenSearch:
-    if not settings.url:
-        raise FatalSinkError("OpenSearch URL is not set (STREAMPROC_OPENSEARCH__URL)")
-    auth = None
-    if settings.username:
-        auth = (settings.username, settings.password.get_secret_value() if settings.password else "")
-    return AsyncOpenSearch(
-        hosts=[settings.url],
-        http_auth=auth,
-        verify_certs=settings.verify_certs,
-        timeout=settings.timeout,
-        max_retries=0,
-        retry_on_timeout=False,
-    )
-
-
-def _etype(exc: TransportError) -> str:
-    return str(exc.error)[:80] if exc.error else "error"
-
-
-def _transport_error(exc: Exception, where: str, doing: str, retry_after: float = 1.0) -> Exception:
-    """The sink error for a failed request (``raise _transport_error(...) from exc``); a 429
-    becomes :class:`SinkBackpressure` with ``retry_after``."""
-    if isinstance(exc, OsConnectionError):
-        return RetriableSinkError(f"OpenSearch at {where} unreachable while {doing} ({type(exc).__name__})")
-    if isinstance(exc, TransportError):
-        status = exc.status_code
-        if status == 429:
-            return SinkBackpressure(f"OpenSearch at {where} throttled {doing} (429 {_etype(exc)})", retry_after)
-        if isinstance(status, int) and status >= 500:
-            return RetriableSinkError(f"OpenSearch at {where} failed {doing} ({status} {_etype(exc)})")
-        if status == 401:
-            return FatalSinkError(
-                f"OpenSearch at {where} refused the credentials (401) while {doing}; "
-                "check STREAMPROC_OPENSEARCH__USERNAME and __PASSWORD"
-            )
-        if status == 403:
-            return FatalSinkError(
-                f"OpenSearch at {where} denied {doing} (403 {_etype(exc)}); the user lacks a permission"
-            )
-        return FatalSinkError(f"OpenSearch at {where} refused {doing} ({status} {_etype(exc)})")
-    return RetriableSinkError(f"OpenSearch at {where}: {type(exc).__name__} while {doing}")
-
-
-async def _cluster_info(client: AsyncOpenSearch, where: str) -> dict[str, Any]:
-    """``GET /``, every failure a :class:`FatalSinkError` (start-up and ``init`` only)."""
-    try:
-        info = await client.info()
-    except OsConnectionError as exc:
-        raise FatalSinkError(
-            f"OpenSearch at {where} is not reachable ({type(exc).__name__}); check STREAMPROC_OPENSEARCH__URL "
-            "and that the cluster runs"
-        ) from exc
-    except AuthenticationException as exc:
-        raise FatalSinkError(
-            f"OpenSearch at {where} refused the credentials (401); check "
-            "STREAMPROC_OPENSEARCH__USERNAME and STREAMPROC_OPENSEARCH__PASSWORD"
-        ) from exc
-    except AuthorizationException as exc:
-        raise FatalSinkError(
-            f"OpenSearch at {where} denied cluster info (403 {_etype(exc)}); the user needs "
-            "cluster:monitor/main and write permissions on the sink's indices"
-        ) from exc
-    except TransportError as exc:
-        raise FatalSinkError(
-            f"OpenSearch at {where} answered {exc.status_code} ({_etype(exc)}) to GET /; is this an OpenSearch cluster?"
-        ) from exc
-    version = info.get("version") if isinstance(info, dict) else None
-    if not isinstance(version, dict) or not version.get("number"):
-        raise FatalSinkError(f"the server at {where} does not answer like OpenSearch (no version in GET /)")
-    return info
-
-
-@dataclass
-class InitReport:
-    """What ``streamproc opensearch init`` installed."""
-
-    cluster: str
-    version: str
-    indices: dict[str, str]  # entity → index (or rollover alias)
-    templates: list[str]
-    policy: str
-    policy_result: str  # created | updated
-    aliases_created: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-async def _ensure_alias(client: AsyncOpenSearch, alias: str, where: str) -> bool:
-    """Create ``<alias>-000001`` as the write index of ``alias`` unless the alias exists; True if created."""
-    doing = f"bootstrapping rollover alias {alias}"
-    try:
-        if await client.indices.exists_alias(name=alias):
-            return False
-        if await client.indices.exists(index=alias):
-            raise FatalSinkError(
-                f"index {alias} exists as a plain index, so it cannot become a rollover alias; "
-                f"reindex it or remove its entity from sinks.opensearch.ism.entities"
-            )
-        _, first = rollover_index_names(alias)
-        await client.indices.create(index=first, body=bootstrap_index_body(alias))
-        return True
-    except TransportError as exc:
-        if exc.status_code == 400 and exc.error == "resource_already_exists_exception":
-            return False  # another worker bootstrapped it first
-        raise _transport_error(exc, where, doing) from exc
-
-
-async def _put_policy(client: AsyncOpenSearch, policy_id: str, body: dict[str, Any], where: str) -> str:
-    ism = client.plugins.index_management
-    doing = f"installing ISM policy {policy_id}"
-    try:
-        try:
-            current = await ism.get_policy(policy=policy_id)
-        except NotFoundError:
-            current = None
-        if current is None:
-            await ism.put_policy(policy=policy_id, body=body)
-            return "created"
-        params = {"if_seq_no": current["_seq_no"], "if_primary_term": current["_primary_term"]}
-        await ism.put_policy(policy=policy_id, body=body, params=params)
-        return "updated"
-    except TransportError as exc:
-        if exc.status_code == 400 and "no handler" in str(exc.info).lower():
-            raise FatalSinkError(f"OpenSearch at {where} has no ISM plugin (_plugins/_ism)") from exc
-        if exc.status_code == 409:
-            raise RetriableSinkError(f"ISM policy {policy_id} changed while {doing}; run again") from exc
-        raise _transport_error(exc, where, doing) from exc
-
-
-async def _install(
-    client: AsyncOpenSearch, spec: OpenSearchSpec, namespaces: Mapping[str, str | None], where: str, version: str
-) -> InitReport:
-    unknown = [e for e in (spec.entities if spec.entities != "all" else []) if e not in namespaces]
-    unknown += [e for e in spec.ism.entities if e not in namespaces and e not in unknown]
-    if unknown:
-        raise ConfigError(f"sinks.opensearch: {', '.join(unknown)} is not an entity of any source")
-    try:
-        indices = entity_indices(spec, namespaces)
-    except Unplannable as exc:
-        raise ConfigError(f"sinks.opensearch.index_template: {exc.reason}") from None
-    rolled = sorted({indices[e] for e in spec.ism.entities})
-    plain = sorted(set(indices.values()) - set(rolled))
-    templates: list[tuple[str, dict[str, Any]]] = []
-    if plain:
-        templates.append((spec.template_name, index_template_body(spec, plain)))
-    for alias in rolled:
-        templates.append((f"{spec.template_name}-rollover-{alias}", rollover_template_body(spec, alias)))
-    for name, body in templates:
-        try:
-            await client.indices.put_index_template(name=name, body=body)
-        except TransportError as exc:
-            raise _transport_error(exc, where, f"installing index template {name}") from exc
-    result = await _put_policy(client, spec.ism.policy_id, ism_policy_body(spec, rolled), where)
-    created = [alias for alias in rolled if await _ensure_alias(client, alias, where)]
-    return InitReport(where, version, indices, [n for n, _ in templates], spec.ism.policy_id, result, created)
-
-
-async def opensearch_init(
-    settings: OpenSearchSettings, spec: OpenSearchSpec, namespaces: Mapping[str, str | None]
-) -> InitReport:
-    """Install (or update — running it again is fine) the index templates, the ISM policy and the
-    rollover aliases of ``spec.ism.entities``. ``namespaces`` maps every source entity to its
-    namespace (``None`` when only a topic is configured)."""
-    where = _where(settings.url)
-    client = _client(settings)
-    try:
-        info = await _cluster_info(client, where)
-        return await _install(client, spec, namespaces, where, str(info["version"]["number"]))
-    finally:
-        await client.close()
 
 
 class OpenSearchSink(Sink):
@@ -268,7 +61,7 @@ class OpenSearchSink(Sink):
         self.settings = settings
         self.namespaces = dict(namespaces) if namespaces is not None else None
         self.create_missing = create_missing
-        self.where = _where(settings.url)
+        self.where = host_port(settings.url)
         self._client: AsyncOpenSearch | None = None
         self._aliases_ready: set[str] = set()
         self._index_names = IndexNames(spec)
@@ -280,11 +73,11 @@ class OpenSearchSink(Sink):
         return [plan_record(self.spec, r, self._index_names).as_plan() for r in records]
 
     async def start(self) -> None:
-        client = _client(self.settings)
+        client = make_client(self.settings)
         try:
-            info = await _cluster_info(client, self.where)
+            info = await cluster_info(client, self.where)
             if self.create_missing and self.namespaces is not None:
-                report = await _install(client, self.spec, self.namespaces, self.where, str(info["version"]["number"]))
+                report = await install(client, self.spec, self.namespaces, self.where, str(info["version"]["number"]))
                 self._aliases_ready.update(report.indices[e] for e in self.spec.ism.entities)
                 log.info(
                     "opensearch: installed templates %s and ISM policy %s (%s)",
@@ -332,9 +125,9 @@ class OpenSearchSink(Sink):
                 entries.append(((record, act), action_lines(self.spec, act, record.doc)))
         if skipped:
             log.info("opensearch: skipped %d truncate event(s); truncates are not applied", skipped)
-        rolled = {a.index for (r, a), _ in entries if r.entity in self.spec.ism.entities}
+        rolled = {a.index for (r, a), _ in entries if r.entity in self.spec.ism.entities and a.index is not None}
         for alias in sorted(rolled - self._aliases_ready):
-            await _ensure_alias(client, alias, self.where)
+            await ensure_alias(client, alias, self.where)
             self._aliases_ready.add(alias)
         stale = 0
         for chunk in chunks(entries, self.spec.max_bulk_records, self.spec.max_bulk_bytes, size=lambda e: len(e[1])):
@@ -355,7 +148,7 @@ class OpenSearchSink(Sink):
                     f"OpenSearch at {self.where} refused {doing} ({len(body)} bytes) as too large "
                     "(413); lower sinks.opensearch.max_bulk_bytes"
                 ) from exc
-            raise _transport_error(exc, self.where, doing, self.spec.backpressure_seconds) from exc
+            raise transport_error(exc, self.where, doing, self.spec.backpressure_seconds) from exc
         items = resp.get("items") if isinstance(resp, dict) else None
         if not isinstance(items, list) or len(items) != len(chunk):
             raise RetriableSinkError(

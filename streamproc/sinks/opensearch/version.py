@@ -3,7 +3,7 @@
 Every index or delete action carries ``version_type=external`` with :func:`version_of` the
 record's source position, so OpenSearch itself refuses a stale or repeated write with 409, which
 counts as done. :class:`Unplannable` is the error every planning step raises (here, and for index
-names and ids in ``opensearch_plan.py``) when a record cannot become an action; the record goes to
+names and ids in ``plan.py``) when a record cannot become an action; the record goes to
 the DLQ. No I/O here.
 """
 

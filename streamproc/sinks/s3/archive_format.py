@@ -17,14 +17,17 @@ import hashlib
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import fastavro
 import orjson
 
 from streamproc.jsonutil import dumps
 from streamproc.sinks.base import SinkRecord, utc_from_ms
-from streamproc.sinks.s3.layout import Rejected, S3ArchiveSpec, _prefix, sha256_hex
+from streamproc.sinks.s3.layout import Rejected, key_prefix, sha256_hex
+
+if TYPE_CHECKING:
+    from streamproc.config.sink_s3 import S3ArchiveSpec
 
 __all__ = [
     "ENVELOPE_SCHEMA",
@@ -108,7 +111,7 @@ def _row_size(row: dict[str, Any]) -> int:
 
 def object_key(spec: S3ArchiveSpec, entity: str, hour: str, topic: str, partition: int, first_offset: int) -> str:
     ext = "avro" if spec.format == "avro" else "jsonl.gz"
-    return f"{_prefix(spec.prefix, entity, hour)}{topic}+{partition}+{first_offset}.{ext}"
+    return f"{key_prefix(spec.prefix, entity, hour)}{topic}+{partition}+{first_offset}.{ext}"
 
 
 def sync_marker(key: str) -> bytes:
@@ -149,7 +152,9 @@ class ArchiveObject:
         return len(self.offsets)
 
 
-def _groups(spec: S3ArchiveSpec, records: Iterable[SinkRecord], rejected: list[Rejected]):
+def _groups(
+    spec: S3ArchiveSpec, records: Iterable[SinkRecord], rejected: list[Rejected]
+) -> dict[tuple[str, str, str, int], list[dict[str, Any]]]:
     groups: dict[tuple[str, str, str, int], list[dict[str, Any]]] = {}
     for r in records:
         try:

@@ -1,6 +1,6 @@
 """JavaScript's ``JSON.stringify`` emulated: documents as the Atlas triggers' JavaScript printed them.
 
-Used by the trigger-compatible S3 layout (``s3_layout``) for object bodies, SQS message bodies and
+Used by the trigger-compatible S3 layout (``layout.py``) for object bodies, SQS message bodies and
 non-string document ids. :func:`js_json` writes compact UTF-8 JSON with non-ASCII kept, integral
 numbers without ``.0`` and other floats as ECMAScript's Number::toString spells them
 (:func:`js_number`); orjson does the work, and integers beyond 64 bits or lone surrogates take an

@@ -1,8 +1,9 @@
-"""Pure layout of the S3 (+SQS) sinks: configuration models, object keys, parts, messages.
+"""Pure layout of the trigger-compatible S3 (+SQS) sink: object keys, parts, messages.
 
-No I/O here (boto3 lives in ``aws.py``, ``s3.py`` and ``s3_archive.py``, the archive encoding in
-``archive_format.py``, the progress markers in ``s3_markers.py``, the ``JSON.stringify``
-emulation in ``js_json.py``); ``write()`` and ``dry-run`` both use these functions.
+No I/O here (boto3 lives in ``aws.py``, ``trigger.py`` and ``archive.py``, the archive encoding
+in ``archive_format.py``, the progress markers in ``markers.py``, the ``JSON.stringify``
+emulation in ``js_json.py``; the ``sinks.s3_trigger`` / ``sinks.s3_archive`` models in
+``streamproc.config.sink_s3``); ``write()`` and ``dry-run`` both use these functions.
 
 Trigger-compatible mode reproduces what the Atlas triggers wrote: per change, the document as
 ``JSON.stringify`` printed it at ``<env><collection>/<documentId>-<sourceMillis>`` (split into
@@ -14,18 +15,16 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field
+from typing import TYPE_CHECKING, Any
 
 from streamproc.jsonutil import loads
 from streamproc.sinks.base import SinkRecord
 from streamproc.sinks.s3.js_json import js_json
 
+if TYPE_CHECKING:
+    from streamproc.config.sink_s3 import S3TriggerSpec
+
 __all__ = [
-    "S3TriggerEntity",
-    "S3TriggerSpec",
-    "S3ArchiveSpec",
     "MAX_PART_BYTES",
     "MAX_KEY_BYTES",
     "SQS_MAX_BYTES",
@@ -35,6 +34,7 @@ __all__ = [
     "Rejected",
     "Skipped",
     "document_id",
+    "key_prefix",
     "base_key",
     "split_utf8",
     "part_keys",
@@ -45,8 +45,6 @@ __all__ = [
     "trigger_actions",
     "sha256_hex",
 ]
-
-_STRICT = ConfigDict(extra="forbid")
 
 #: Parts of a trigger-compatible object are at most this many bytes (what the triggers used).
 MAX_PART_BYTES = 4_194_304
@@ -66,54 +64,6 @@ TRIGGER_OPERATIONS: dict[str, str] = {
 }
 
 
-class S3TriggerEntity(BaseModel):
-    model_config = _STRICT
-
-    collection: str | None = Field(default=None, description="Path segment; default: the entity name.")
-    queue: str | None = Field(default=None, description="SQS queue name or URL; none: S3 only.")
-
-
-class S3TriggerSpec(BaseModel):
-    """Trigger-compatible mode: one object per change at ``<env><collection>/<documentId>-<sourceMillis>``."""
-
-    model_config = _STRICT
-
-    bucket: str
-    env: str = Field(default="prod/", description="Key prefix, e.g. prod/ or dev/ for a shadow run.")
-    max_part_bytes: int = Field(default=MAX_PART_BYTES, ge=16)
-    entities: dict[str, S3TriggerEntity] = Field(default_factory=dict)
-
-    def collection(self, entity: str) -> str:
-        conf = self.entities.get(entity)
-        return (conf.collection if conf is not None and conf.collection else None) or entity
-
-    def queue(self, entity: str) -> str | None:
-        conf = self.entities.get(entity)
-        return conf.queue if conf is not None else None
-
-    def queues(self) -> list[str]:
-        """Every configured queue (name or URL), once, in configuration order."""
-        return list(dict.fromkeys(e.queue for e in self.entities.values() if e.queue))
-
-
-class S3ArchiveSpec(BaseModel):
-    """Archive mode: batched events per entity under ``<prefix>/<entity>/year=…/month=…/day=…/hour=…/``."""
-
-    model_config = _STRICT
-
-    bucket: str
-    prefix: str = "archive"
-    format: Literal["avro", "jsonl"] = "avro"
-    codec: Literal["deflate", "snappy", "null"] = "deflate"
-    max_records: int = Field(default=10_000, ge=1)
-    max_bytes: int = Field(default=64 * 1024 * 1024, ge=1)
-    max_seconds: float = Field(default=300.0, gt=0)
-    entities: list[str] | Literal["all"] = "all"
-
-    def wants(self, entity: str) -> bool:
-        return self.entities == "all" or entity in self.entities
-
-
 # --------------------------------------------------------------------------- keys and parts
 
 
@@ -131,14 +81,15 @@ def document_id(key: dict[str, Any]) -> str:
     return "_".join(_scalar_text(v) for v in key.values())
 
 
-def _prefix(*segments: str) -> str:
+def key_prefix(*segments: str) -> str:
+    """The segments joined by ``/`` with a trailing ``/`` (``""`` if none is left), no double slashes."""
     parts = [s.strip("/") for s in segments if s and s.strip("/")]
     return "/".join(parts) + "/" if parts else ""
 
 
 def base_key(env: str, collection: str, doc_id: str, source_ms: int) -> str:
     """``<env>/<collection>/<documentId>-<sourceMillis>``, joined without double slashes."""
-    return f"{_prefix(env, collection)}{doc_id}-{source_ms}"
+    return f"{key_prefix(env, collection)}{doc_id}-{source_ms}"
 
 
 def split_utf8(data: bytes, max_bytes: int) -> list[bytes]:
@@ -266,16 +217,16 @@ def plan_trigger(spec: S3TriggerSpec, record: SinkRecord) -> TriggerObject | Rej
     queue = spec.queue(entity)
     if queue:
         fifo = is_fifo(queue)
-        body = sqs_body(operation, spec.bucket, keys)
-        if len(body.encode()) > SQS_MAX_BYTES:
+        text = sqs_body(operation, spec.bucket, keys)
+        if len(text.encode()) > SQS_MAX_BYTES:
             return Rejected(record, f"SQS message longer than {SQS_MAX_BYTES} bytes ({len(keys)} parts)", "permanent")
         message = TriggerMessage(
             queue=queue,
             group_id=sqs_id(spec.collection(entity)) if fifo else None,
             dedup_id=sqs_id(base) if fifo else None,
-            body=body,
+            body=text,
         )
-    return TriggerObject(record, tuple(zip(keys, chunks)), message)
+    return TriggerObject(record, tuple(zip(keys, chunks, strict=True)), message)
 
 
 def trigger_actions(spec: S3TriggerSpec, item: TriggerObject | Rejected | Skipped) -> list[dict[str, Any]]:

@@ -3,7 +3,7 @@
 Each S3 sink keeps one small JSON object per (topic, partition) in its bucket and skips records at
 or below its ``offset``, so a redelivered batch writes no second object and sends no second SQS
 message. The archive sink also lists in ``pending`` the object keys a write is about to create.
-Pure: the markers are read and written by ``aws.py``; the other keys are laid out in ``s3_layout``.
+Pure: the markers are read and written by ``aws.py``; the other keys are laid out in ``layout.py``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from streamproc.jsonutil import dumps, loads
-from streamproc.sinks.s3.layout import _prefix
+from streamproc.sinks.s3.layout import key_prefix
 
 __all__ = ["Marker", "trigger_marker_key", "archive_marker_key"]
 
@@ -46,10 +46,10 @@ class Marker:
 def trigger_marker_key(env: str, topic: str, partition: int) -> str:
     """``<env>/_streamproc/offsets/<topic>/<partition>``: beside the collections, never listed
     by a ``<env>/<collection>/`` prefix."""
-    return f"{_prefix(env)}_streamproc/offsets/{topic}/{partition}"
+    return f"{key_prefix(env)}_streamproc/offsets/{topic}/{partition}"
 
 
 def archive_marker_key(prefix: str, topic: str, partition: int) -> str:
     """``_streamproc/archive-offsets/<prefix>/<topic>/<partition>``: outside the archive tree,
     so crawlers of ``<prefix>/`` see only data files."""
-    return f"_streamproc/archive-offsets/{_prefix(prefix)}{topic}/{partition}"
+    return f"_streamproc/archive-offsets/{key_prefix(prefix)}{topic}/{partition}"

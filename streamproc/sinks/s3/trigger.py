@@ -1,42 +1,38 @@
-"""The trigger-compatible S3 (+SQS) sink: boto3 I/O around the pure layout of ``s3_layout``.
+"""The trigger-compatible S3 (+SQS) sink: boto3 I/O around the pure layout of ``layout.py``.
 
 :class:`S3TriggerSink` (role ``s3``) writes one object per change (parts above
 ``max_part_bytes``), then one SQS message per change listing its parts — what the Atlas triggers
 produced. It keeps a small progress marker per (topic, partition) in the bucket and skips records
 at or below it, so a redelivered batch sends no second SQS message and writes no second object.
 Constructing the sink opens no connection; :meth:`start` connects and checks the bucket and
-queues. Blocking SDK calls run on the sink's own thread pool. Clients, error classification and
-the marker I/O come from ``aws.py``; the archive sink is in ``s3_archive.py``.
+queues. Blocking SDK calls run on the sink's own thread pool. Clients and the marker I/O come
+from ``aws.py``, error classification from ``errors.py``; the archive sink is in ``archive.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from streamproc.config.settings import AwsSettings
 from streamproc.errors import FatalSinkError, RetriableSinkError, SinkError
 from streamproc.sinks.base import SinkBatch, SinkRecord
-from streamproc.sinks.s3.aws import (
-    _NO_QUEUE,
-    _AwsSink,
-    _code_status,
-    _fail_once,
-    _gather,
-    _partitions,
-    _raise_for,
-    _worst,
+from streamproc.sinks.s3.aws import AwsSink, fail_once, highest_offsets
+from streamproc.sinks.s3.errors import (
+    NO_QUEUE_CODES,
     classify_error,
+    code_status,
+    gather_all,
+    raise_for,
+    worst_error,
 )
 from streamproc.sinks.s3.layout import (
     SQS_MAX_BYTES,
     Rejected,
-    S3TriggerSpec,
     Skipped,
     TriggerObject,
     is_fifo,
@@ -45,12 +41,16 @@ from streamproc.sinks.s3.layout import (
 )
 from streamproc.sinks.s3.markers import Marker, trigger_marker_key
 
+if TYPE_CHECKING:
+    from streamproc.config.settings import AwsSettings
+    from streamproc.config.sink_s3 import S3TriggerSpec
+
 __all__ = ["S3TriggerSink"]
 
 log = logging.getLogger("streamproc.sink.s3")
 
 
-class S3TriggerSink(_AwsSink):
+class S3TriggerSink(AwsSink):
     """Trigger-compatible objects and SQS messages (see the module docstring and docs/SINKS-S3.md)."""
 
     name = "s3"
@@ -64,8 +64,9 @@ class S3TriggerSink(_AwsSink):
         config: Config | None = None,
         concurrency: int = 16,
         sqs_retry_rounds: int = 3,
+        clients: Mapping[str, Any] | None = None,
     ) -> None:
-        super().__init__(aws, create_missing=create_missing, config=config, concurrency=concurrency)
+        super().__init__(aws, create_missing=create_missing, config=config, concurrency=concurrency, clients=clients)
         self.spec = spec
         self.bucket = spec.bucket
         self.sqs_retry_rounds = sqs_retry_rounds
@@ -94,16 +95,16 @@ class S3TriggerSink(_AwsSink):
                 await self.call(sqs.get_queue_attributes, QueueUrl=queue, AttributeNames=["QueueArn"])
                 return queue
             return (await self.call(sqs.get_queue_url, QueueName=queue))["QueueUrl"]
-        except Exception as exc:
-            missing = isinstance(exc, ClientError) and _code_status(exc)[0] in _NO_QUEUE
+        except Exception as exc:  # noqa: BLE001 - raise_for re-raises anything that is not botocore's
+            missing = isinstance(exc, ClientError) and code_status(exc)[0] in NO_QUEUE_CODES
             if not (missing and self.create_missing):
-                _raise_for(exc, "GetQueueUrl", FatalSinkError(f"SQS queue '{queue}' cannot be resolved"), queue=queue)
+                raise_for(exc, "GetQueueUrl", FatalSinkError(f"SQS queue '{queue}' cannot be resolved"), queue=queue)
         name = queue.rstrip("/").rsplit("/", 1)[-1]
         attrs = {"FifoQueue": "true"} if is_fifo(name) else {}
         try:
             url = (await self.call(sqs.create_queue, QueueName=name, Attributes=attrs))["QueueUrl"]
-        except Exception as exc:
-            _raise_for(exc, "CreateQueue", FatalSinkError(f"cannot create SQS queue '{queue}'"), queue=queue)
+        except Exception as exc:  # noqa: BLE001 - raise_for re-raises anything that is not botocore's
+            raise_for(exc, "CreateQueue", FatalSinkError(f"cannot create SQS queue '{queue}'"), queue=queue)
         log.info("%s: created queue %s", self.name, name)
         return url
 
@@ -118,7 +119,7 @@ class S3TriggerSink(_AwsSink):
         if not records:
             return
         items, markers = await asyncio.gather(  # independent: plan on the pool while the markers load
-            self.call(self._plan_all, records), self.read_markers(_partitions(records), self._marker_key)
+            self.call(self._plan_all, records), self.read_markers(highest_offsets(records), self._marker_key)
         )
         todo: list[TriggerObject] = []
         done: set[int] = set()  # id(record) of records finished without a failure
@@ -127,7 +128,7 @@ class S3TriggerSink(_AwsSink):
             if isinstance(item, Skipped) or r.offset <= markers[(r.topic, r.partition)].offset:
                 done.add(id(r))
             elif isinstance(item, Rejected):
-                _fail_once(batch, r, item.reason, item.error_class)
+                fail_once(batch, r, item.reason, item.error_class)
             else:
                 todo.append(item)
 
@@ -147,12 +148,12 @@ class S3TriggerSink(_AwsSink):
         results = await self.put_many([(k, b, "application/json") for _, k, b in flat])
         errors = [r for r in results if isinstance(r, SinkError)]
         if errors:
-            raise _worst(errors)  # type: ignore[misc]
+            raise worst_error(errors)  # type: ignore[misc]
         rejected: set[int] = set()
-        for (item, _, _), res in zip(flat, results):
+        for (item, _, _), res in zip(flat, results, strict=True):
             if res is None and id(item.record) not in rejected:
                 rejected.add(id(item.record))
-                _fail_once(batch, item.record, f"S3 rejected an object of entity '{item.record.entity}'")
+                fail_once(batch, item.record, f"S3 rejected an object of entity '{item.record.entity}'")
         stored = [item for item in todo if id(item.record) not in rejected]
         for item in stored:
             if item.message is None:
@@ -165,7 +166,7 @@ class S3TriggerSink(_AwsSink):
             if item.message is not None:
                 per_queue.setdefault(item.message.queue, []).append(item)
         results = await asyncio.gather(*(self._send_queue(batch, q, items, done) for q, items in per_queue.items()))
-        return _worst(e for e in results if e is not None)
+        return worst_error(e for e in results if e is not None)
 
     async def _send_queue(
         self, batch: SinkBatch, queue: str, items: list[TriggerObject], done: set[int]
@@ -195,7 +196,7 @@ class S3TriggerSink(_AwsSink):
         entries = [_entry(str(i), item) for i, item in enumerate(items)]
         try:
             resp = await self.call(sqs.send_message_batch, QueueUrl=url, Entries=entries)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - classify_error re-raises anything that is not botocore's
             err = classify_error(exc, "SendMessageBatch", queue=queue)
             if err is not None:
                 return items, err
@@ -206,7 +207,7 @@ class S3TriggerSink(_AwsSink):
         for bad in resp.get("Failed") or ():
             item = items[int(bad["Id"])]
             if bad.get("SenderFault"):
-                _fail_once(batch, item.record, f"SQS rejected the message ({bad.get('Code', 'unknown')})")
+                fail_once(batch, item.record, f"SQS rejected the message ({bad.get('Code', 'unknown')})")
             else:
                 retry.append(item)
         return retry, None
@@ -221,12 +222,12 @@ class S3TriggerSink(_AwsSink):
             entry.pop("Id")
             try:
                 await self.call(sqs.send_message, QueueUrl=url, **entry)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - classify_error re-raises anything that is not botocore's
                 err = classify_error(exc, "SendMessage", queue=queue)
                 if err is not None:
                     return [], err
-                code = _code_status(exc)[0] if isinstance(exc, ClientError) else type(exc).__name__
-                _fail_once(batch, item.record, f"SQS rejected the message ({code})")
+                code = code_status(exc)[0] if isinstance(exc, ClientError) else type(exc).__name__
+                fail_once(batch, item.record, f"SQS rejected the message ({code})")
                 continue
             done.add(id(item.record))
         return [], None
@@ -249,7 +250,7 @@ class S3TriggerSink(_AwsSink):
                 targets[tp] = last
         writes = [self.write_marker(self._marker_key(t, p), Marker(off)) for (t, p), off in targets.items()]
         try:
-            await _gather(writes)
+            await gather_all(writes)
         except SinkError:
             if complete:
                 raise  # otherwise the caller raises the error that made the batch incomplete

@@ -1,19 +1,19 @@
-"""Pure planning of the warehouse sink: configuration models and the planner of tables and rows.
+"""Pure planning of the warehouse sink: the planner of tables and rows, and the column and
+identifier rules the ``sinks.warehouse`` models check.
 
-:class:`WarehouseSpec` (``sinks.warehouse``) names the schema and, per entity, the table, its
-typed columns (document path → :data:`ColumnType`), the delete mode and optionally the key.
-:func:`table_plan` turns an entity's config and key fields into a :class:`TablePlan`;
-:class:`WarehousePlanner` keeps one per entity and builds each record's row. No I/O here
-(psycopg / DuckDB live in ``warehouse.py``); ``write()`` and ``dry-run`` both use these
-functions. The table layout and rows are in ``warehouse_rows.py``, value conversion in
-``warehouse_types.py``, the SQL text in ``warehouse_sql.py``.
+``WarehouseSpec`` (``sinks.warehouse``, in ``streamproc.config.sink_warehouse``) names the
+schema and, per entity, the table, its typed columns (document path → ``ColumnType``), the
+delete mode and optionally the key. :func:`table_plan` turns an entity's config and key fields
+into a :class:`TablePlan`; :class:`WarehousePlanner` keeps one per entity and builds each
+record's row. No I/O here (psycopg / DuckDB live in ``postgres.py`` / ``duckdb.py``);
+``write()`` and ``dry-run`` both use these functions. The table layout and rows are in
+``rows.py``, value conversion in ``types.py``, the SQL text in ``sql.py``.
 """
 
 from __future__ import annotations
 
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from streamproc.sinks.base import SinkRecord
 from streamproc.sinks.warehouse.rows import (
@@ -26,102 +26,45 @@ from streamproc.sinks.warehouse.rows import (
 )
 from streamproc.sinks.warehouse.types import ColumnType, Dialect
 
+if TYPE_CHECKING:
+    from streamproc.config.sink_warehouse import WarehouseColumn, WarehouseSpec, WarehouseTable
+
 __all__ = [
-    "WarehouseColumn",
-    "WarehouseTable",
-    "WarehouseSpec",
+    "MAX_IDENT_BYTES",
+    "check_ident",
     "column_name",
     "column_type",
+    "split_columns",
+    "column_clashes",
     "table_plan",
     "WarehousePlanner",
 ]
 
-_STRICT = ConfigDict(extra="forbid")
-_MAX_IDENT_BYTES = 63
+#: PostgreSQL truncates longer identifiers (UTF-8 bytes).
+MAX_IDENT_BYTES = 63
 
 
-def _check_ident(name: str, what: str) -> str:
-    if not name or "\x00" in name or len(name.encode()) > _MAX_IDENT_BYTES:
-        raise ValueError(f"{what} must be 1–{_MAX_IDENT_BYTES} bytes without NUL")
+def check_ident(name: str, what: str) -> str:
+    """``name`` when it is a usable identifier (1–63 bytes, no NUL); ``ValueError`` naming ``what`` otherwise."""
+    if not name or "\x00" in name or len(name.encode()) > MAX_IDENT_BYTES:
+        raise ValueError(f"{what} must be 1–{MAX_IDENT_BYTES} bytes without NUL")
     return name
 
 
-class WarehouseColumn(BaseModel):
-    model_config = _STRICT
-
-    type: ColumnType
-    name: str | None = Field(default=None, description="Default: the path with '.' → '_'.")
-
-
-class WarehouseTable(BaseModel):
-    model_config = _STRICT
-
-    table: str | None = Field(default=None, description="Default: the entity name.")
-    columns: dict[str, ColumnType | WarehouseColumn] = Field(
-        default_factory=dict, description="Typed columns: document path (dotted) → SQL type."
-    )
-    deletes: Literal["soft", "hard"] = "soft"
-    key: list[str] | None = Field(
-        default=None, description="Key fields (default: those of record.key); when given the table is created at start."
-    )
-
-    @field_validator("table")
-    @classmethod
-    def _table_name(cls, v: str | None) -> str | None:
-        return None if v is None else _check_ident(v, "table name")
-
-    @model_validator(mode="after")
-    def _column_names(self) -> WarehouseTable:
-        seen: dict[str, str] = {}
-        for path, col in self.columns.items():
-            if not path or any(not seg or "[" in seg or seg == "*" for seg in path.split(".")):
-                raise ValueError(f"column path {path!r}: dotted segments only (no arrays, no wildcards)")
-            name = column_name(path, col)
-            _check_ident(name, f"column name of {path!r}")
-            if name in SYSTEM_COLUMNS:
-                raise ValueError(f"column name {name!r} is reserved for the system columns")
-            if name in seen:
-                raise ValueError(f"columns {seen[name]!r} and {path!r} both map to column {name!r}")
-            seen[name] = path
-        for field in self.key or ():
-            _check_ident(field, "key field")
-        if self.key:
-            clash = _clashes(*_columns(tuple(self.key), self.columns))
-            if clash:
-                raise ValueError(f"key field(s) {clash} clash with system or configured columns")
-        return self
-
-
-class WarehouseSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    db_schema: str = Field(default="public", alias="schema")
-    entities: dict[str, WarehouseTable] | Literal["all"] = "all"
-
-    @field_validator("db_schema")
-    @classmethod
-    def _schema_name(cls, v: str) -> str:
-        return _check_ident(v, "schema")
-
-    def table_config(self, entity: str) -> WarehouseTable | None:
-        """The entity's table config; ``None`` when the sink does not write this entity."""
-        if self.entities == "all":
-            return WarehouseTable()
-        return self.entities.get(entity)
-
-
 def column_name(path: str, col: ColumnType | WarehouseColumn) -> str:
-    if isinstance(col, WarehouseColumn) and col.name:
+    """The column of a configured path: its ``name``, else the path with ``.`` → ``_``."""
+    if not isinstance(col, str) and col.name:
         return col.name
     return path.replace(".", "_")
 
 
 def column_type(col: ColumnType | WarehouseColumn) -> str:
-    return col.type if isinstance(col, WarehouseColumn) else col
+    """The SQL type of a configured column (a type name alone, or a column with ``type``)."""
+    return col if isinstance(col, str) else col.type
 
 
-def _columns(
-    key_fields: tuple[str, ...], columns: dict[str, ColumnType | WarehouseColumn]
+def split_columns(
+    key_fields: tuple[str, ...], columns: Mapping[str, ColumnType | WarehouseColumn]
 ) -> tuple[tuple[Column, ...], tuple[Column, ...]]:
     """(key columns, other configured columns): a key field listed in ``columns`` takes its type and name."""
     configured = dict(columns)
@@ -133,7 +76,7 @@ def _columns(
     return tuple(key_cols), cols
 
 
-def _clashes(key_cols: tuple[Column, ...], cols: tuple[Column, ...]) -> list[str]:
+def column_clashes(key_cols: tuple[Column, ...], cols: tuple[Column, ...]) -> list[str]:
     """Column names that the key gives twice or shares with a system or configured column."""
     names = [c.name for c in key_cols + cols]
     return sorted({n for n in names if n in SYSTEM_COLUMNS or names.count(n) > 1})
@@ -143,15 +86,15 @@ def table_plan(spec: WarehouseSpec, entity: str, cfg: WarehouseTable, key_fields
     """The table of ``entity`` keyed by ``key_fields``; :class:`RecordRejected` if they clash."""
     name = cfg.table or entity
     try:
-        _check_ident(name, "table name")
+        check_ident(name, "table name")
         for f in key_fields:
-            _check_ident(f, "key field")
+            check_ident(f, "key field")
     except ValueError as exc:
         raise RecordRejected(f"entity {entity!r}: {exc}", "invalid") from None
     if not key_fields:
         raise RecordRejected(f"entity {entity!r}: record has no key fields", "invalid")
-    key_cols, cols = _columns(key_fields, cfg.columns)
-    clash = _clashes(key_cols, cols)
+    key_cols, cols = split_columns(key_fields, cfg.columns)
+    clash = column_clashes(key_cols, cols)
     if clash:
         raise RecordRejected(
             f"table {spec.db_schema}.{name}: key field(s) {clash} clash with system or configured columns",

@@ -14,8 +14,8 @@ Table layout (one table per entity, ``<schema>.<table>``)::
 Invariants: every value in a row derives from the record (never the clock); a value that does
 not convert to its column type raises :class:`RecordRejected` whose reason names the column and
 the type, never the value; identifiers are always double-quoted (case kept, ``"`` doubled).
-No I/O here; values are converted by ``warehouse_types.py``, tables are chosen by
-``warehouse_plan.py`` and the SQL text is in ``warehouse_sql.py``.
+No I/O here; values are converted by ``types.py``, tables are chosen by ``plan.py`` and the SQL
+text is in ``sql.py``.
 """
 
 from __future__ import annotations
@@ -208,4 +208,4 @@ def _json_value(v: Any, sql_type: str | None) -> Any:
 def row_json(row: PlannedRow) -> dict[str, Any]:
     """The row as JSON-able column values (what ``dry-run`` prints)."""
     types = [c.type for c in row.table.key + row.table.columns] + ["doc", None, None, None]
-    return {name: _json_value(v, t) for name, v, t in zip(row.table.load_columns, row.values, types)}
+    return {name: _json_value(v, t) for name, v, t in zip(row.table.load_columns, row.values, types, strict=True)}

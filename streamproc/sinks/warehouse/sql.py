@@ -4,7 +4,7 @@ DDL (schema, table, added columns), the temporary staging table and its load (``
 PostgreSQL, columnar ``INSERT … unnest`` for DuckDB), and the guarded merge: the newest staged row
 per key is upserted, or hard-deleted, only over a row with an older ``_src_position``, so a
 retried or redelivered batch changes nothing. Identifiers are always double-quoted
-(:func:`~streamproc.sinks.warehouse.rows.quote_ident`). No I/O here; ``warehouse.py`` runs it.
+(:func:`~streamproc.sinks.warehouse.rows.quote_ident`). No I/O here; ``postgres.py`` and ``duckdb.py`` run it.
 
 Staging: PostgreSQL keeps one temporary table per target table and connection
 (:func:`stage_name`, created once, ``ON COMMIT DELETE ROWS`` empties it at every commit), so a
@@ -77,7 +77,7 @@ def stage_name(table: TablePlan) -> str:
 def create_stage_sql(table: TablePlan, d: Dialect, stage: str = STAGE_TABLE) -> str:
     """PostgreSQL: a temporary table kept for the session and emptied at every commit; DuckDB:
     a temporary table replaced by every merge."""
-    cols = ", ".join(f"{quote_ident(n)} {t}" for n, t in zip(table.load_columns, table.load_types(d)))
+    cols = ", ".join(f"{quote_ident(n)} {t}" for n, t in zip(table.load_columns, table.load_types(d), strict=True))
     if d.name == "postgres":
         return f"CREATE TEMP TABLE IF NOT EXISTS {stage} ({cols}) ON COMMIT DELETE ROWS"
     return f"CREATE OR REPLACE TEMP TABLE {stage} ({cols})"
@@ -90,7 +90,7 @@ def copy_stage_sql(table: TablePlan, stage: str = STAGE_TABLE) -> str:
 def insert_stage_sql(table: TablePlan, d: Dialect, stage: str = STAGE_TABLE) -> str:
     """Columnar load: one list parameter per column, zipped by ``unnest`` (DuckDB)."""
     parts = []
-    for i, (name, t) in enumerate(zip(table.load_columns, table.load_types(d)), start=1):
+    for i, t in enumerate(table.load_types(d), start=1):
         if t == "JSON":
             parts.append(f"unnest(${i}::VARCHAR[])::JSON")
         else:

@@ -5,7 +5,7 @@ Python value the database driver stores for it (jsonb as JSON text, timestamps a
 …) and raises :class:`ConversionError` naming the problem, never the value. :class:`Dialect`
 holds what differs between PostgreSQL and DuckDB (type names, numeric limits, NUL in JSON).
 :func:`encode_position` turns a source position into the integer array of ``_src_position``.
-No I/O here; the rows are built in ``warehouse_rows.py``.
+No I/O here; the rows are built in ``rows.py``.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ import pytest
 from opensearchpy import AsyncOpenSearch
 
 from streamproc.config.settings import OpenSearchSettings
+from streamproc.config.sink_opensearch import OpenSearchSpec
 from streamproc.dev.opensearch_fake import OpenSearchFake
 from streamproc.errors import (
     ConfigError,
@@ -22,8 +23,8 @@ from streamproc.errors import (
     SinkBackpressure,
 )
 from streamproc.sinks.base import SinkBatch, SinkRecord
-from streamproc.sinks.opensearch.plan import OpenSearchSpec
-from streamproc.sinks.opensearch.sink import OpenSearchSink, opensearch_init
+from streamproc.sinks.opensearch.admin import opensearch_init
+from streamproc.sinks.opensearch.sink import OpenSearchSink
 from streamproc.sinks.opensearch.version import version_of
 from tests.services.docker import docker_available
 

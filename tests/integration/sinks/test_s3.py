@@ -13,20 +13,16 @@ import fastavro
 import pytest
 from botocore.exceptions import ClientError
 
+from streamproc.cli.parity import run_parity
+from streamproc.config.sink_s3 import S3ArchiveSpec, S3TriggerEntity, S3TriggerSpec
 from streamproc.errors import FatalSinkError, RetriableSinkError
 from streamproc.jsonutil import dumps
 from streamproc.sinks.base import SinkBatch, SinkRecord, record_from_message
 from streamproc.sinks.s3.archive import S3ArchiveSink
 from streamproc.sinks.s3.aws import boto_config
 from streamproc.sinks.s3.js_json import js_json
-from streamproc.sinks.s3.layout import (
-    MAX_PART_BYTES,
-    S3ArchiveSpec,
-    S3TriggerEntity,
-    S3TriggerSpec,
-)
+from streamproc.sinks.s3.layout import MAX_PART_BYTES
 from streamproc.sinks.s3.markers import Marker, archive_marker_key
-from streamproc.sinks.s3.parity import run_parity
 from streamproc.sinks.s3.trigger import S3TriggerSink
 from tests.services.moto import MotoService, unique_name
 
@@ -625,20 +621,28 @@ def test_two_changes_of_one_document_in_one_millisecond_leave_the_later_one(
     assert json.loads(body) == versions[-1]
 
 
-def test_archive_delete_with_per_key_errors_is_retried_not_ignored(aws_settings: Any) -> None:
+class FakeS3RefusesDeletes:
+    """A real S3 client whose DeleteObjects answers 200 with an AccessDenied error for every key."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    def delete_objects(self, **kw: Any) -> dict:
+        return {"Errors": [{"Key": o["Key"], "Code": "AccessDenied"} for o in kw["Delete"]["Objects"]]}
+
+
+def test_archive_delete_with_per_key_errors_is_retried_not_ignored(moto_server: MotoService) -> None:
     """DeleteObjects answers 200 with per-key errors; a stale object left behind would hold records
     twice, so the write must fail (and be retried) rather than clear the marker's pending keys."""
-    sink = archive_sink(aws_settings)
-    real = sink.client("s3")
-
-    class RefusesDeletes:
-        def __getattr__(self, name: str) -> Any:
-            return getattr(real, name)
-
-        def delete_objects(self, **kw: Any) -> dict:
-            return {"Errors": [{"Key": o["Key"], "Code": "AccessDenied"} for o in kw["Delete"]["Objects"]]}
-
-    sink._clients["s3"] = RefusesDeletes()
+    s3 = FakeS3RefusesDeletes(moto_server.client("s3"))
+    spec = S3ArchiveSpec(bucket=unique_name("lake"))
+    sink = S3ArchiveSink(spec, moto_server.aws_settings(), create_missing=True, config=FAST, clients={"s3": s3})
+    run(sink.start())
+    marker_key = archive_marker_key(spec.prefix, "streamproc.events.reservations", 0)
+    s3.put_object(Bucket=spec.bucket, Key=marker_key, Body=Marker(-1, ("archive/stale.avro",)).encode())
     with pytest.raises(RetriableSinkError, match="1 keys not deleted \\(AccessDenied\\)"):
-        run(sink._delete(["archive/stale.avro"]))
+        run(write(sink, [rec(0)]))
     run(sink.stop())

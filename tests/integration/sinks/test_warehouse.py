@@ -18,9 +18,11 @@ from psycopg.rows import dict_row
 from pydantic import SecretStr
 
 from streamproc.config.settings import WarehouseSettings
+from streamproc.config.sink_warehouse import WarehouseSpec
 from streamproc.errors import FatalSinkError, RetriableSinkError
 from streamproc.sinks.base import SinkBatch, SinkRecord
-from streamproc.sinks.warehouse.plan import WarehouseSpec, table_plan
+from streamproc.sinks.warehouse.plan import table_plan
+from streamproc.sinks.warehouse.postgres import PostgresBackend
 from streamproc.sinks.warehouse.sink import WarehouseSink
 from streamproc.sinks.warehouse.sql import create_schema_sql, create_table_sql
 from streamproc.sinks.warehouse.types import DUCKDB, POSTGRES
@@ -47,7 +49,7 @@ def query(dsn: str, sql: str, params: list[Any] | None = None) -> list[dict[str,
             if cur.description is None:
                 return []
             names = [d[0] for d in cur.description]
-            return [dict(zip(names, r)) for r in cur.fetchall()]
+            return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
         finally:
             con.close()
     with psycopg.connect(dsn, autocommit=True, row_factory=dict_row) as conn:
@@ -90,9 +92,11 @@ def order(
     return rec(op, id_, position, {"id": id_, "total": total, "status": status})
 
 
-def make_sink(dsn: str, entities: Any = None, schema: str = "bi") -> WarehouseSink:
+def make_sink(
+    dsn: str, entities: Any = None, schema: str = "bi", backend: PostgresBackend | None = None
+) -> WarehouseSink:
     spec = WarehouseSpec.model_validate({"schema": schema, "entities": entities or {"orders": ORDERS}})
-    return WarehouseSink(spec, WarehouseSettings(dsn=SecretStr(dsn)))
+    return WarehouseSink(spec, WarehouseSettings(dsn=SecretStr(dsn)), backend=backend)
 
 
 async def write(sink: WarehouseSink, *records: SinkRecord) -> SinkBatch:
@@ -302,17 +306,18 @@ def test_postgres_keeps_one_stage_table_per_table_and_connection(postgres_databa
     dsn = postgres_database()
 
     async def go() -> None:
-        sink = make_sink(dsn, entities={"orders": ORDERS, "users": {}})
+        backend = PostgresBackend(dsn)
+        sink = make_sink(dsn, entities={"orders": ORDERS, "users": {}}, backend=backend)
         await sink.start()
-        backend: Any = sink._backend
 
         async def stages() -> list[tuple[str, int, int]]:
-            cur = await backend._conn.execute(
-                "SELECT relname, oid FROM pg_class WHERE relnamespace = pg_my_temp_schema() AND relkind = 'r' ORDER BY 1"
+            cur = await backend.connection.execute(
+                "SELECT relname, oid FROM pg_class "
+                "WHERE relnamespace = pg_my_temp_schema() AND relkind = 'r' ORDER BY 1"
             )
             out = []
             for name, oid in await cur.fetchall():
-                (count,) = await (await backend._conn.execute(f"SELECT count(*) FROM {name}")).fetchone()
+                (count,) = await (await backend.connection.execute(f"SELECT count(*) FROM {name}")).fetchone()
                 out.append((name, oid, count))
             return out
 

@@ -1,5 +1,5 @@
 """SinkRunner: retries, backoff, circuit breaker, backpressure, byte/count limits, DLQ hand-off.
-The sink here is a scripted test double (the real sinks are tested against real services)."""
+The sink here is a scripted fake (the real sinks are tested against real services)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from streamproc.errors import FatalSinkError, RetriableSinkError, SinkBackpressu
 from streamproc.jsonutil import dumps
 from streamproc.runtime.metrics import SinkMetrics
 from streamproc.sinks.base import Sink, SinkBatch, record_from_message
-from streamproc.sinks.runner import Backoff, CircuitBreaker, SinkRunner, chunks
+from streamproc.sinks.runner import SinkRunner, chunks
 
 
 def rec(i: int, entity: str = "users", size: int = 0, op: str = "insert"):
@@ -30,7 +30,9 @@ def rec(i: int, entity: str = "users", size: int = 0, op: str = "insert"):
     return record_from_message(f"p.events.{entity}", 0, i, dumps({"_id": str(i)}), value)
 
 
-class ScriptedSink(Sink):
+class FakeScriptedSink(Sink):
+    """Raises the scripted exceptions from successive ``write()`` calls, then writes (failing ``fail_ids``)."""
+
     name = "scripted"
 
     def __init__(self, script=(), fail_ids=()):
@@ -83,7 +85,7 @@ def runner(sink, **conf):
 
 
 def test_transient_failures_are_retried_until_written_and_partitions_paused_meanwhile():
-    sink = ScriptedSink([RetriableSinkError("down"), RetriableSinkError("down"), None])
+    sink = FakeScriptedSink([RetriableSinkError("down"), RetriableSinkError("down"), None])
     r, sleeps, dead, paused = runner(sink)
     written = asyncio.run(r.deliver([rec(i) for i in range(5)]))
     assert written == 5
@@ -96,7 +98,7 @@ def test_transient_failures_are_retried_until_written_and_partitions_paused_mean
 
 
 def test_breaker_opens_after_threshold_and_waits_before_probing():
-    sink = ScriptedSink([RetriableSinkError("down")] * 4 + [None])
+    sink = FakeScriptedSink([RetriableSinkError("down")] * 4 + [None])
     r, sleeps, _, _ = runner(sink, breaker_failures=3, breaker_reset=5.0)
     asyncio.run(r.deliver([rec(1)]))
     # After the third consecutive failure the breaker is open: the runner waits ~reset before the probe.
@@ -108,7 +110,7 @@ def test_breaker_opens_after_threshold_and_waits_before_probing():
 
 
 def test_backpressure_waits_at_least_retry_after_without_opening_the_breaker():
-    sink = ScriptedSink([SinkBackpressure("429", retry_after=1.5), None])
+    sink = FakeScriptedSink([SinkBackpressure("429", retry_after=1.5), None])
     r, sleeps, _, _ = runner(sink)
     asyncio.run(r.deliver([rec(1)]))
     assert sleeps and sleeps[0] >= 1.5
@@ -116,7 +118,7 @@ def test_backpressure_waits_at_least_retry_after_without_opening_the_breaker():
 
 
 def test_fatal_error_propagates_without_retry():
-    sink = ScriptedSink([FatalSinkError("bucket 'b' does not exist")])
+    sink = FakeScriptedSink([FatalSinkError("bucket 'b' does not exist")])
     r, sleeps, _, _ = runner(sink)
     with pytest.raises(FatalSinkError, match="bucket 'b'"):
         asyncio.run(r.deliver([rec(1)]))
@@ -124,14 +126,14 @@ def test_fatal_error_propagates_without_retry():
 
 
 def test_unexpected_error_propagates():
-    sink = ScriptedSink([KeyError("bug")])
+    sink = FakeScriptedSink([KeyError("bug")])
     r, _, _, _ = runner(sink)
     with pytest.raises(KeyError):
         asyncio.run(r.deliver([rec(1)]))
 
 
 def test_permanent_record_failures_go_to_dead_letter_and_the_rest_is_written():
-    sink = ScriptedSink(fail_ids={2})
+    sink = FakeScriptedSink(fail_ids={2})
     r, _, dead, _ = runner(sink)
     assert asyncio.run(r.deliver([rec(i) for i in range(4)])) == 3
     assert [(f.record.offset, f.reason, name) for f, name in dead] == [(2, "field 'x' has the wrong type", "scripted")]
@@ -148,7 +150,7 @@ def test_permanent_record_failures_go_to_dead_letter_and_the_rest_is_written():
 
 
 def test_failures_of_a_failed_attempt_are_not_kept_for_the_retry():
-    class FailThenRaise(ScriptedSink):
+    class FakeFailThenRaise(FakeScriptedSink):
         async def write(self, batch):
             self.calls.append([r.offset for r in batch.records])
             if len(self.calls) == 1:
@@ -156,14 +158,14 @@ def test_failures_of_a_failed_attempt_are_not_kept_for_the_retry():
                 raise RetriableSinkError("down")
             self.written.extend(r.offset for r in batch.records)
 
-    sink = FailThenRaise()
+    sink = FakeFailThenRaise()
     r, _, dead, _ = runner(sink)
     asyncio.run(r.deliver([rec(1), rec(2)]))
     assert dead == [] and sink.written == [1, 2]
 
 
 def test_records_the_sink_does_not_want_are_not_written():
-    sink = ScriptedSink()
+    sink = FakeScriptedSink()
     r, _, _, _ = runner(sink)
     assert asyncio.run(r.deliver([rec(1), rec(2, entity="ignored"), rec(3)])) == 2
     assert sink.calls == [[1, 3]]
@@ -189,33 +191,11 @@ def test_chunks_weighs_items_with_the_given_size():
 
 
 def test_runner_sends_byte_limited_chunks_to_the_sink():
-    sink = ScriptedSink()
+    sink = FakeScriptedSink()
     records = [rec(i, size=1000) for i in range(6)]
     r, _, _, _ = runner(sink, batch_bytes=records[0].size * 2)
     asyncio.run(r.deliver(records))
     assert sink.calls == [[0, 1], [2, 3], [4, 5]]
-
-
-def test_backoff_grows_to_the_maximum_with_jitter():
-    b = Backoff(0.5, 4.0, random.Random(3))
-    for attempt, full in enumerate([0.5, 1, 2, 4, 4, 4]):
-        d = b.delay(attempt)
-        assert full / 2 <= d <= full
-
-
-def test_breaker_half_open_probe_failure_reopens():
-    now = [0.0]
-    cb = CircuitBreaker(2, 10.0, clock=lambda: now[0])
-    cb.failure()
-    assert cb.state == "closed"
-    cb.failure()
-    assert cb.state == "open" and cb.wait_time() == 10.0
-    now[0] = 10.0
-    assert cb.state == "half_open" and cb.wait_time() == 0
-    cb.failure()
-    assert cb.state == "open"
-    cb.success()
-    assert cb.state == "closed"
 
 
 def test_clean_event_parsing_rejects_poison_without_values():

@@ -1,4 +1,6 @@
-"""Pure parts of ``streamproc parity``: URLs, object names, --since, usage errors (exit 2). No network."""
+"""``streamproc parity`` without a network: URLs, object names, --since, usage errors (exit 2) —
+the comparison of ``streamproc.sinks.s3.parity`` and the command of ``streamproc.cli.parity``
+over a fake S3 client."""
 
 from __future__ import annotations
 
@@ -7,17 +9,16 @@ import json
 
 import pytest
 
+from streamproc.cli.parity import add_arguments, run_parity
 from streamproc.errors import ConfigError
 from streamproc.sinks.s3.parity import (
     ParityReport,
     S3Url,
-    add_arguments,
     parse_object_name,
     parse_s3_url,
     parse_since,
-    run_parity,
 )
-from tests.unit.sinks.aws_errors import client_error
+from tests.unit.sinks.s3.aws_errors import client_error
 
 
 def test_parse_s3_url() -> None:
@@ -83,24 +84,24 @@ def test_usage_errors_exit_2_before_touching_s3(
 
 
 def report(**kw) -> ParityReport:
-    base = dict(
-        left="s3://b/prod/x/",
-        right="s3://b/dev/x/",
-        left_documents=0,
-        right_documents=0,
-        left_objects=0,
-        right_objects=0,
-        left_unrecognised=0,
-        right_unrecognised=0,
-        pairs=0,
-        matches=0,
-        mismatches=0,
-        missing_left=0,
-        missing_right=0,
-        match_rate=0.0,
-        threshold=99.9,
-        since_ms=None,
-    )
+    base = {
+        "left": "s3://b/prod/x/",
+        "right": "s3://b/dev/x/",
+        "left_documents": 0,
+        "right_documents": 0,
+        "left_objects": 0,
+        "right_objects": 0,
+        "left_unrecognised": 0,
+        "right_unrecognised": 0,
+        "pairs": 0,
+        "matches": 0,
+        "mismatches": 0,
+        "missing_left": 0,
+        "missing_right": 0,
+        "match_rate": 0.0,
+        "threshold": 99.9,
+        "since_ms": None,
+    }
     return ParityReport(**{**base, **kw})
 
 
