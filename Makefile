@@ -1,6 +1,6 @@
 # Two commands do everything on a fresh machine (Python 3.11, no Docker):
 #   make demo   set up .venv, start the embedded broker, run the generated demo, print a report
-#   make test   set up .venv, run the whole test suite (starts the services the tests need)
+#   make test   set up .venv, lint (ruff) and type-check (mypy), run the whole test suite (starts the services)
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -8,12 +8,14 @@ STAMP := $(VENV)/.installed
 
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: setup services demo test unit integration bench bench-sinks dev clean
+.PHONY: setup services demo test lint unit integration bench bench-sinks dev clean
 
-$(STAMP): pyproject.toml
+# constraints.txt pins every package to the tested version (regenerate it with pip freeze when
+# pyproject.toml's dependencies change)
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -28,8 +30,14 @@ services:
 demo: $(STAMP)
 	$(BIN)/streamproc demo
 
-test: $(STAMP) services
+# `make test` is the README's test command and what CI runs: lint, format and types first.
+test: $(STAMP) services lint
 	$(BIN)/python -m pytest -v -rs --durations=15
+
+lint: $(STAMP)
+	$(BIN)/ruff check streamproc tests bench
+	$(BIN)/ruff format --check streamproc tests bench
+	$(BIN)/mypy
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit -q

@@ -4,21 +4,30 @@ The tree, with the *error class* each carries (the value written to the DLQ head
 ``streamproc.error.class`` and used as a metric label)::
 
     StreamprocError
-    ├── ConfigError            configuration  invalid settings or pipelines file (exit 2)
+    ├── ConfigError            configuration  invalid settings or pipelines file
     ├── DecodeError            poison         no decoder accepts the message
     ├── ValidationFailed       invalid        a business rule rejected the event
     ├── ServiceUnavailable     transient      a broker or service cannot be reached
-    └── SinkError                              (for the sinks of the next milestone)
+    └── SinkError              sink           a sink could not write a batch
         ├── RetriableSinkError transient
         ├── FatalSinkError     configuration
         └── SinkBackpressure   throttled
 
 Messages never contain payload values: they name fields, formats and positions only.
+
+:class:`ExitCode` lists every exit status: a command ends with ``USAGE`` (2) on a
+:class:`ConfigError` and ``FAILURE`` (1) on any other :class:`StreamprocError`; a worker whose
+batch failed stops with ``CONFIG`` (78) when a sink's configuration is wrong (:class:`ConfigError`,
+:class:`FatalSinkError`) and with ``SOFTWARE`` (70) otherwise.
 """
 
 from __future__ import annotations
 
+import enum
+import os
+
 __all__ = [
+    "ExitCode",
     "StreamprocError",
     "ConfigError",
     "DecodeError",
@@ -29,6 +38,22 @@ __all__ = [
     "FatalSinkError",
     "SinkBackpressure",
 ]
+
+
+class ExitCode(enum.IntEnum):
+    """The exit statuses of ``streamproc`` and its worker processes."""
+
+    OK = 0
+    #: a command failed at run time (a :class:`StreamprocError` other than a configuration error)
+    FAILURE = 1
+    #: a usage or configuration error of a command (argparse uses 2 as well)
+    USAGE = 2
+    #: the worker stopped on a failed batch or an unexpected error (``os.EX_SOFTWARE``)
+    SOFTWARE = os.EX_SOFTWARE
+    #: a sink's configuration is wrong and the worker stopped (``os.EX_CONFIG``)
+    CONFIG = os.EX_CONFIG
+    #: interrupted (Ctrl-C; 128 + SIGINT)
+    INTERRUPTED = 130
 
 
 class StreamprocError(Exception):

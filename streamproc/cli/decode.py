@@ -17,14 +17,35 @@ propagates.
 
 from __future__ import annotations
 
+import argparse
+import sys
 from collections.abc import Iterable
 from typing import TextIO
 
-from streamproc.cli.dump import DumpError, read_dump, to_json_line
+from streamproc.cli.dump import DumpError, open_input, read_dump, to_json_line
+from streamproc.config.settings import load_settings
 from streamproc.errors import DecodeError
+from streamproc.model import FORMATS
 from streamproc.sources import Decoder, check_format
 
-__all__ = ["run_decode", "check_format"]
+__all__ = ["add_arguments", "run", "run_decode", "check_format"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("input", nargs="?", default=None, help="file (default: stdin)")
+    parser.add_argument("--format", choices=FORMATS, default=None, help="fix the wire format")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Decode ``args.input`` to stdout, with the schema registry of the settings when one is set."""
+    settings = load_settings()
+    registry = None
+    if settings.schema_registry_url:  # Avro records need the registry
+        from confluent_kafka.schema_registry import SchemaRegistryClient
+
+        registry = SchemaRegistryClient({"url": settings.schema_registry_url})
+    with open_input(args.input) as stream:
+        return run_decode(stream, sys.stdout, args.format, Decoder(schema_registry=registry))
 
 
 def _error(reason: str) -> dict[str, str]:
@@ -38,7 +59,7 @@ def run_decode(lines: Iterable[str], out: TextIO, fmt: str | None, decoder: Deco
     if decoder is None:
         decoder = Decoder()
     for item in read_dump(lines):
-        if type(item) is DumpError:
+        if isinstance(item, DumpError):
             result = _error(item.reason)
         else:
             try:

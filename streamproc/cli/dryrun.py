@@ -4,18 +4,42 @@ with an in-memory state instead of RocksDB and stdout instead of Kafka, then thr
 
 from __future__ import annotations
 
+import argparse
+import sys
 from collections.abc import Iterable
 from typing import Any, TextIO
 
+from streamproc.cli.dump import DumpError, open_input, read_dump, to_json_line
+from streamproc.config.loader import load_pipelines
+from streamproc.config.pipelines import PipelinesSpec
+from streamproc.config.settings import Settings, load_settings
 from streamproc.jsonutil import dumps, loads
+from streamproc.model import FORMATS
 from streamproc.pipeline.processor import DeadLetter, Dropped, Emit, RawMessage
+from streamproc.sinks.base import Sink, SinkRecord
 
-__all__ = ["run_dry_run", "outcome_json", "planning_sinks"]
+__all__ = ["add_arguments", "run", "run_dry_run", "outcome_json", "planning_sinks", "DictState"]
 
 
-class DictState(dict):  # type: ignore[type-arg]
+class DictState(dict[bytes, bytes]):
+    """The pipeline state of a dry run: a dict with the state interface's ``set``."""
+
     def set(self, key: bytes, value: bytes) -> None:
         self[key] = value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, help="pipelines YAML to test")
+    parser.add_argument("input", nargs="?", default=None, help="file (default: stdin)")
+    parser.add_argument("--format", choices=FORMATS, default=None, help="fix the wire format")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``args.input`` through the pipelines of ``args.config`` (dev settings) to stdout."""
+    settings = load_settings(pipelines=args.config, dev=True)
+    spec = load_pipelines(settings.pipelines)
+    with open_input(args.input) as stream:
+        return run_dry_run(stream, sys.stdout, settings, spec, fmt=args.format)
 
 
 def outcome_json(outcome: Emit | DeadLetter | Dropped) -> dict[str, Any]:
@@ -41,14 +65,14 @@ def _raw(value: Any, is_raw: bool) -> bytes | None:
     return dumps(value)
 
 
-def planning_sinks(settings: Any, spec: Any) -> tuple[list[Any], list[Any]]:
+def planning_sinks(settings: Settings, spec: PipelinesSpec) -> tuple[list[Sink], list[Sink]]:
     """The configured sinks, built without connecting: (per-change sinks, batching sinks). A sink
     with its own batch limits (the archive) lays out whole batches, so dry-run plans it once over
     the whole input."""
-    from streamproc.runtime.sink_app import SINK_ROLES, build_sinks, section_missing
+    from streamproc.runtime.roles import SINK_ROLES, build_sinks, section_missing
 
-    per_change: list[Any] = []
-    batching: list[Any] = []
+    per_change: list[Sink] = []
+    batching: list[Sink] = []
     for role in SINK_ROLES:
         if section_missing(role, spec) is None:
             for sink in build_sinks(role, settings, spec):
@@ -56,21 +80,22 @@ def planning_sinks(settings: Any, spec: Any) -> tuple[list[Any], list[Any]]:
     return per_change, batching
 
 
-def run_dry_run(lines: Iterable[str], out: TextIO, settings: Any, spec: Any, fmt: str | None = None) -> int:
+def run_dry_run(
+    lines: Iterable[str], out: TextIO, settings: Settings, spec: PipelinesSpec, fmt: str | None = None
+) -> int:
     """One JSON line per input line: ``event``, ``dlq`` or ``dropped``; after each event, the
     actions of every configured sink (s3, sqs, opensearch, warehouse), and after the input the
     archive's objects. Each action line names its ``sink`` (a sink's own ``dlq`` line is thereby
     told apart from the pipeline's). Exit 0 once the input was read."""
-    from streamproc.cli.dump import DumpError, read_dump, to_json_line
-    from streamproc.runtime.ingest import build_processor
+    from streamproc.runtime.processor import build_processor
     from streamproc.sinks.base import record_from_message
 
     processor = build_processor(settings, spec, fmt=fmt)
     per_change, batching = planning_sinks(settings, spec)
     state = DictState()
-    archived = []
+    archived: list[SinkRecord] = []
     for item in read_dump(lines):
-        if type(item) is DumpError:  # a malformed input line is reported like a poison message
+        if isinstance(item, DumpError):  # a malformed input line is reported like a poison message
             out.write(to_json_line({"kind": "dlq", "error_class": "poison", "reason": item.reason}))
             continue
         offset = item.offset if item.offset is not None else item.line_no

@@ -24,15 +24,17 @@ import base64
 import binascii
 import json
 import math
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TextIO
 
 import orjson
 
+from streamproc.errors import ConfigError
 from streamproc.sources.common import json_error_where, parse_json
 
-__all__ = ["DumpRecord", "DumpError", "read_dump", "to_json_line"]
+__all__ = ["DumpRecord", "DumpError", "open_input", "read_dump", "to_json_line"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +55,17 @@ class DumpError:
 
     line_no: int
     reason: str
+
+
+def open_input(path: str | None) -> TextIO:
+    """The dump file at ``path``; stdin for ``None`` or ``-``. A file that cannot be opened is a
+    :class:`~streamproc.errors.ConfigError` naming it."""
+    if path is None or path == "-":
+        return sys.stdin
+    try:
+        return open(path, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot open input ({exc.strerror})") from None
 
 
 def _b64(record: dict[str, Any], field: str) -> bytes | None:

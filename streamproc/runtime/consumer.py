@@ -1,5 +1,5 @@
-"""A Faust consumer whose fetch loop hands messages on without a task per message, and
-straight to a :class:`SourceBuffer` for the ingest source topics.
+"""The ingest stage's message path: a Faust transport whose consumer hands messages on without a
+task per message, and straight to a :class:`SourceBuffer` for the ingest source topics.
 
 Faust's stock ``Consumer._drain_messages`` awaits ``wait_first(callback(message),
 suspend_flow.wait())`` for every message, which creates and schedules two asyncio tasks per
@@ -13,70 +13,68 @@ suspended the flow (then the stock ``wait_first`` path is taken). Topic channels
 ``put_nowait`` and apply back-pressure by pausing partitions, so the direct call does not block.
 Source topics of the ingest stage skip the conductor, the channel queue, the Event and the
 Stream altogether: their messages are appended to a :class:`SourceBuffer`, which the ingest
-agent takes in batches (``app.py``). Faust's per-message path cost about a fifth of the ingest
-worker's main thread (py-spy, bench/ingest_bench.py). What that path did and still matters is
-done here or by the taker: flow control (a message is held while the app's flow is suspended
-and dropped when the consumer's is, exactly as the stock path does; buffers are cleared on every
-rebalance and stop, and messages of an older consumer generation are dropped when taken, since
-Faust seeks back to the committed offsets after a rebalance), back-pressure (the fetch loop waits
-while a buffer is full), acknowledgement and ``wait_empty`` bookkeeping (:func:`track` /
-:func:`ack`), and the stream-inbound time Faust's livelock check reads.
+agent takes in batches (:mod:`streamproc.runtime.ingest`). Faust's per-message path cost about a
+fifth of the ingest worker's main thread (py-spy, bench/ingest_bench.py). What that path did and
+still matters is done here or by the taker: flow control (a message is held while the app's flow
+is suspended and dropped when the consumer's is, exactly as the stock path does; buffers are
+cleared on every rebalance and stop, and messages of an older consumer generation are dropped
+when taken, since Faust seeks back to the committed offsets after a rebalance), back-pressure
+(the fetch loop waits while a buffer is full), acknowledgement and ``wait_empty`` bookkeeping
+(:func:`track` / :func:`ack`), and the stream-inbound time Faust's livelock check reads.
 
-Written against faust-streaming 0.15 (pinned to 0.15.x in pyproject.toml).
+The consumer is installed as a Faust transport driver: :class:`Transport`, registered under the
+URL scheme :data:`SCHEME` through the ``faust.transports`` entry point (pyproject.toml); the apps'
+``broker_consumer`` URLs use that scheme. The loop itself overrides Faust internals and lives in
+:mod:`streamproc.runtime.faust_compat` (``BatchDrainConsumer``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from faust.transport.drivers import aiokafka as _aiokafka
+from faust.transport.drivers import aiokafka as aiokafka_driver
+from faust.types import ConsumerT, Message
 
-__all__ = [
-    "BatchDrainConsumer",
-    "ShortFetchWaitThread",
-    "SourceBuffer",
-    "buffer_for",
-    "install",
-    "track",
-    "ack",
-    "FETCH_MAX_WAIT_MS",
-]
+from streamproc.runtime import faust_compat
 
-#: Faust hard-codes fetch_max_wait_ms=1500 for its worker consumer. A broker that does not
-#: answer a long-poll fetch as soon as data arrives then adds up to that much latency per fetch
-#: (measured on the embedded broker: p50 end-to-end 1.7 s at 2,000 events/s offered).
-FETCH_MAX_WAIT_MS = 100
+if TYPE_CHECKING:
+    from streamproc.runtime.apps import StreamprocApp
+
+__all__ = ["SCHEME", "Transport", "SourceBuffer", "buffer_for", "track", "ack"]
+
+#: The URL scheme of :class:`Transport` (``faust.transports`` entry point in pyproject.toml).
+SCHEME = "streamproc-kafka"
 
 
-class ShortFetchWaitThread(_aiokafka.AIOKafkaConsumerThread):
-    def _create_worker_consumer(self, transport: Any) -> Any:
-        consumer = super()._create_worker_consumer(transport)
-        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read by AIOKafkaConsumer.start()
-        return consumer
+class Transport(aiokafka_driver.Transport):
+    """Faust's aiokafka transport with the batch-drain consumer."""
+
+    Consumer: ClassVar[type[ConsumerT]] = faust_compat.BatchDrainConsumer
 
 
 class SourceBuffer:
     """Fetched messages of one source topic, in fetch order, taken in batches by its agent."""
 
-    def __init__(self, app: Any, maxsize: int) -> None:
+    def __init__(self, app: StreamprocApp, maxsize: int) -> None:
         self.app = app
         self.maxsize = maxsize
-        self._messages: list[Any] = []
+        self._messages: list[Message] = []
         self._want = maxsize
         self._since = 0.0  # monotonic time the oldest waiting message arrived
         self._nonempty = asyncio.Event()
         self._enough = asyncio.Event()
         self.space = asyncio.Event()
         self.space.set()
-        app.flow_control.manage_queue(self)  # cleared on rebalance and stop, like Faust's stream buffers
+        faust_compat.manage_queue(app.flow_control, self)
 
     def __len__(self) -> int:
         return len(self._messages)
 
-    def put(self, message: Any) -> None:
+    def put(self, message: Message) -> None:
         messages = self._messages
         messages.append(message)
         n = len(messages)
@@ -92,7 +90,7 @@ class SourceBuffer:
         self._messages.clear()
         self.space.set()
 
-    async def offer(self, message: Any, stopped: Any) -> None:
+    async def offer(self, message: Message, stopped: asyncio.Event) -> None:
         """Deliver ``message`` as Faust's stock path would: held while the app's flow is suspended
         or the buffer is full, dropped once the consumer's flow is stopped (``stopped``, an event;
         a seek back to the committed offsets follows)."""
@@ -103,7 +101,7 @@ class SourceBuffer:
         if not stopped.is_set():
             self.put(message)
 
-    async def take(self, max_: int, within: float) -> list[Any]:
+    async def take(self, max_: int, within: float) -> list[Message]:
         """Up to ``max_`` messages, once that many are waiting or the oldest waiting message has
         waited ``within`` seconds. Messages fetched before the latest rebalance are dropped
         (Faust re-reads from the committed offsets after one)."""
@@ -114,10 +112,8 @@ class SourceBuffer:
         left = self._since + within - time.monotonic()
         if len(self._messages) < max_ and left > 0:
             self._enough.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._enough.wait(), left)
-            except TimeoutError:
-                pass
         batch = self._messages[:max_]
         del self._messages[:max_]
         if self._messages:
@@ -130,13 +126,13 @@ class SourceBuffer:
         return batch
 
 
-def buffer_for(app: Any, topic: str) -> SourceBuffer:
+def buffer_for(app: StreamprocApp, topic: str) -> SourceBuffer:
     """From now on the messages of ``topic`` skip Faust's streams and go to the returned buffer."""
     buffer = app.source_buffers[topic] = SourceBuffer(app, app.conf.stream_buffer_maxsize)
     return buffer
 
 
-async def _first(*awaitables: Any) -> None:
+async def _first(*awaitables: Awaitable[Any]) -> None:
     tasks = [asyncio.ensure_future(a) for a in awaitables]
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -145,79 +141,15 @@ async def _first(*awaitables: Any) -> None:
             t.cancel()
 
 
-def track(consumer: Any, messages: Sequence[Any]) -> None:
+def track(consumer: ConsumerT, messages: Sequence[Message]) -> None:
     """Count ``messages`` as being processed: a rebalance or shutdown waits for their
     :func:`ack` (``Consumer.wait_empty``), and Faust's livelock check sees the stream move."""
-    consumer._unacked_messages.update(messages)
-    inbound = consumer.app.monitor.stream_inbound_time
-    now = time.monotonic()
-    for tp in {m.tp for m in messages}:
-        inbound[tp] = now
+    faust_compat.mark_in_flight(consumer, messages)
 
 
-def ack(consumer: Any, messages: Sequence[Any]) -> None:
+def ack(consumer: ConsumerT, messages: Sequence[Message]) -> None:
     """Acknowledge processed messages: Faust commits each partition up to its highest
     contiguous acknowledged offset."""
     consumer_ack = consumer.ack
     for message in messages:
         consumer_ack(message)
-
-
-class BatchDrainConsumer(_aiokafka.Consumer):
-    def _new_consumer_thread(self) -> Any:
-        return ShortFetchWaitThread(self, loop=self.loop, beacon=self.beacon)
-
-    async def _drain_messages(self, fetcher: Any) -> None:
-        callback = self.callback
-        getmany = self.getmany
-        consumer_stopped = self._stopped.is_set
-        fetcher_stopped = fetcher._stopped.is_set
-        read_offset = self._read_offset
-        suspended = self.suspend_flow.is_set
-        acks_enabled_for = self.app.topics.acks_enabled_for
-        commit_every = self._commit_every
-        buffers: dict[str, SourceBuffer] = self.app.source_buffers
-        since_yield = 0
-        try:
-            while not (consumer_stopped() or fetcher_stopped()):
-                await asyncio.sleep(0)
-                if self.should_stop:
-                    return
-                async for tp, message in getmany(timeout=1.0):
-                    offset = message.offset
-                    last = read_offset.get(tp)
-                    if last is not None and offset < last:
-                        continue  # already delivered (seek back after a rebalance)
-                    if last and offset - last > 1 and acks_enabled_for(message.topic):
-                        await self._add_gap(tp, last + 1, offset)  # compacted/transactional gaps
-                    if commit_every is not None and self._n_acked >= commit_every:
-                        self._n_acked = 0
-                        await self.commit()
-                    buffer = buffers.get(tp.topic)
-                    if buffer is not None:
-                        await buffer.offer(message, self.suspend_flow)
-                    elif suspended():
-                        await self.wait_first(callback(message), self.suspend_flow.wait())
-                    else:
-                        await callback(message)
-                    read_offset[tp] = offset
-                    since_yield += 1
-                    if since_yield >= 500:
-                        since_yield = 0
-                        await asyncio.sleep(0)
-        except self.consumer_stopped_errors:
-            if self.transport.app.should_stop:
-                return
-            raise
-        except asyncio.CancelledError:
-            if self.transport.app.should_stop:
-                return
-            raise
-
-
-def install(app: Any) -> None:
-    """Use :class:`BatchDrainConsumer` for ``app``; call before the app's consumer is created.
-    ``app.source_buffers`` (topic → :class:`SourceBuffer`, empty here) routes those topics'
-    messages past Faust's streams."""
-    app.transport.Consumer = BatchDrainConsumer
-    app.source_buffers = {}

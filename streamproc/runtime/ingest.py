@@ -17,128 +17,37 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
-from collections import defaultdict
-from collections.abc import Iterable
-from typing import Any
+from typing import cast
 
-import faust
-from rocksdict import WriteBatch
+from faust.types import CollectionT, Message, StreamT
+from prometheus_client import CollectorRegistry
 
-from streamproc.config.settings import Settings, load_pipelines, load_settings
-from streamproc.errors import ConfigError, FatalSinkError, ServiceUnavailable
+from streamproc.config.loader import load_pipelines
+from streamproc.config.pipelines import PipelinesSpec
+from streamproc.config.settings import Settings, load_settings
 from streamproc.pipeline.dlq import dlq_headers
 from streamproc.pipeline.processor import DeadLetter, Dropped, Emit, Processor, RawMessage
-from streamproc.runtime import consumer as faust_consumer
-from streamproc.runtime.admin import ensure_topics, is_embedded
-from streamproc.runtime.metrics import CONTENT_TYPE, Metrics
+from streamproc.runtime import consumer as batch_consumer
+from streamproc.runtime.admin import ensure_topics
+from streamproc.runtime.apps import StreamprocApp, fail_stop, faust_app, group_settings, observe_lag, require_bootstrap
+from streamproc.runtime.metrics import Metrics
+from streamproc.runtime.processor import build_processor
 from streamproc.runtime.producer import BatchProducer, WatermarkReader
+from streamproc.runtime.state import SCHEME as STATE_SCHEME
+from streamproc.runtime.state import BatchState
+from streamproc.runtime.web import install_web
 
-__all__ = [
-    "create_app",
-    "build_processor",
-    "IngestRuntime",
-    "fail_stop",
-    "faust_app",
-    "group_settings",
-    "install_web",
-    "observe_lag",
-    "require_bootstrap",
-]
+__all__ = ["create_app", "default_app", "IngestRuntime"]
 
 log = logging.getLogger("streamproc.ingest")
 
 
-def build_processor(settings: Settings, spec: Any, fmt: str | None = None) -> Processor:
-    """The pipeline shared by the worker and ``dry-run``."""
-    from streamproc.sources import Decoder
-
-    registry = None
-    if settings.schema_registry_url:
-        from confluent_kafka.schema_registry import SchemaRegistryClient
-
-        registry = SchemaRegistryClient({"url": settings.schema_registry_url})
-    formats: dict[str, str] = {}
-    key_fields: dict[str, list[str]] = {}
-    for src in spec.sources:
-        for topic in src.source_topics(settings.source_topic_prefix):
-            if src.format:
-                formats[topic] = src.format
-            key_fields[topic] = list(src.key)
-    decoder = Decoder(formats=formats, schema_registry=registry, key_fields=key_fields)
-    return Processor(spec, decoder, settings.redaction_key(), settings.topic_prefix, fmt=fmt)
-
-
-class _BatchState:
-    """Table view for one batch: reads fall through to the RocksDB partition of the message being
-    processed (``partition``), writes stay local until :meth:`write`."""
-
-    __slots__ = ("store", "changelog", "overlay", "partition", "_dbs")
-
-    def __init__(self, table: Any) -> None:
-        self.store = table.data
-        self.changelog: str = table.changelog_topic.get_topic_name()
-        self.overlay: dict[bytes, tuple[int, bytes]] = {}
-        self.partition = 0
-        self._dbs: dict[int, Any] = {}
-
-    def _db(self, partition: int) -> Any:
-        db = self._dbs.get(partition)
-        if db is None:
-            db = self._dbs[partition] = self.store._db_for_partition(partition)
-        return db
-
-    def get(self, key: bytes) -> bytes | None:
-        hit = self.overlay.get(key)
-        if hit is not None:
-            return hit[1]
-        return self._db(self.partition).get(key)
-
-    def set(self, key: bytes, value: bytes) -> None:
-        self.overlay[key] = (self.partition, value)
-
-    def produce_changelog(self, producer: BatchProducer) -> None:
-        """Each touched key once, to the changelog partition of its source partition (as Faust
-        would), through our producer, which batches far more cheaply than Faust's per-record send."""
-        produce, changelog = producer.produce, self.changelog
-        for key, (partition, value) in self.overlay.items():
-            produce(changelog, key, value, partition=partition)
-
-    def write(self, acked: dict[int, int]) -> None:
-        """Into the local store, one write per partition: the batch's keys and the changelog
-        offset they reached (``acked``), which Faust's recovery resumes from, as its own send
-        callback would record it."""
-        batches: defaultdict[int, Any] = defaultdict(lambda: WriteBatch(raw_mode=True))
-        for key, (partition, value) in self.overlay.items():
-            batches[partition].put(key, value)
-        offset_key = self.store.offset_key
-        for partition, offset in acked.items():
-            batches[partition].put(offset_key, str(offset).encode())
-        for partition, wb in batches.items():
-            self._db(partition).write(wb)
-
-
-def fail_stop(where: str, exc: BaseException, code: int = 70) -> None:
-    """Exit at once, like SIGKILL. Faust's ``take_events`` acknowledges a batch even when the loop
-    body raised, and a normal shutdown would commit those offsets although the batch's output is
-    not durable. Exiting without shutdown leaves the offsets and the state where the last good
-    batch put them; the batch is redelivered on restart, as after the SIGKILL of the crash test."""
-    readable = (ServiceUnavailable, ConfigError, FatalSinkError)
-    detail = str(exc) if isinstance(exc, readable) else "unexpected error"  # others may hold data
-    log.critical(
-        "stopping the worker: %s failed (%s: %s); unacknowledged batches are redelivered on restart",
-        where,
-        type(exc).__name__,
-        detail,
-    )
-    logging.shutdown()
-    os._exit(code)
-
-
 class IngestRuntime:
+    """The ingest role of one app: its source agents, the batch protocol and its totals."""
+
     def __init__(
-        self, app: faust.App, settings: Settings, processor: Processor, metrics: Metrics, embedded: bool = False
+        self, app: StreamprocApp, settings: Settings, processor: Processor, metrics: Metrics, embedded: bool = False
     ) -> None:
         self.app = app
         self.settings = settings
@@ -161,17 +70,17 @@ class IngestRuntime:
             help=f"last applied position and document per entity key of {topic}",
         )
         channel = app.topic(topic, key_serializer="raw", value_serializer="raw", partitions=partitions)
-        buffer = faust_consumer.buffer_for(app, topic)
+        buffer = batch_consumer.buffer_for(app, topic)
 
-        async def ingest(stream: Any) -> None:
+        async def ingest(stream: StreamT[bytes]) -> None:
             # The agent subscribes the topic and owns the table's partitions; its messages skip
-            # the stream and arrive in ``buffer`` (faust_consumer), taken here in batches.
+            # the stream and arrive in ``buffer`` (runtime.consumer), taken here in batches.
             consumer = app.consumer
             while True:
                 messages = await buffer.take(s.batch_size, s.batch_within)
                 if not messages:
                     continue
-                faust_consumer.track(consumer, messages)
+                batch_consumer.track(consumer, messages)
                 try:
                     await self.handle_batch(topic, table, messages)
                 except asyncio.CancelledError:
@@ -179,15 +88,15 @@ class IngestRuntime:
                 except BaseException as exc:  # noqa: BLE001 - fail-stop: exits, nothing is acknowledged
                     fail_stop(f"a {topic} batch", exc)
                 finally:
-                    faust_consumer.ack(consumer, messages)
+                    batch_consumer.ack(consumer, messages)
 
         ingest.__name__ = f"ingest_{topic}".replace(".", "_").replace("-", "_")
         app.agent(channel, name=f"streamproc.ingest.{topic}")(ingest)
 
-    async def handle_batch(self, topic: str, table: Any, messages: list[Any]) -> None:
+    async def handle_batch(self, topic: str, table: CollectionT, messages: list[Message]) -> None:
         started = time.perf_counter()
         m = self.metrics
-        state = _BatchState(table)
+        state = BatchState(table)
         produce = self.producer.produce
         process = self.processor.process
         dlq_topic = self.settings.dlq_topic
@@ -195,7 +104,8 @@ class IngestRuntime:
         dropped = dlq = 0
         for msg in messages:
             state.partition = msg.partition
-            raw = RawMessage(topic, msg.key, msg.value, msg.headers or [], msg.partition, msg.offset)
+            headers = cast("list[tuple[str, bytes]]", msg.headers or [])  # aiokafka's are a list
+            raw = RawMessage(topic, msg.key, msg.value, headers, msg.partition, msg.offset)
             outcome = process(raw, state)
             if type(outcome) is Emit:
                 produce(outcome.topic, outcome.key, outcome.value, outcome.headers)
@@ -242,7 +152,7 @@ class IngestRuntime:
         t["dropped"] += dropped
         t["dlq"] += dlq
 
-    async def _finish(self, state: _BatchState) -> None:
+    async def _finish(self, state: BatchState) -> None:
         await self.producer.flush()  # the batch's clean events and DLQ records are durable …
         state.produce_changelog(self.producer)  # … before its state is recorded
         await self.producer.flush()
@@ -252,103 +162,12 @@ class IngestRuntime:
         state.write(acked)
 
 
-def observe_lag(consumer: Any, messages: Iterable[Any], gauge: Any, *labels: str) -> None:
-    """Set ``gauge`` (labels ``*labels, topic, partition``) to high watermark minus next offset
-    for each partition of the batch."""
-    last: dict[Any, int] = {}
-    for msg in messages:
-        last[msg.tp] = msg.offset
-    for tp, offset in last.items():
-        hw = consumer.highwater(tp)
-        if hw is not None:
-            gauge.labels(*labels, tp.topic, str(tp.partition)).set(max(0, hw - offset - 1))
-
-
-def group_settings(settings: Settings) -> tuple[dict[str, Any], bool]:
-    """Consumer-group timeouts, shortened on the embedded broker (a single local member needs no
-    long rebalance windows); and whether the broker is the embedded one."""
-    group = {
-        "broker_session_timeout": settings.session_timeout,
-        "broker_rebalance_timeout": settings.rebalance_timeout,
-        "broker_heartbeat_interval": settings.heartbeat_interval,
-    }
-    embedded = is_embedded(settings.kafka_bootstrap or "")
-    if embedded:
-        group.update(broker_session_timeout=10.0, broker_rebalance_timeout=10.0, broker_heartbeat_interval=1.0)
-    return group, embedded
-
-
-def require_bootstrap(settings: Settings) -> str:
-    if not settings.kafka_bootstrap:
-        raise ConfigError(
-            "STREAMPROC_KAFKA_BOOTSTRAP is not set: point it at Kafka, or run `streamproc dev` "
-            "to use the embedded local broker"
-        )
-    return settings.kafka_bootstrap
-
-
-def install_web(app: faust.App, registry: Any) -> None:
-    """/metrics (``registry``: every role of this process), /livez, /readyz (every app in
-    ``app.web_apps`` — extend it with the other apps of the process — assigned and recovered)."""
-    from prometheus_client import generate_latest
-
-    apps = [app]
-
-    @app.page("/metrics")
-    async def metrics_page(web: Any, request: Any) -> Any:
-        return web.bytes(generate_latest(registry), content_type=CONTENT_TYPE)
-
-    @app.page("/livez")
-    async def livez(web: Any, request: Any) -> Any:
-        return web.json({"status": "ok"})
-
-    @app.page("/readyz")
-    async def readyz(web: Any, request: Any) -> Any:
-        ready = all(
-            bool(a.consumer.assignment())
-            and not a.rebalancing
-            and not a.in_recovery
-            and a.tables.recovery.completed.is_set()
-            for a in apps
-        )
-        return web.json({"ready": ready}, status=200 if ready else 503)
-
-    app.web_apps = apps  # type: ignore[attr-defined]
-
-
-def faust_app(
-    app_id: str, settings: Settings, bootstrap: str, *, store: str, web: bool, group: dict[str, Any], **extra: Any
-) -> faust.App:
-    """A Faust app as every role configures it (raw bytes, our batch-drain consumer, no table or
-    router pages); ``extra`` adds role-specific settings."""
-    app = faust.App(
-        app_id,
-        broker=[f"kafka://{h.strip()}" for h in bootstrap.split(",")],
-        store=store,
-        datadir=str(settings.datadir),
-        topic_partitions=settings.partitions,
-        topic_replication_factor=settings.replication_factor,
-        consumer_auto_offset_reset="earliest",
-        broker_commit_interval=settings.commit_interval,
-        broker_max_poll_records=5000,
-        stream_buffer_maxsize=20000,
-        web_enabled=web,
-        web_host=settings.web_host,
-        web_port=settings.web_port,
-        web_bind=settings.web_host,
-        web_tables_enabled=False,  # the state is redacted, but it is no public API
-        web_router_enabled=False,
-        autodiscover=False,
-        key_serializer="raw",
-        value_serializer="raw",  # tables hold bytes we encode ourselves
-        **group,
-        **extra,
-    )
-    faust_consumer.install(app)
-    return app
-
-
-def create_app(settings: Settings | None = None, spec: Any = None, registry: Any = None, web: bool = True) -> faust.App:
+def create_app(
+    settings: Settings | None = None,
+    spec: PipelinesSpec | None = None,
+    registry: CollectorRegistry | None = None,
+    web: bool = True,
+) -> StreamprocApp:
     """Build the ingest app; creates missing topics (clean topics, DLQ, sources) with explicit configs.
     ``web`` installs /metrics, /livez and /readyz (for a process running this role alone)."""
     settings = settings or load_settings()
@@ -365,7 +184,7 @@ def create_app(settings: Settings | None = None, spec: Any = None, registry: Any
         settings.app_id,
         settings,
         bootstrap,
-        store="rocksdb://",
+        store=f"{STATE_SCHEME}://",
         web=web,
         group=group_conf,
         topic_allow_declare=True,
@@ -373,7 +192,7 @@ def create_app(settings: Settings | None = None, spec: Any = None, registry: Any
     )
     metrics = Metrics(registry)
     runtime = IngestRuntime(app, settings, processor, metrics, embedded)
-    app.streamproc = runtime  # type: ignore[attr-defined]
+    app.streamproc = runtime
     for topic in sources:
         runtime.add_source(topic, counts[topic])
     if web:
@@ -387,10 +206,10 @@ def create_app(settings: Settings | None = None, spec: Any = None, registry: Any
     return app
 
 
-_app: faust.App | None = None
+_app: StreamprocApp | None = None
 
 
-def default_app() -> faust.App:
+def default_app() -> StreamprocApp:
     """The ingest app from the settings, built once (``faust -A streamproc.app``)."""
     global _app
     if _app is None:

@@ -5,8 +5,7 @@ raises :class:`ServiceUnavailable`, so the batch is neither acknowledged nor rec
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
@@ -52,13 +51,15 @@ class BatchProducer:
         topic: str,
         key: bytes | None,
         value: bytes | None,
-        headers: Sequence[tuple[str, bytes]] | None = None,
+        headers: list[tuple[str, bytes]] | None = None,
         partition: int | None = None,
     ) -> None:
-        extra = {} if partition is None else {"partition": partition}
+        """Queue one record (``headers``: a list, as confluent-kafka requires); not awaited."""
+        extra: dict[str, Any] = {} if partition is None else {"partition": partition}
+        kafka_headers = cast("list[tuple[str, str | bytes | None]] | None", headers)  # list is invariant
         while True:
             try:
-                self._producer.produce(topic, value, key, headers=headers, on_delivery=self._on_delivery, **extra)
+                self._producer.produce(topic, value, key, headers=kafka_headers, on_delivery=self._on_delivery, **extra)
                 return
             except BufferError:  # local queue full: let deliveries drain
                 self._producer.poll(0.05)

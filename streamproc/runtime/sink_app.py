@@ -14,114 +14,28 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, cast
 
-import faust
+from faust import Stream
+from faust.types import TP, EventT, StreamT
 
+from streamproc.config.pipelines import PipelinesSpec
 from streamproc.config.settings import Settings
-from streamproc.errors import ConfigError, DecodeError, FatalSinkError
+from streamproc.errors import ConfigError, DecodeError, ExitCode, FatalSinkError
 from streamproc.pipeline.dlq import dlq_headers
 from streamproc.pipeline.processor import DeadLetter, RawMessage
-from streamproc.runtime.ingest import fail_stop, faust_app, group_settings, install_web, observe_lag, require_bootstrap
+from streamproc.runtime.apps import StreamprocApp, fail_stop, faust_app, group_settings, observe_lag, require_bootstrap
 from streamproc.runtime.metrics import SinkMetrics
 from streamproc.runtime.producer import BatchProducer
+from streamproc.runtime.roles import build_sinks
+from streamproc.runtime.web import install_web
 from streamproc.sinks.base import Sink, SinkFailure, SinkRecord, record_from_message
 from streamproc.sinks.runner import SinkRunner
 
-__all__ = [
-    "SINK_ROLES",
-    "build_sinks",
-    "entity_namespaces",
-    "configured_roles",
-    "section_missing",
-    "create_sink_app",
-    "SinkRole",
-]
+__all__ = ["create_sink_app", "sink_fail_stop", "SinkRole"]
 
 log = logging.getLogger("streamproc.sink")
-
-SINK_ROLES: tuple[str, ...] = ("s3", "opensearch", "warehouse")
-
-
-def section_missing(role: str, spec: Any) -> str | None:
-    """Why the pipelines file does not configure ``role``, or ``None``."""
-    sinks = spec.sinks
-    present = {"s3": sinks.s3_trigger or sinks.s3_archive, "opensearch": sinks.opensearch, "warehouse": sinks.warehouse}
-    if role not in present:
-        return f"unknown sink role '{role}'"
-    if present[role] is None:
-        return (
-            "no 's3_trigger' or 's3_archive' section under 'sinks:'"
-            if role == "s3"
-            else f"no '{role}' section under 'sinks:'"
-        )
-    return None
-
-
-def _missing(role: str, spec: Any, settings: Settings) -> str | None:
-    """Why ``role`` cannot run with this configuration (file and endpoint settings), or ``None``."""
-    why = section_missing(role, spec)
-    if why is None and role == "opensearch" and not settings.opensearch.url:
-        why = "STREAMPROC_OPENSEARCH__URL is not set"
-    if why is None and role == "warehouse" and not settings.warehouse.dsn:
-        why = "STREAMPROC_WAREHOUSE__DSN is not set"
-    return why
-
-
-def configured_roles(roles: list[str], spec: Any, settings: Settings, explicit: bool) -> list[str]:
-    """The roles to run. An explicitly requested role that is not configured is a ConfigError;
-    by default, unconfigured sink roles are skipped with a log line."""
-    out = []
-    for role in roles:
-        why = None if role == "ingest" else _missing(role, spec, settings)
-        if why is None:
-            out.append(role)
-        elif explicit:
-            raise ConfigError(f"role '{role}' cannot run: {why}")
-        else:
-            log.info("role %s not started: %s", role, why)
-    return out
-
-
-def entity_namespaces(settings: Settings, spec: Any) -> dict[str, str]:
-    """Entity → namespace (``database.collection``); a topic-only source takes it from its topic."""
-    from streamproc.sources.common import topic_namespace
-
-    return {
-        s.entity: s.namespace or topic_namespace(s.source_topics(settings.source_topic_prefix)[0]) for s in spec.sources
-    }
-
-
-def build_sinks(role: str, settings: Settings, spec: Any) -> list[Sink]:
-    """The sinks of one role, constructed without connecting (``start()`` connects)."""
-    sinks = spec.sinks
-    create = settings.sink.create_missing
-    if role == "s3":
-        from streamproc.sinks.s3.archive import S3ArchiveSink
-        from streamproc.sinks.s3.trigger import S3TriggerSink
-
-        out: list[Sink] = []
-        if sinks.s3_trigger is not None:
-            out.append(S3TriggerSink(sinks.s3_trigger, settings.aws, create_missing=create))
-        if sinks.s3_archive is not None:
-            out.append(S3ArchiveSink(sinks.s3_archive, settings.aws, create_missing=create))
-        return out
-    if role == "opensearch":
-        from streamproc.sinks.opensearch.sink import OpenSearchSink
-
-        return [
-            OpenSearchSink(
-                sinks.opensearch,
-                settings.opensearch,
-                namespaces=entity_namespaces(settings, spec),
-                create_missing=create,
-            )
-        ]
-    if role == "warehouse":
-        from streamproc.sinks.warehouse.sink import WarehouseSink
-
-        return [WarehouseSink(sinks.warehouse, settings.warehouse)]
-    raise ConfigError(f"unknown sink role '{role}'")
 
 
 def _window(sink: Sink, settings: Settings) -> tuple[int, float, int]:
@@ -131,8 +45,9 @@ def _window(sink: Sink, settings: Settings) -> tuple[int, float, int]:
 
 
 def sink_fail_stop(where: str, exc: BaseException) -> None:
-    """Exit at once, before the batch is acknowledged (see ``app.fail_stop``); 78 = configuration."""
-    code = 78 if isinstance(exc, (FatalSinkError, ConfigError)) else 70
+    """Exit at once, before the batch is acknowledged (see :func:`~streamproc.runtime.apps.fail_stop`):
+    ``ExitCode.CONFIG`` when the sink's configuration is wrong, else ``ExitCode.SOFTWARE``."""
+    code = ExitCode.CONFIG if isinstance(exc, (FatalSinkError, ConfigError)) else ExitCode.SOFTWARE
     fail_stop(where, exc, code=code)
 
 
@@ -144,14 +59,20 @@ async def _finish_or_leave(task: asyncio.Future[Any], role: str, grace: float = 
     except BaseException:  # noqa: BLE001 - timeout, or the batch failed: it must not be acknowledged
         log.warning("%s: shutting down with a batch not written; it is redelivered on restart", role)
         logging.shutdown()
-        os._exit(0)
+        os._exit(ExitCode.OK)
 
 
 class SinkRole:
     """The runtime of one role's app: runners, DLQ producer, metrics, pause/resume."""
 
     def __init__(
-        self, app: faust.App, role: str, settings: Settings, sinks: list[Sink], metrics: SinkMetrics, topics: list[str]
+        self,
+        app: StreamprocApp,
+        role: str,
+        settings: Settings,
+        sinks: list[Sink],
+        metrics: SinkMetrics,
+        topics: list[str],
     ) -> None:
         self.app = app
         self.role = role
@@ -176,7 +97,7 @@ class SinkRole:
             )
         self.totals: dict[str, int] = {r.sink.name: 0 for r in self.runners}
 
-    def _assigned(self) -> set[Any]:
+    def _assigned(self) -> set[TP]:
         topics = set(self.topics)
         return {tp for tp in self.app.consumer.assignment() if tp.topic in topics}
 
@@ -204,12 +125,12 @@ class SinkRole:
             DeadLetter(failure.error_class, failure.reason, f"sink {sink}", "SinkError"),
         )
 
-    def records(self, events: list[Any], sink: str) -> list[SinkRecord]:
+    def records(self, events: Sequence[EventT[bytes]], sink: str) -> list[SinkRecord]:
         """Parse clean events; one that is not one goes to the DLQ (once per sink that read it)."""
         out = []
         for ev in events:
             m = ev.message
-            headers = list(m.headers or ())
+            headers = cast("list[tuple[str, bytes]]", list(m.headers or ()))  # aiokafka's are pairs
             try:
                 out.append(record_from_message(m.topic, m.partition, m.offset, m.key, m.value, headers))
             except DecodeError as exc:
@@ -220,14 +141,16 @@ class SinkRole:
                 self.metrics.dlq.labels(sink, "poison").inc()
         return out
 
-    async def handle(self, runner: SinkRunner, events: list[Any]) -> None:
+    async def handle(self, runner: SinkRunner, events: Sequence[EventT[bytes]]) -> None:
         written = await runner.deliver(self.records(events, runner.sink.name))
         await self.producer.flush()  # DLQ records are durable before the batch is acknowledged
         self.totals[runner.sink.name] += written
         observe_lag(self.app.consumer, (e.message for e in events), self.metrics.lag, runner.sink.name)
 
 
-def create_sink_app(role: str, settings: Settings, spec: Any, metrics: SinkMetrics, *, web: bool = False) -> faust.App:
+def create_sink_app(
+    role: str, settings: Settings, spec: PipelinesSpec, metrics: SinkMetrics, *, web: bool = False
+) -> StreamprocApp:
     """One role's app; ``web`` serves /metrics, /livez, /readyz when this role runs alone."""
     from streamproc.runtime.admin import ensure_topics
 
@@ -239,16 +162,17 @@ def create_sink_app(role: str, settings: Settings, spec: Any, metrics: SinkMetri
         settings.sink_app_id(role), settings, bootstrap, store="memory://", web=web, group=group_settings(settings)[0]
     )
     runtime = SinkRole(app, role, settings, sinks, metrics, topics)
-    app.streamproc = runtime  # type: ignore[attr-defined]
+    app.streamproc = runtime
     channel = app.topic(*topics, key_serializer="raw", value_serializer="raw")
 
     for runner in runtime.runners:
         max_records, within, _ = _window(runner.sink, settings)
 
         async def consume(
-            stream: Any, runner: SinkRunner = runner, max_records: int = max_records, within: float = within
+            stream: StreamT[bytes], runner: SinkRunner = runner, max_records: int = max_records, within: float = within
         ) -> None:
-            async for events in stream.take_events(max_records, within=within):
+            take_events = cast("Stream[bytes]", stream).take_events  # not declared by StreamT
+            async for events in take_events(max_records, within=within):
                 task = asyncio.ensure_future(runtime.handle(runner, events))
                 try:
                     await asyncio.shield(task)

@@ -1,38 +1,54 @@
-"""Builds the Faust apps of one worker process: one app per role (ingest and each sink), each
-with its own consumer group. The first app serves /metrics for all of them."""
+"""The worker process: one Faust app per role (ingest and each sink), each with its own consumer
+group, run by one Faust worker. The first app serves /metrics for all of them."""
 
 from __future__ import annotations
 
+import gc
 import logging
-from typing import Any
+from collections.abc import Sequence
 
+from faust.worker import Worker
 from prometheus_client import CollectorRegistry
 
-from streamproc.config.settings import Settings, load_pipelines
+from streamproc.config.loader import load_pipelines
+from streamproc.config.pipelines import PipelinesSpec
+from streamproc.config.settings import Settings
+from streamproc.errors import ExitCode
+from streamproc.runtime.apps import StreamprocApp
+from streamproc.runtime.ingest import create_app
+from streamproc.runtime.metrics import SinkMetrics
+from streamproc.runtime.roles import configured_roles
+from streamproc.runtime.sink_app import create_sink_app
 
-__all__ = ["build_apps"]
+__all__ = ["build_apps", "run"]
 
 log = logging.getLogger("streamproc.runtime.worker")
 
 
-def build_apps(settings: Settings, explicit: bool, spec: Any = None) -> list[Any]:
+def build_apps(settings: Settings, explicit: bool, spec: PipelinesSpec | None = None) -> list[StreamprocApp]:
     """Apps for ``settings.roles``. With ``explicit`` (``--role`` given), a role that is not
     configured is a ConfigError; otherwise unconfigured sink roles are skipped with a log line."""
-    from streamproc.runtime.ingest import create_app
-    from streamproc.runtime.metrics import SinkMetrics
-    from streamproc.runtime.sink_app import configured_roles, create_sink_app
-
     spec = spec if spec is not None else load_pipelines(settings.pipelines)
     roles = configured_roles(settings.role_list(), spec, settings, explicit)
     registry = CollectorRegistry()
     sink_metrics = SinkMetrics(registry) if any(r != "ingest" for r in roles) else None
-    apps: list[Any] = []
+    apps: list[StreamprocApp] = []
     for role in roles:
         web = not apps  # the first app serves the web endpoints of the whole process
         if role == "ingest":
             apps.append(create_app(settings, spec, registry=registry, web=web))
-        else:
+        elif sink_metrics is not None:
             apps.append(create_sink_app(role, settings, spec, sink_metrics, web=web))
     apps[0].web_apps.extend(apps[1:])
     log.info("roles in this process: %s", ", ".join(roles))
     return apps
+
+
+def run(apps: Sequence[StreamprocApp], loglevel: str) -> ExitCode:
+    """Run ``apps`` in one Faust worker until it stops."""
+    gc.collect()
+    gc.freeze()  # start-up objects (Faust, pydantic, codecs) never need scanning again
+    gc.set_threshold(20_000, 50, 100)
+    worker = Worker(*apps, loglevel=loglevel, quiet=True)
+    worker.execute_from_commandline()
+    return ExitCode.OK

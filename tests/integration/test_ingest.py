@@ -276,7 +276,9 @@ def test_clean_restart_keeps_the_state(ingest, kafka_bootstrap: str) -> None:
         if e.entity == "users":
             last[e.key] = json.loads(e.value)
     key, final = next((k, v) for k, v in last.items() if v["op"] != "delete" and v["after"])
-    raw_key = next(r[1] for r, o in zip(offline.records, offline.outcomes) if getattr(o, "key", None) == key)
+    raw_key = next(
+        r[1] for r, o in zip(offline.records, offline.outcomes, strict=True) if getattr(o, "key", None) == key
+    )
     update = {
         "op": "u",
         "ts_ms": 1_800_000_000_100,

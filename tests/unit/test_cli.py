@@ -68,7 +68,7 @@ def test_decode_every_corpus_file_one_line_each(corpus_files: list[Path], tmp_pa
     assert len(lines) == len(corpus_files)
     results = [strict(line) for line in lines]
     assert {r["status"] for r in results} <= {"ok", "skip", "error"}
-    by_name = {p.stem: r for p, r in zip(corpus_files, results)}
+    by_name = {p.stem: r for p, r in zip(corpus_files, results, strict=True)}
     assert by_name["debezium_mongodb__create__1"]["status"] == "ok"
     assert by_name["debezium_mongodb__tombstone__1"] == {
         "status": "skip",
@@ -91,7 +91,7 @@ def test_decode_with_the_format_fixed_accepts_every_file_of_that_format(
     assert proc.returncode == 0, proc.stderr
     results = [strict(line) for line in proc.stdout.splitlines()]
     assert len(results) == len(files)
-    for path, result in zip(files, results):
+    for path, result in zip(files, results, strict=True):
         if path.stem in PLACEHOLDER_ERRORS:
             assert result["status"] == "error", path.stem
         else:
@@ -193,20 +193,31 @@ def test_worker_without_bootstrap_exits_2_with_a_clear_message() -> None:
 
 
 @pytest.mark.parametrize("key_env", [{}, {"STREAMPROC_REDACTION__KEY": ""}])
-def test_worker_without_redaction_key_exits_2(key_env: dict[str, str]) -> None:
-    from streamproc.config.settings import DEV_REDACTION_KEY
+def test_worker_without_redaction_key_exits_2(key_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from streamproc.config.settings import load_settings
+    from streamproc.errors import ConfigError
 
     # an unreachable bootstrap: the key check must fail before any connection is tried
     proc = cli("worker", env={"STREAMPROC_KAFKA_BOOTSTRAP": "127.0.0.1:1", **key_env}, timeout=60)
     assert proc.returncode == 2, proc.stderr
     assert "configuration error" in proc.stderr
     assert "STREAMPROC_REDACTION__KEY" in proc.stderr
-    assert DEV_REDACTION_KEY not in proc.stderr + proc.stdout  # never falls back to the dev key
+    assert "Using the built-in development redaction key" not in proc.stderr  # the dev-key fallback's warning
     assert "Traceback" not in proc.stderr
+    # never falls back to the dev key: the worker's settings (not dev mode) refuse to give a key
+    for name in [n for n in os.environ if n.startswith("STREAMPROC_")]:
+        monkeypatch.delenv(name)
+    for name, value in key_env.items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings(kafka_bootstrap="127.0.0.1:1")
+    with pytest.raises(ConfigError, match="STREAMPROC_REDACTION__KEY is not set"):
+        settings.redaction_key()
 
 
-@pytest.mark.parametrize(("name", "value"), [("STREAMPROC_PARTITIONS", "0"), ("STREAMPROC_WEB_PORT", "http")])
-def test_worker_with_invalid_setting_names_the_variable_not_the_secret(name: str, value: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "value"), [("STREAMPROC_PARTITIONS", "-7319468"), ("STREAMPROC_WEB_PORT", "http-7f3a9c-port")]
+)
+def test_worker_with_invalid_setting_names_the_variable_not_its_value_nor_the_secret(name: str, value: str) -> None:
     proc = cli(
         "worker",
         env={"STREAMPROC_KAFKA_BOOTSTRAP": "127.0.0.1:1", "STREAMPROC_REDACTION__KEY": SECRET, name: value},
@@ -214,6 +225,7 @@ def test_worker_with_invalid_setting_names_the_variable_not_the_secret(name: str
     )
     assert proc.returncode == 2
     assert f"{name}:" in proc.stderr
+    assert value not in proc.stderr + proc.stdout  # a wrong value may be a misplaced secret
     assert SECRET not in proc.stderr + proc.stdout
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -31,6 +32,23 @@ PG_VALUE = {
         "ts_ms": 1559033904863,
     },
 }
+
+
+@dataclass(frozen=True)
+class FakeSchema:
+    schema_str: str
+    schema_type: str = "AVRO"
+
+
+class FakeRegistry:
+    """A schema registry holding ``schemas`` (id → Avro schema); any other id is a test failure."""
+
+    def __init__(self, schemas: dict[int, dict[str, Any]]) -> None:
+        self.schemas = schemas
+
+    def get_schema(self, schema_id: int) -> FakeSchema:
+        assert schema_id in self.schemas, f"unexpected schema id {schema_id}"
+        return FakeSchema(json.dumps(self.schemas[schema_id]))
 
 
 def b64(data: bytes) -> str:
@@ -191,14 +209,10 @@ def test_avro_through_value_b64_with_a_decoder() -> None:
         {"op": "r", "after": {"id": 3}, "source": {"connector": "postgresql", "schema": "s", "table": "t", "lsn": 5}},
     )
 
-    class Registry:
-        def get_schema(self, schema_id: int) -> Any:
-            assert schema_id == 9
-            return type("S", (), {"schema_str": json.dumps(schema), "schema_type": "AVRO"})()
-
     data = b"\x00\x00\x00\x00\x09" + buf.getvalue()
     code, out = run(
-        [line(topic="p.s.t", key={"id": 3}, value_b64=b64(data))], decoder=Decoder(schema_registry=Registry())
+        [line(topic="p.s.t", key={"id": 3}, value_b64=b64(data))],
+        decoder=Decoder(schema_registry=FakeRegistry({9: schema})),
     )
     assert code == 0
     assert out[0]["op"] == "snapshot" and out[0]["after"] == {"id": 3} and out[0]["position"] == [5]

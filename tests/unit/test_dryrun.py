@@ -15,7 +15,8 @@ import pytest
 
 from streamproc.cli.dryrun import run_dry_run
 from streamproc.cli.main import main
-from streamproc.config.settings import load_pipelines, load_settings
+from streamproc.config.loader import load_pipelines
+from streamproc.config.settings import load_settings
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "config" / "pipelines.yaml"
@@ -115,7 +116,7 @@ def check(lines: list[str]) -> list[dict[str, Any]]:
     assert len(out) == len(CASES), "one pipeline outcome per input line"
     assert "sink" not in everything[0] and everything[0]["kind"] in PIPELINE_KINDS
     assert [o["kind"] for o in out] == [kind for _, kind, _ in CASES]
-    for o, (_, kind, extra) in zip(out, CASES):
+    for o, (_, kind, extra) in zip(out, CASES, strict=True):
         for k, v in extra.items():
             got = o["value"][k] if kind == "event" and k == "op" else o[k]
             assert got == v, (o, k)

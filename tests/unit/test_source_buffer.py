@@ -1,4 +1,4 @@
-"""The ingest stage's message hand-over (``faust_consumer.SourceBuffer``): batching, back-pressure,
+"""The ingest stage's message hand-over (``streamproc.runtime.consumer.SourceBuffer``): batching, back-pressure,
 and the rebalance rules Faust's stock stream path applies. ``FakeApp`` is a stand-in for the two
 Faust app attributes the buffer reads (its flow control is mode's real ``FlowControlEvent``); the
 whole path runs against a real broker in the ingest, crash and rebalance integration tests."""
@@ -6,7 +6,9 @@ whole path runs against a real broker in the ingest, crash and rebalance integra
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import pytest
 from mode.utils.queues import FlowControlEvent
@@ -26,8 +28,25 @@ class Msg:
     generation_id: int = 1
 
 
+T = TypeVar("T")
+
+#: seconds a test waits for something that should happen at once
+DEADLINE = 5.0
+
+
 def run(coro):
     return asyncio.run(asyncio.wait_for(coro, 10))
+
+
+async def settle() -> None:
+    """Let every ready task run until it blocks: a few turns of the loop, no wall-clock wait."""
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+async def within_deadline(awaitable: Awaitable[T]) -> T:
+    """``awaitable``'s result; fails the test when it is not done after :data:`DEADLINE` seconds."""
+    return await asyncio.wait_for(awaitable, DEADLINE)
 
 
 def test_a_full_batch_is_taken_at_once_in_fetch_order() -> None:
@@ -56,12 +75,12 @@ def test_take_waits_for_the_first_message_and_wakes_when_the_batch_fills() -> No
     async def main() -> None:
         buf = SourceBuffer(FakeApp(), maxsize=100)
         taker = asyncio.ensure_future(buf.take(3, within=60))
-        await asyncio.sleep(0.02)
+        await settle()
         assert not taker.done()
         for i in range(3):
             buf.put(Msg(i))
-            await asyncio.sleep(0)
-        assert [m.offset for m in await taker] == [0, 1, 2]  # not after the 60 s window
+            await settle()
+        assert [m.offset for m in await within_deadline(taker)] == [0, 1, 2]  # not after the 60 s window
 
     run(main())
 
@@ -100,10 +119,10 @@ def test_offer_waits_for_space_and_the_taker_frees_it() -> None:
         await buf.offer(Msg(0), stopped)
         await buf.offer(Msg(1), stopped)
         third = asyncio.ensure_future(buf.offer(Msg(2), stopped))
-        await asyncio.sleep(0.02)
+        await settle()
         assert not third.done() and len(buf) == 2
         assert [m.offset for m in await buf.take(1, within=0)] == [0]
-        await third
+        await within_deadline(third)
         assert [m.offset for m in await buf.take(5, within=0.01)] == [1, 2]
 
     run(main())
@@ -115,10 +134,10 @@ def test_offer_holds_while_the_app_flow_is_suspended_then_delivers() -> None:
         buf = SourceBuffer(app, maxsize=10)
         app.flow_control.suspend()
         offer = asyncio.ensure_future(buf.offer(Msg(0), asyncio.Event()))
-        await asyncio.sleep(0.02)
+        await settle()
         assert not offer.done() and len(buf) == 0
         app.flow_control.resume()
-        await offer
+        await within_deadline(offer)
         assert len(buf) == 1
 
     run(main())
@@ -135,9 +154,12 @@ def test_offer_drops_the_message_once_the_consumer_flow_stops(while_full: bool) 
         else:
             app.flow_control.suspend()
         offer = asyncio.ensure_future(buf.offer(Msg(1), stopped))
-        await asyncio.sleep(0.02)
+        await settle()
+        assert not offer.done()  # held: full, or the app's flow suspended
         stopped.set()  # Consumer.stop_flow(): the stock path abandons the message, a seek follows
-        await offer
-        assert [m.offset for m in buf._messages] == ([0] if while_full else [])
+        await within_deadline(offer)
+        assert len(buf) == (1 if while_full else 0)
+        if while_full:
+            assert [m.offset for m in await buf.take(5, within=0)] == [0]
 
     run(main())

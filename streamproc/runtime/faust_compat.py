@@ -1,0 +1,226 @@
+"""Every private faust, aiokafka, mode and rocksdict internal streamproc relies on, in one place.
+
+Checked against faust-streaming 0.15.3, aiokafka 0.14.0, mode-streaming 0.7.1 and rocksdict 0.3.29,
+the versions pinned in pyproject.toml and constraints.txt. tests/unit/runtime/test_faust_contract.py
+fails when an upgrade breaks one of the assumptions below; read it before changing a pin.
+
+Where Faust has a supported extension point it is used instead, outside this module: the consumer
+is a transport driver (``faust.transports`` entry point, :class:`streamproc.runtime.consumer.
+Transport`), the ingest state a store (``faust.stores`` entry point, :class:`streamproc.runtime.
+state.BatchStore`), and the attributes the runtime adds to an app are declared by
+:class:`streamproc.runtime.apps.StreamprocApp`.
+
+The internals, and why each is needed:
+
+``faust.transport.consumer.Consumer._drain_messages`` (called by ``Fetcher._fetcher``)
+    Overridden by :class:`BatchDrainConsumer` with a copy of the loop that calls the callback
+    directly instead of creating two tasks per message (``wait_first``), and hands the messages of
+    the ingest source topics to their :class:`~streamproc.runtime.consumer.SourceBuffer`. About
+    2.5x the throughput (docs/PERFORMANCE.md). :data:`UPSTREAM_SHA256` records the hash of the
+    upstream source the copy follows. The copy reads, as the upstream loop does:
+    ``Service._stopped`` (of the consumer and of the fetcher), ``Consumer._read_offset``,
+    ``Consumer._add_gap``, ``Consumer._n_acked`` and ``Consumer._commit_every``.
+``faust.transport.drivers.aiokafka.Consumer._new_consumer_thread``
+    The only place the consumer thread class is chosen; overridden to use
+    :class:`ShortFetchWaitThread` (the upstream body is one line, hashed as well).
+``AIOKafkaConsumerThread._create_worker_consumer`` and aiokafka's ``AIOKafkaConsumer._fetch_max_wait_ms``
+    Faust hard-codes ``fetch_max_wait_ms=1500``; a broker that does not answer a long-poll fetch
+    as soon as data arrives then adds up to that much latency per fetch (p50 end-to-end 1.7 s on
+    the embedded broker). The attribute is read by ``AIOKafkaConsumer.start()``.
+``Consumer._unacked_messages``
+    Messages taken from a source buffer are counted as in flight, so a rebalance or shutdown waits
+    for their acknowledgement (``Consumer.wait_empty``). The public ``track_message`` does the same
+    but also calls the sensors once per message, the cost the batch path avoids.
+``Monitor.stream_inbound_time``
+    Faust's livelock check reads it; the stream path that normally stamps it
+    (``Monitor.on_stream_event_in``) is skipped by the source topics.
+mode's ``FlowControlEvent.manage_queue``
+    Takes a ``FlowControlQueue``; a :class:`SourceBuffer` is handed in instead because the event
+    only calls ``clear()`` on its queues (on rebalance and stop).
+``faust.stores.rocksdb.Store._db_for_partition``
+    The RocksDB database of one partition: the ingest state reads through it and writes a batch
+    and its changelog offset into it in one atomic write.
+The persisted-offset key and encoding (``Store.offset_key``, ``str(offset).encode()``)
+    What ``Store.set_persisted_offset`` writes and ``Store.persisted_offset`` reads back; Faust's
+    recovery resumes the changelog from it. Written here in the same write batch as the data
+    (Faust's own ``apply_changelog_batch`` writes them one after the other).
+rocksdict ``WriteBatch(raw_mode=True)``
+    Faust opens its databases in raw mode (``RocksDBOptions.as_options``); a batch must match.
+The changelog record format
+    Raw key and value bytes (the tables use the raw codec), no headers, to the changelog partition
+    numbered like the source partition: what ``Collection.send_changelog`` sends and
+    ``Store.apply_changelog_batch`` applies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, cast
+from weakref import WeakSet
+
+import aiokafka
+from faust.sensors.monitor import Monitor
+from faust.stores.rocksdb import Store
+from faust.transport import consumer as faust_consumer
+from faust.transport.drivers import aiokafka as aiokafka_driver
+from faust.types import Message
+from mode.utils.queues import FlowControlEvent
+from rocksdict import Rdict, WriteBatch
+
+if TYPE_CHECKING:
+    from faust.types import ConsumerT
+
+    from streamproc.runtime.apps import StreamprocApp
+    from streamproc.runtime.consumer import SourceBuffer
+
+__all__ = [
+    "FETCH_MAX_WAIT_MS",
+    "UPSTREAM_SHA256",
+    "CLASS_INTERNALS",
+    "INSTANCE_INTERNALS",
+    "BatchDrainConsumer",
+    "ShortFetchWaitThread",
+    "manage_queue",
+    "mark_in_flight",
+    "partition_db",
+    "write_partitions",
+    "encode_offset",
+    "changelog_record",
+]
+
+#: The worker consumer's fetch wait (Faust hard-codes 1500 ms).
+FETCH_MAX_WAIT_MS = 100
+
+#: sha256 of ``inspect.getsource`` of each upstream function a method here copies.
+UPSTREAM_SHA256: dict[str, str] = {
+    "faust.transport.consumer:Consumer._drain_messages": (
+        "44a2500309e83c630493f6828af50166ec8d96a0b3e4fb2bab735f704ae93417"
+    ),
+    "faust.transport.drivers.aiokafka:Consumer._new_consumer_thread": (
+        "0870ec53dea75083995e3565c0f0a25a1c63ecceaeb238e92e2585e3623af5a9"
+    ),
+}
+
+#: Private methods and class attributes used here, by the class that defines them.
+CLASS_INTERNALS: dict[type, tuple[str, ...]] = {
+    faust_consumer.Consumer: ("_drain_messages", "_add_gap", "_n_acked"),
+    aiokafka_driver.Consumer: ("_new_consumer_thread",),
+    aiokafka_driver.AIOKafkaConsumerThread: ("_create_worker_consumer",),
+    Store: ("_db_for_partition", "offset_key"),
+}
+
+#: Attributes set on instances (in ``__init__``) used here, by the class whose instances have them.
+INSTANCE_INTERNALS: dict[type, tuple[str, ...]] = {
+    faust_consumer.Consumer: ("_stopped", "_read_offset", "_commit_every", "_unacked_messages"),
+    aiokafka.AIOKafkaConsumer: ("_fetch_max_wait_ms",),
+    Monitor: ("stream_inbound_time",),
+}
+
+
+class ShortFetchWaitThread(aiokafka_driver.AIOKafkaConsumerThread):
+    """Faust's consumer thread with a worker consumer that waits :data:`FETCH_MAX_WAIT_MS`."""
+
+    def _create_worker_consumer(self, transport: aiokafka_driver.Transport) -> aiokafka.AIOKafkaConsumer:
+        consumer = super()._create_worker_consumer(transport)
+        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
+        return consumer
+
+
+class BatchDrainConsumer(aiokafka_driver.Consumer):
+    """Faust's aiokafka consumer with the fetch loop described in :mod:`streamproc.runtime.consumer`."""
+
+    def _new_consumer_thread(self) -> ShortFetchWaitThread:
+        return ShortFetchWaitThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def _drain_messages(self, fetcher: Any) -> None:
+        callback = self.callback
+        getmany = self.getmany
+        consumer_stopped = self._stopped.is_set
+        fetcher_stopped = fetcher._stopped.is_set
+        read_offset = self._read_offset
+        suspended = self.suspend_flow.is_set
+        acks_enabled_for = self.app.topics.acks_enabled_for
+        commit_every = self._commit_every
+        buffers: dict[str, SourceBuffer] = cast("StreamprocApp", self.app).source_buffers
+        since_yield = 0
+        try:
+            while not (consumer_stopped() or fetcher_stopped()):
+                await asyncio.sleep(0)
+                if self.should_stop:
+                    return
+                async for tp, message in getmany(timeout=1.0):
+                    offset = message.offset
+                    last = read_offset.get(tp)
+                    if last is not None and offset < last:
+                        continue  # already delivered (seek back after a rebalance)
+                    if last and offset - last > 1 and acks_enabled_for(message.topic):
+                        await self._add_gap(tp, last + 1, offset)  # compacted/transactional gaps
+                    if commit_every is not None and self._n_acked >= commit_every:
+                        self._n_acked = 0
+                        await self.commit()
+                    buffer = buffers.get(tp.topic)
+                    if buffer is not None:
+                        await buffer.offer(message, self.suspend_flow)
+                    elif suspended():
+                        await self.wait_first(callback(message), self.suspend_flow.wait())
+                    else:
+                        await callback(message)
+                    read_offset[tp] = offset
+                    since_yield += 1
+                    if since_yield >= 500:
+                        since_yield = 0
+                        await asyncio.sleep(0)
+        except self.consumer_stopped_errors:
+            if self.transport.app.should_stop:
+                return
+            raise
+        except asyncio.CancelledError:
+            if self.transport.app.should_stop:
+                return
+            raise
+
+
+def manage_queue(flow_control: FlowControlEvent, queue: SourceBuffer) -> None:
+    """Have ``flow_control`` clear ``queue`` on every rebalance and stop, like Faust's stream buffers."""
+    flow_control.manage_queue(queue)  # type: ignore[arg-type]  # only its clear() is called
+
+
+def mark_in_flight(consumer: ConsumerT, messages: Sequence[Message]) -> None:
+    """Count ``messages`` as unacknowledged and stamp their partitions' stream-inbound time."""
+    faust_consumer_ = cast(faust_consumer.Consumer, consumer)
+    cast("WeakSet[Message]", faust_consumer_._unacked_messages).update(messages)
+    inbound = faust_consumer_.app.monitor.stream_inbound_time
+    now = time.monotonic()
+    for tp in {m.tp for m in messages}:
+        inbound[tp] = now
+
+
+def partition_db(store: Store, partition: int) -> Rdict:
+    """The RocksDB database of ``partition`` in ``store`` (opened on first use)."""
+    return store._db_for_partition(partition)
+
+
+def encode_offset(offset: int) -> bytes:
+    """A changelog offset as ``Store.set_persisted_offset`` stores it."""
+    return str(offset).encode()
+
+
+def write_partitions(store: Store, items: Iterable[tuple[int, bytes, bytes]], offsets: Mapping[int, int]) -> None:
+    """Write ``items`` ((partition, key, value)) and each partition's persisted changelog offset
+    (``offsets``) into ``store``, one atomic write per partition."""
+    batches: defaultdict[int, WriteBatch] = defaultdict(lambda: WriteBatch(raw_mode=True))
+    for partition, key, value in items:
+        batches[partition].put(key, value)
+    for partition, offset in offsets.items():
+        batches[partition].put(store.offset_key, encode_offset(offset))
+    for partition, batch in batches.items():
+        partition_db(store, partition).write(batch)
+
+
+def changelog_record(key: bytes, value: bytes, partition: int) -> tuple[bytes, bytes, int]:
+    """(key, value, changelog partition) of the record Faust's table would send for ``key`` set
+    to ``value`` while processing a message of source ``partition``; sent without headers."""
+    return key, value, partition

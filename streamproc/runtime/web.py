@@ -1,0 +1,44 @@
+"""The web endpoints of a worker process: /metrics, /livez and /readyz, served by its first app."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from faust.tables.manager import TableManager
+from faust.web import Request, Response, View
+from prometheus_client import CollectorRegistry, generate_latest
+
+from streamproc.runtime.metrics import CONTENT_TYPE
+
+if TYPE_CHECKING:
+    from streamproc.runtime.apps import StreamprocApp
+
+__all__ = ["install_web", "ready"]
+
+
+def ready(app: StreamprocApp) -> bool:
+    """Whether ``app`` has partitions assigned, is not rebalancing and has recovered its tables."""
+    return (
+        bool(app.consumer.assignment())
+        and not app.rebalancing
+        and not app.in_recovery
+        and cast(TableManager, app.tables).recovery.completed.is_set()
+    )
+
+
+def install_web(app: StreamprocApp, registry: CollectorRegistry) -> None:
+    """/metrics (``registry``: every role of this process), /livez, /readyz (every app in
+    ``app.web_apps`` — the worker adds the other apps of the process — assigned and recovered)."""
+
+    @app.page("/metrics")
+    async def metrics_page(web: View, request: Request) -> Response:
+        return web.bytes(generate_latest(registry), content_type=CONTENT_TYPE)
+
+    @app.page("/livez")
+    async def livez(web: View, request: Request) -> Response:
+        return web.json({"status": "ok"})
+
+    @app.page("/readyz")
+    async def readyz(web: View, request: Request) -> Response:
+        up = all(ready(a) for a in app.web_apps)
+        return web.json({"ready": up}, status=200 if up else 503)
