@@ -51,7 +51,21 @@ from streamproc.runtime.admin import ensure_topics  # noqa: E402
 from tests.integration.workers import WorkerProcess  # noqa: E402
 
 PARTITIONS = 4
-WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo", "lima", "mike"]
+WORDS = [
+    "alpha",
+    "bravo",
+    "charlie",
+    "delta",
+    "echo",
+    "foxtrot",
+    "golf",
+    "hotel",
+    "india",
+    "juliet",
+    "kilo",
+    "lima",
+    "mike",
+]
 
 
 def oid(i: int) -> str:
@@ -200,14 +214,14 @@ def bench_naive(bootstrap: str, source: str, n: int, workdir: Path) -> float:
         "BENCH_DATADIR": str(workdir / "naive"),
         "BENCH_PARTITIONS": str(PARTITIONS),
     }
-    log = open(workdir / "naive.log", "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "faust", "-A", "bench.naive_faust", "worker", "-l", "warn"],
-        cwd=REPO,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    with open(workdir / "naive.log", "wb") as log:  # the child keeps its own descriptor
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "faust", "-A", "bench.naive_faust", "worker", "-l", "warn"],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     try:
         return rate(read_timestamps(bootstrap, sink, n, 600, proc))
     finally:

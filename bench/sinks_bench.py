@@ -56,11 +56,11 @@ def write_config(path: Path, topic: str, bucket: str, queue: str) -> None:
 
 def start_opensearch_fake(port: int) -> subprocess.Popen:
     code = (
-        "import sys, time; sys.path.insert(0, %r)\n"
+        f"import sys, time; sys.path.insert(0, {str(REPO)!r})\n"
         "from streamproc.dev.opensearch_fake import OpenSearchFake\n"
-        "OpenSearchFake(port=%d).start()\n"
+        f"OpenSearchFake(port={port}).start()\n"
         "while True: time.sleep(3600)\n"
-    ) % (str(REPO), port)
+    )
     proc = subprocess.Popen([sys.executable, "-c", code])
     import httpx
 

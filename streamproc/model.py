@@ -31,7 +31,7 @@ FORMATS: tuple[str, ...] = (
 SKIP_REASONS: tuple[str, ...] = ("tombstone", "transaction", "heartbeat", "control", "message")
 
 
-class Op(str, enum.Enum):
+class Op(enum.StrEnum):
     INSERT = "insert"
     UPDATE = "update"
     REPLACE = "replace"
@@ -39,9 +39,6 @@ class Op(str, enum.Enum):
     DELETE = "delete"
     SNAPSHOT = "snapshot"
     TRUNCATE = "truncate"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,7 +53,7 @@ def wait_for_kafka(bootstrap: str, timeout: float = 30.0) -> None:
         try:
             admin.list_topics(timeout=2)
             return
-        except Exception as exc:  # KafkaException: still starting
+        except Exception as exc:  # noqa: BLE001 - KafkaException or a transport error while it starts; retried
             last = str(exc)
             time.sleep(0.2)
     raise ServiceUnavailable(f"Kafka at {bootstrap} did not answer within {timeout:.0f}s ({last})")
@@ -98,7 +98,7 @@ class EmbeddedBroker:
         ]
         if self.log_path is not None:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
-            self._log = open(self.log_path, "ab")
+            self._log = open(self.log_path, "ab")  # noqa: SIM115 - the broker's log while it runs; closed in stop()
         out = self._log if self._log is not None else subprocess.DEVNULL
         env = {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")}
         self._proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)

@@ -1,5 +1,5 @@
 """Local stand-ins for the sink targets, for ``streamproc dev`` and the demo (never for
-production): moto in server mode for S3 and SQS, DuckDB as the warehouse, and — from a source
+production): moto in server mode for S3 and SQS, DuckDB as the warehouse, and
 the OpenSearch stand-in of :mod:`streamproc.dev.opensearch_fake` (a fake, honestly named).
 
 Only what is not configured is started: a configured endpoint always wins.
@@ -15,13 +15,16 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
 from streamproc.config.settings import AwsSettings, Settings
 from streamproc.dev.broker import free_port, stop_process
 from streamproc.errors import ServiceUnavailable
+
+if TYPE_CHECKING:
+    from streamproc.dev.opensearch_fake import OpenSearchFake
 
 __all__ = ["local_services", "LocalServices", "MotoProcess", "endpoint_env", "moto_aws_settings"]
 
@@ -67,7 +70,7 @@ class LocalServices:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.opensearch: Any = None
+        self.opensearch: OpenSearchFake | None = None
         self.notes: list[str] = []
 
     def env(self) -> dict[str, str]:
@@ -112,7 +115,7 @@ class MotoProcess:
         return moto_aws_settings(self.endpoint_url)
 
 
-def _opensearch_fake() -> Any:
+def _opensearch_fake() -> OpenSearchFake:
     """The OpenSearch stand-in (a fake), started on a free port."""
     from streamproc.dev.opensearch_fake import OpenSearchFake
 
@@ -121,6 +124,9 @@ def _opensearch_fake() -> Any:
 
 @contextlib.contextmanager
 def local_services(settings: Settings, say: Callable[[str], None] = log.info) -> Iterator[LocalServices]:
+    """Start what ``settings`` does not configure (moto for S3/SQS, a DuckDB file, the OpenSearch
+    fake) for the duration; the yielded :class:`LocalServices` has settings pointing at them, with
+    ``sink.create_missing`` on. Each started service is announced through ``say``."""
     updates: dict[str, Any] = {"sink": settings.sink.model_copy(update={"create_missing": True})}
     started = LocalServices(settings)
     with contextlib.ExitStack() as stack:

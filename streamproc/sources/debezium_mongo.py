@@ -80,7 +80,7 @@ def _patch_update(patch: dict[str, Any]) -> Update:
 
 def decode(msg: Message) -> ChangeEvent | Skip:
     envelope = debezium_envelope(FORMAT, msg)
-    if type(envelope) is Skip:
+    if isinstance(envelope, Skip):
         return envelope
     v, op, source = envelope
 

@@ -106,7 +106,7 @@ def _field_schemas(schema: dict[str, Any] | None) -> dict[str, Any]:
 
 def decode(msg: Message) -> ChangeEvent | Skip:
     envelope = debezium_envelope(FORMAT, msg)
-    if type(envelope) is Skip:
+    if isinstance(envelope, Skip):
         return envelope
     v, op, source = envelope
     schemas = _field_schemas(msg.schema)

@@ -135,9 +135,9 @@ class Decoder:
         msg = Message(topic, key, key_schema, value, schema, offset, self._key_fields.get(topic))
         if fmt is None:
             found = detect(msg)
-            if type(found) is Skip:
+            if isinstance(found, Skip):
                 return found
-            fmt = found  # type: ignore[assignment]
+            fmt = found
         try:
             return DECODERS[fmt](msg)
         except DecodeError:

@@ -84,6 +84,7 @@ def decode(msg: Message) -> ChangeEvent | Skip:
         raise DecodeError(f"{FORMAT}: 'data' is not an object")
 
     operation = md.get("operation")
+    op: Op | None
     if operation is None:
         op = Op.UPSERT
     else:

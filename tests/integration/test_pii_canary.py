@@ -130,7 +130,7 @@ def build(topics: dict[str, str], c: Canaries, docs: int = 12) -> tuple[list[tup
     for coll in ENTITIES:
         topic = topics[f"cdc.Facilitron_common.{coll}"]
         for i in range(docs):
-            oid = "%024x" % c.rnd.getrandbits(96)
+            oid = f"{c.rnd.getrandbits(96):024x}"
             key = json.dumps({"id": json.dumps({"$oid": oid})}).encode()
             base = {"_id": {"$oid": oid}, "firstName": "Ada", "status": "active", "createdAt": {"$date": BASE_MS}}
             if coll == "owners":
@@ -146,7 +146,7 @@ def build(topics: dict[str, str], c: Canaries, docs: int = 12) -> tuple[list[tup
                 records.append((topic, key, None))
     # deliberately bad records carrying canaries: they go to the DLQ, raw, by design
     users = topics["cdc.Facilitron_common.users"]
-    bad_oid = "%024x" % c.rnd.getrandbits(96)
+    bad_oid = f"{c.rnd.getrandbits(96):024x}"
     invalid = {"_id": {"$oid": bad_oid}, **c.person(email=c.text("bad"))}  # no '@': rule violation
     dlq_values = [envelope("users", "c", nxt(), bad_oid, after=invalid), b"\x01not-json " + c.text("poison").encode()]
     bad_key = json.dumps({"id": json.dumps({"$oid": bad_oid})}).encode()

@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import yaml
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
 
 from streamproc.dev.broker import free_port
 from streamproc.dev.demo.generator import generate
@@ -81,15 +82,14 @@ class WorkerProcess:
 
     def start(self) -> WorkerProcess:
         self.log_path = self.log_path or (self.datadir.parent / f"{self.app_id}.log")
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamproc.cli.main", "worker", "--role", self.roles, "-l", self.loglevel],
-            cwd=REPO,
-            env=self.env(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
+        with open(self.log_path, "ab") as log:  # the child keeps its own descriptor
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "streamproc.cli.main", "worker", "--role", self.roles, "-l", self.loglevel],
+                cwd=REPO,
+                env=self.env(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         return self
 
     def wait_ready(self, timeout: float = 90.0) -> None:
@@ -152,20 +152,14 @@ class WorkerProcess:
 
 # --------------------------------------------------------------------------- metrics
 
-_SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$")
-_LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
-
 
 def parse_metrics(text: str) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
-    """Prometheus text format → ``{sample name: {sorted label pairs: value}}``."""
+    """Prometheus text format (read by prometheus_client's parser) → ``{sample name: {sorted
+    label pairs: value}}``; sample names as exposed (``…_total``, ``…_bucket``, ``…_sum``)."""
     out: dict[str, dict[tuple[tuple[str, str], ...], float]] = defaultdict(dict)
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        m = _SAMPLE.match(line)
-        if m:
-            labels = tuple(sorted(_LABEL.findall(m.group(2) or "")))
-            out[m.group(1)][labels] = float(m.group(3))
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            out[sample.name][tuple(sorted(sample.labels.items()))] = sample.value
     return out
 
 
@@ -393,14 +387,15 @@ class Offline:
     def dead_letters(self) -> list[tuple[Record, Any]]:
         from streamproc.pipeline.processor import DeadLetter
 
-        return [(r, o) for r, o in zip(self.records, self.outcomes) if type(o) is DeadLetter]
+        return [(r, o) for r, o in zip(self.records, self.outcomes, strict=True) if type(o) is DeadLetter]
 
 
 def run_offline(records: Sequence[Record], config: Path, topic_prefix: str) -> Offline:
     from streamproc.cli.dryrun import DictState
-    from streamproc.config.settings import Settings, load_pipelines
+    from streamproc.config.loader import load_pipelines
+    from streamproc.config.settings import Settings
     from streamproc.pipeline.processor import RawMessage
-    from streamproc.runtime.ingest import build_processor
+    from streamproc.runtime.processor import build_processor
 
     settings = Settings(
         pipelines=config, topic_prefix=topic_prefix, redaction={"key": REDACTION_KEY}, schema_registry_url=None

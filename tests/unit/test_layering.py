@@ -116,8 +116,10 @@ def violations() -> list[str]:
                 if other not in LAYERS:
                     found.append(f"{source}:{line} imports {target}, which is in no layer")
                 elif LAYERS[other] > LAYERS[unit]:
-                    found.append(f"{source}:{line} imports {target}: {unit} (layer {LAYERS[unit]}) "
-                                 f"must not depend on {other} (layer {LAYERS[other]})")
+                    found.append(
+                        f"{source}:{line} imports {target}: {unit} (layer {LAYERS[unit]}) "
+                        f"must not depend on {other} (layer {LAYERS[other]})"
+                    )
                 elif LAYERS[other] == LAYERS[unit] == PEERS:
                     found.append(f"{source}:{line} imports {target}: {unit} and {other} are peers")
             if module.startswith("streamproc"):

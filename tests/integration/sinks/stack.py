@@ -133,7 +133,7 @@ class Stack:
         clean = end_offsets(self.bootstrap, self.clean_topics())  # fixed: ingest is done
         for role in ("s3", "opensearch", "warehouse"):
             wait_for(
-                lambda: caught_up(f"{self.app_id}-sink-{role}", clean),
+                lambda role=role: caught_up(f"{self.app_id}-sink-{role}", clean),
                 timeout,
                 interval=1.0,
                 message=f"sink {role} caught up",

@@ -2,11 +2,13 @@
 worker and three sink workers (one process per role, as in production) into moto's S3 and SQS
 (a FIFO and a standard queue), the OpenSearch stand-in and a real PostgreSQL.
 
-* Outage: one target is stopped for about 20 s mid-stream. That sink backs off (its retries and
-  breaker show it, its worker stays up) while the other sinks keep writing; after recovery every
-  change has arrived exactly once at every sink.
-* SIGKILL: the S3 and warehouse sink workers are killed mid-stream and restarted; no change is
-  lost, no SQS message is sent twice, no archive record is written twice, no row is duplicated.
+* Outage: one target is stopped mid-stream, once every sink is writing, until its sink has failed
+  often enough to open its breaker and every other sink has written more (each wait has a
+  deadline). That sink backs off (its retries and breaker show it, its worker stays up) while the
+  other sinks keep writing; after recovery every change has arrived exactly once at every sink.
+* SIGKILL: the S3 and warehouse sink workers are killed mid-stream and restarted once the ingest
+  worker has produced more clean events behind them (or the stream has ended); no change is lost,
+  no SQS message is sent twice, no archive record is written twice, no row is duplicated.
 * Poison: a record on a clean topic that is not a clean event goes to the DLQ from every sink.
 
 "Exactly once" is checked against what the running system must produce: every S3 object and
@@ -19,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -42,7 +43,8 @@ from tests.integration.workers import (
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
-OUTAGE = 20.0
+SINK_ROLES = ("s3", "opensearch", "warehouse")
+DEADLINE = 60.0  # for each wait on a condition of the running stack
 
 
 @pytest.fixture
@@ -74,7 +76,7 @@ def final_state(recs: list[Any]) -> dict[tuple[str, str], Any]:
 
 
 def check_s3_and_sqs(stack: Stack, recs: list[Any], crashed: bool = False) -> None:
-    from streamproc.config.settings import load_pipelines
+    from streamproc.config.loader import load_pipelines
     from streamproc.sinks.s3.trigger import S3TriggerSink
 
     spec = load_pipelines(stack.config).sinks.s3_trigger
@@ -98,7 +100,7 @@ def check_s3_and_sqs(stack: Stack, recs: list[Any], crashed: bool = False) -> No
         return hashlib.sha256(s3.get_object(Bucket=stack.bucket, Key=key)["Body"].read()).hexdigest()
 
     with ThreadPoolExecutor(8) as pool:
-        got = dict(zip(keys, pool.map(sha, keys)))
+        got = dict(zip(keys, pool.map(sha, keys), strict=True))
     assert set(got) == set(want_objects), (len(got), len(want_objects))
     assert got == want_objects
     sqs = stack.moto.client("sqs")
@@ -156,7 +158,7 @@ def check_archive(stack: Stack) -> None:
 
 
 def check_opensearch(stack: Stack, final: dict[tuple[str, str], Any]) -> None:
-    from streamproc.config.settings import load_pipelines
+    from streamproc.config.loader import load_pipelines
     from streamproc.sinks.opensearch.plan import index_name, source_document
 
     spec = load_pipelines(stack.config).sinks.opensearch
@@ -210,25 +212,41 @@ def _take_down(stack: Stack, target: str) -> tuple[Any, Any]:
     return stack.postgres.stop, stack.postgres.start
 
 
-@pytest.mark.parametrize("target", ["s3", "opensearch", "warehouse"])
+def written(stack: Stack, role: str) -> float:
+    return stack.workers[role].total("streamproc_sink_records_total")
+
+
+@pytest.mark.parametrize("target", SINK_ROLES)
 def test_outage_of_one_target_holds_only_that_sink_and_loses_nothing(stack: Stack, target: str) -> None:
     stack.start_all()
     records = stack.records()
-    producer = produce_slowly(stack, records, seconds=OUTAGE + 10)
-    time.sleep(3)
+    producer = produce_slowly(stack, records, seconds=30)
+    wait_for(lambda: all(written(stack, r) > 0 for r in SINK_ROLES), DEADLINE, message="every sink writing")
     down, up = _take_down(stack, target)
-    others = [r for r in ("s3", "opensearch", "warehouse") if r != target]
+    others = [r for r in SINK_ROLES if r != target]
+    held = stack.workers[target]
+
+    def held_up() -> bool:
+        assert held.proc.poll() is None, f"the {target} worker stopped during the outage:\n{held.log()[-3000:]}"
+        return True
+
+    def held_retried() -> bool:
+        return held_up() and held.total("streamproc_sink_retries_total") > 0
+
+    def held_breaker_opened() -> bool:  # the gauge: 0 closed, 1 half-open, 2 open (summed over its sinks)
+        return held_up() and held.total("streamproc_sink_breaker_state") >= 2
+
     down()
     try:
-        time.sleep(3)
-        before = {r: stack.workers[r].total("streamproc_sink_records_total") for r in others}
-        time.sleep(OUTAGE - 6)
-        after = {r: stack.workers[r].total("streamproc_sink_records_total") for r in others}
-        held = stack.workers[target]
-        assert held.proc.poll() is None, f"the {target} worker stopped during the outage:\n{held.log()[-3000:]}"
-        assert held.total("streamproc_sink_retries_total") > 0
+        wait_for(held_retried, DEADLINE, message=f"the {target} sink to retry")
+        before = {r: written(stack, r) for r in others}
         for r in others:
-            assert after[r] > before[r], f"sink {r} did not keep writing while {target} was down"
+            wait_for(
+                lambda r=r: written(stack, r) > before[r],
+                DEADLINE,
+                message=f"sink {r} to keep writing while {target} is down",
+            )
+        wait_for(held_breaker_opened, DEADLINE, message=f"the {target} sink's breaker to open")
     finally:
         up()
     producer.join_ok()
@@ -244,9 +262,15 @@ def test_sigkill_of_sink_workers_mid_stream_loses_nothing_and_duplicates_nothing
     for role in ("s3", "warehouse"):
         w = stack.workers[role]
         wait_for(lambda w=w: w.total("streamproc_sink_records_total") > 50, 120, message=f"{role} writing")
+    ingest = stack.workers["ingest"]
     for role in ("s3", "warehouse"):
         stack.workers[role].kill()
-    time.sleep(2)
+    at_kill = ingest.total("streamproc_events_out_total")
+    wait_for(  # a backlog for the restarted sinks, unless the stream has already ended
+        lambda: ingest.total("streamproc_events_out_total") > at_kill or not producer.is_alive(),
+        DEADLINE,
+        message="clean events produced while the S3 and warehouse sinks are down",
+    )
     for role in ("s3", "warehouse"):
         old = stack.workers[role]
         stack.worker(role).wait_ready()
@@ -264,7 +288,7 @@ def test_poison_on_a_clean_topic_goes_to_the_dlq_from_every_sink(stack: Stack) -
     stack.wait_drained()
     dlq = read_topic(stack.bootstrap, f"{stack.prefix}.dlq", timeout=10)
     poison = [m for m in dlq if m.value() == b"not a clean event"]
-    stages = sorted(dict((k, v) for k, v in m.headers())["__connect.errors.stage"].decode() for m in poison)
+    stages = sorted(dict(m.headers())["__connect.errors.stage"].decode() for m in poison)
     # once per sink (the s3 role runs two), original bytes and headers kept
     assert stages == ["SINK OPENSEARCH READ", "SINK S3 READ", "SINK S3-ARCHIVE READ", "SINK WAREHOUSE READ"]
     for m in poison:

@@ -166,9 +166,9 @@ def test_big_integers_in_source_survive_the_wire(decoder: Decoder) -> None:
     ts_ns = 1558965508000000001
     text = (
         '{"op": "c", "after": "{\\"_id\\": 1, \\"h\\": 1546547425148721999}",'
-        ' "source": {"connector": "mongodb", "ts_ms": 1558965508000, "ts_ns": %d, "ord": 2147483647,'
-        ' "db": "inventory", "collection": "customers", "h": 1546547425148721999}}' % ts_ns
-    )
+        ' "source": {"connector": "mongodb", "ts_ms": 1558965508000, "ts_ns": TS_NS, "ord": 2147483647,'
+        ' "db": "inventory", "collection": "customers", "h": 1546547425148721999}}'
+    ).replace("TS_NS", str(ts_ns))
     ev = decoder.decode(TOPIC, b'{"id": "1"}', text.encode())
     assert ev.position == (1558965508000, 2147483647, 0)
     assert ev.after == {"_id": 1, "h": 1546547425148721999}

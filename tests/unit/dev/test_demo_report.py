@@ -1,0 +1,68 @@
+"""The demo's report reads the worker's metrics with prometheus_client's parser and says what the
+loaded pipelines file redacts (not a fixed sentence), for any file."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from streamproc.config.loader import parse_pipelines
+from streamproc.dev.demo.metrics import metric_total, parse_metrics, sinks_done
+from streamproc.dev.demo.report import pii_summary
+
+OTHER_FILE = """
+version: 1
+defaults: {key: [_id]}
+sources:
+  - entity: patients
+    topic: cdc.clinic.patients
+    redact:
+      - {path: name, mode: FULL_MASK}
+      - {path: mrn, mode: TOKENIZE}
+      - {path: email, mode: PARTIAL_MASK}
+  - entity: visits
+    topic: cdc.clinic.visits
+  - entity: doctors
+    topic: cdc.clinic.doctors
+    redact:
+      - {path: name, mode: FULL_MASK}
+      - {path: mrn, mode: TOKENIZE}
+      - {path: email, mode: PARTIAL_MASK}
+  - entity: invoices
+    topic: cdc.clinic.invoices
+    redact:
+      - {path: card.number, mode: REMOVE}
+"""
+
+
+def test_the_pii_lines_follow_the_file_entities_with_the_same_rules_together() -> None:
+    spec = parse_pipelines(OTHER_FILE, "clinic.yaml")
+    assert pii_summary(spec, "clinic.yaml") == [
+        "  PII, as clinic.yaml redacts it:",
+        "    patients/doctors: name fully masked; mrn tokenized; email partially masked",
+        "    invoices: card.number removed",
+    ]
+    assert pii_summary(spec, "clinic.yaml", entities={"invoices", "visits"}) == [
+        "  PII, as clinic.yaml redacts it:",
+        "    invoices: card.number removed",
+    ]
+    assert pii_summary(spec, "clinic.yaml", entities={"visits"}) == [
+        "  PII: clinic.yaml redacts no field of these events"
+    ]
+
+
+def test_metrics_are_read_by_the_prometheus_parser_counters_without_total() -> None:
+    registry = CollectorRegistry()
+    out = Counter("streamproc_events_out_total", "x", ["entity", "op"], registry=registry)
+    records = Counter("streamproc_sink_records_total", "x", ["sink", "entity"], registry=registry)
+    Histogram("streamproc_batch_seconds", "x", ["topic"], registry=registry).labels("t").observe(0.5)
+    Gauge("streamproc_unlabelled", "x", registry=registry).set(1)
+    out.labels("users", "insert").inc(3)
+    out.labels("users", "update").inc(2)
+    out.labels("owners", "insert").inc(1)
+    records.labels("s3", "users").inc(6)
+    metrics = parse_metrics(generate_latest(registry).decode())
+    assert metric_total(metrics, "streamproc_events_out") == 6
+    assert metric_total(metrics, "streamproc_events_out", entity="users") == 5
+    assert metrics["streamproc_batch_seconds_sum"] == {(("topic", "t"),): 0.5}
+    assert "streamproc_unlabelled" not in metrics
+    assert sinks_done(metrics, ["s3"]) and not sinks_done(metrics, ["s3", "warehouse"])
