@@ -22,11 +22,12 @@ ENV PATH=/opt/venv/bin:$PATH
 
 WORKDIR /src
 
-# Dependencies first, read from pyproject.toml alone: a source change reuses this layer.
-COPY pyproject.toml ./
+# Dependencies first, read from pyproject.toml and pinned by constraints.txt (the tested set):
+# a source change reuses this layer.
+COPY pyproject.toml constraints.txt ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
         > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt
+    && pip install -c constraints.txt -r /tmp/requirements.txt
 
 COPY . .
 RUN pip install --no-deps . \
