@@ -14,7 +14,7 @@ or as a JSON string holding the document) or as Confluent-framed Avro (magic byt
 id, decoded with the configured schema registry). Extended JSON, Connect logical types and
 Avro types become plain JSON once, here. Per-format rules live in each module's docstring:
 :mod:`.debezium_mongo`, :mod:`.debezium_sql`, :mod:`.flat`, :mod:`.mongo_kafka`, :mod:`.dms`,
-:mod:`.extjson`, :mod:`.connect`, :mod:`.avro`.
+:mod:`.extjson`, :mod:`.connect`, :mod:`.avro`, :mod:`.jsontext`.
 
 How the format is chosen
 ------------------------
@@ -29,6 +29,16 @@ without any marker cannot be told apart from the others: it raises ``DecodeError
 set the format for its topic (full-document-only mongo-kafka output, flattened records without
 markers, DMS object-mapping fragments). Bytes that are neither JSON nor Confluent Avro, empty
 values (``b""``), JSON scalars/arrays and truncated JSON are poison (``DecodeError``).
+
+Hostile input
+-------------
+JSON is read strictly (:mod:`.jsontext`): invalid UTF-8, lone surrogates, nesting beyond
+``max_depth`` and numbers of more than 1,000 digits are poison; NaN/±Infinity become the
+strings ``"NaN"``/``"Infinity"``/``"-Infinity"``, so events are strict JSON. Decimals are exact
+and bounded, out-of-range times never become other dates (:mod:`.connect`), and Avro schemas
+that would crash or stall fastavro are refused (:mod:`.avro_schema`). A ``DecodeError`` names
+the kind of problem and any limit, never a value or a key of the input, and keeps no exception
+chain of a library.
 """
 
 from __future__ import annotations

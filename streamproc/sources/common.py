@@ -2,17 +2,18 @@
 
 Invariants kept here:
 
-* :func:`parse_json` never rounds an integer: ``orjson`` is used first, but orjson turns
-  integers outside the 64-bit range into floats *silently*, so a cheap byte-level scan for
-  a run of 20 digits (or ``-`` + 19 digits) sends such documents to :mod:`json`, which keeps
-  them exact. :mod:`json` is also the fallback for the bare ``NaN``/``Infinity`` tokens that
-  Java-style Extended JSON writers emit; those become ``None`` (JSON has no NaN).
+* :func:`parse_json` is :func:`streamproc.sources.jsontext.parse_json`: strict UTF-8, exact
+  integers, bounded numbers and nesting, non-finite numbers spelled ``"NaN"``/``"Infinity"``/
+  ``"-Infinity"`` (see :mod:`.jsontext`).
+* Out-of-range times stay recognisable: a count that is not a calendar instant is returned as
+  the number it is, never wrapped into another date.
 * Nothing here puts a payload value into an exception message.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -20,7 +21,7 @@ from functools import lru_cache
 from typing import Any
 
 from streamproc.errors import DecodeError
-from streamproc.jsonutil import parse_json
+from streamproc.sources.jsontext import MAX_DEPTH, JSONTextError, parse_json
 
 __all__ = [
     "PLACEHOLDER",
@@ -43,11 +44,14 @@ __all__ = [
 PLACEHOLDER = "__debezium_unavailable_value"
 
 _EPOCH = datetime(1970, 1, 1)
+_INT_TEXT = re.compile(r"-?[0-9]{1,40}")
 _EPOCH_DATE = date(1970, 1, 1)
 
 
 def json_error_where(exc: BaseException) -> str:
     """A data-free description of a JSON parse failure (message and position only)."""
+    if isinstance(exc, JSONTextError):
+        return str(exc)
     if isinstance(exc, json.JSONDecodeError):
         return f"{exc.msg} at line {exc.lineno} column {exc.colno}"
     if isinstance(exc, UnicodeDecodeError):
@@ -61,10 +65,7 @@ def as_int(value: Any) -> int | None:
     if t is int:
         return value
     if t is str:
-        try:
-            return int(value)
-        except ValueError:
-            return None
+        return int(value) if _INT_TEXT.fullmatch(value) else None
     if t is float and value.is_integer():
         return int(value)
     return None
@@ -100,8 +101,9 @@ def iso_from_epoch(value: int, per_second: int, digits: int) -> str | int:
 
 
 def time_of_day(value: int, per_second: int, digits: int) -> str | int:
-    """Units after midnight → ``HH:MM:SS.fff…`` (``24:00:00`` allowed); negatives unchanged."""
-    if value < 0:
+    """Units after midnight → ``HH:MM:SS.fff…`` (``24:00:00`` allowed); values outside
+    ``0 … 24:00:00`` unchanged."""
+    if value < 0 or value > 86_400 * per_second:
         return value
     secs, frac = divmod(value, per_second)
     hours, rem = divmod(secs, 3600)
@@ -164,6 +166,7 @@ class Message:
     schema: dict[str, Any] | None
     offset: int | None = None
     key_fields: Sequence[str] | None = None
+    max_depth: int = MAX_DEPTH  # nesting limit of JSON texts inside the value (see .jsontext)
 
 
 def key_from_fields(fields: Sequence[str], *rows: dict[str, Any] | None) -> dict[str, Any]:

@@ -11,12 +11,17 @@
   known); the event stays an update and consumers that need exact arrays must use ``after``.
 * Legacy oplog ``patch``: ``$set``/``$unset`` → ``update``; a patch without ``$`` operators is
   a full replacement → op replace with ``after``; other operators (``$inc``, ``$v:2`` diffs)
-  cannot be applied without the stored document → :class:`DecodeError`.
+  cannot be applied without the stored document → :class:`DecodeError` (naming a known update
+  operator, never a key of the input).
 * ``d`` → op delete with the pre-image ``before`` when present, else ``None``.
 * ``position`` = ``(source.ts_ms, source.ord, transaction.total_order or 0)`` — always three
-  integers; ``(ts_ms, ord)`` is the BSON cluster time, and events of one transaction share
-  it, so ``total_order`` (present with ``provide.transaction.metadata``) breaks the tie.
-  Without ``source.ts_ms``: ``(offset,)`` when an offset is known, else ``()``.
+  integers; ``(ts_ms, ord)`` is the BSON cluster time of the commit, and every event of one
+  transaction shares it, so ``total_order`` (present with ``provide.transaction.metadata=true``,
+  as the shipped connector config sets it) orders them in commit order. Per key that suffices:
+  ``data_collection_order`` orders the same events within one collection, which ``total_order``
+  already does. Without transaction metadata the events of one transaction get *equal*
+  positions (the pipeline then tells them apart by content). Without ``source.ts_ms``:
+  ``(offset,)`` when an offset is known, else ``()``.
 """
 
 from __future__ import annotations
@@ -28,37 +33,46 @@ from streamproc.model import ChangeEvent, Op, Skip, Update
 from streamproc.sources import extjson
 from streamproc.sources.common import Message, as_int, fallback_position, topic_namespace
 from streamproc.sources.detect import debezium_envelope
+from streamproc.sources.jsontext import MAX_DEPTH, JSONLimitError, JSONTextError
 
 __all__ = ["FORMAT", "decode", "document", "mongo_key"]
 
 FORMAT = "debezium-mongodb"
+#: MongoDB update operators a legacy oplog patch may hold (named in errors; others are not).
+_OPERATORS = frozenset(
+    ("$inc", "$mul", "$rename", "$setOnInsert", "$min", "$max", "$currentDate", "$addToSet", "$pop", "$pull")
+    + ("$push", "$pullAll", "$bit", "$each", "$position", "$slice", "$sort")
+)
 
 
-def document(fmt: str, raw: Any, field: str) -> dict[str, Any] | None:
+def document(fmt: str, raw: Any, field: str, max_depth: int = MAX_DEPTH) -> dict[str, Any] | None:
     """An Extended JSON string (or already parsed object) → plain document, or ``None``."""
     if raw is None:
         return None
     try:
         if type(raw) is str:
-            doc = extjson.loads(raw)
+            doc = extjson.loads(raw, max_depth)
         else:
             doc = extjson.to_plain(raw)
+    except JSONLimitError as exc:
+        raise DecodeError(f"{fmt}: '{field}' refused: {exc}") from None
     except ValueError as exc:
-        raise DecodeError(f"{fmt}: '{field}' is not valid Extended JSON") from exc
+        why = str(exc) if isinstance(exc, (extjson.ExtJSONError, JSONTextError)) else type(exc).__name__
+        raise DecodeError(f"{fmt}: '{field}' is not valid Extended JSON ({why})") from None
     if type(doc) is not dict:
         raise DecodeError(f"{fmt}: '{field}' is not a document")
     return doc
 
 
-def mongo_key(fmt: str, key: Any) -> dict[str, Any] | None:
+def mongo_key(fmt: str, key: Any, max_depth: int = MAX_DEPTH) -> dict[str, Any] | None:
     """The Debezium MongoDB Kafka key ``{"id": …}`` → ``{"_id": plain}`` (``None`` if absent)."""
     if type(key) is not dict or "id" not in key:
         return None
     raw = key["id"]
     try:
-        value = extjson.loads(raw) if type(raw) is str else extjson.to_plain(raw)
-    except ValueError as exc:
-        raise DecodeError(f"{fmt}: key 'id' is not valid Extended JSON") from exc
+        value = extjson.loads(raw, max_depth) if type(raw) is str else extjson.to_plain(raw)
+    except ValueError:
+        raise DecodeError(f"{fmt}: key 'id' is not valid Extended JSON") from None
     return {"_id": value}
 
 
@@ -73,7 +87,7 @@ def _patch_update(patch: dict[str, Any]) -> Update:
         elif operator == "$v":
             continue
         else:
-            name = operator if operator.startswith("$") and len(operator) <= 24 else "?"
+            name = operator if operator in _OPERATORS else ("diff ($v: 2)" if operator == "diff" else "(unknown)")
             raise DecodeError(f"{FORMAT}: oplog 'patch' operator {name} is not supported")
     return Update(set_, tuple(unset))
 
@@ -84,14 +98,15 @@ def decode(msg: Message) -> ChangeEvent | Skip:
         return envelope
     v, op, source = envelope
 
-    after = document(FORMAT, v.get("after"), "after")
-    before = document(FORMAT, v.get("before"), "before")
+    depth = msg.max_depth
+    after = document(FORMAT, v.get("after"), "after", depth)
+    before = document(FORMAT, v.get("before"), "before", depth)
     update: Update | None = None
     if op is Op.UPDATE:
         ud = v.get("updateDescription")
         patch = v.get("patch")
         if type(ud) is dict:
-            fields = document(FORMAT, ud.get("updatedFields"), "updateDescription.updatedFields")
+            fields = document(FORMAT, ud.get("updatedFields"), "updateDescription.updatedFields", depth)
             removed = ud.get("removedFields")
             if removed is None:
                 removed = []
@@ -99,7 +114,7 @@ def decode(msg: Message) -> ChangeEvent | Skip:
                 raise DecodeError(f"{FORMAT}: 'updateDescription.removedFields' is not a list of paths")
             update = Update(fields or {}, tuple(removed))
         elif patch is not None:
-            doc = document(FORMAT, patch, "patch")
+            doc = document(FORMAT, patch, "patch", depth)
             assert doc is not None
             if any(k[:1] == "$" for k in doc):
                 update = _patch_update(doc)
@@ -109,9 +124,9 @@ def decode(msg: Message) -> ChangeEvent | Skip:
         elif after is None:
             raise DecodeError(f"{FORMAT}: update without 'after', 'updateDescription' or 'patch'")
 
-    key = mongo_key(FORMAT, msg.key)
+    key = mongo_key(FORMAT, msg.key, depth)
     if key is None:
-        for doc in (after, before, document(FORMAT, v.get("filter"), "filter")):
+        for doc in (after, before, document(FORMAT, v.get("filter"), "filter", depth)):
             if doc is not None and "_id" in doc:
                 key = {"_id": doc["_id"]}
                 break

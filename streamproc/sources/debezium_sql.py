@@ -17,7 +17,11 @@ its base64 bytes for ``bytea``). The placeholder is never passed on as data: an 
 ``after`` holds one becomes a *partial* update — op update, ``after=None``,
 ``update={"set": <after minus placeholder columns>, "unset": []}`` — so the merge step applies
 the known columns to the last stored row and keeps the stored value of the others.
-Placeholder columns are also dropped from ``before`` (and from any other image).
+Placeholder columns are also dropped from ``before`` (and from any other image). The keys of
+``update.set`` are paths, split on ``.``, while a column name is one literal key: a partial
+update that names a column containing ``.`` cannot be expressed and is a :class:`DecodeError`
+(the DLQ) rather than a write to a different, nested field (``REPLICA IDENTITY FULL`` on the
+table avoids partial updates altogether).
 
 Position
 --------
@@ -27,8 +31,10 @@ of a row log its change after the first writer committed, so per key the change 
 strictly increasing in commit order, and a redelivered event has the same LSN. ``sequence``
 is absent from older connector versions and abbreviated events and its first element's
 meaning changed across versions; a shape that depends on it could compare events of one key
-written by two connector versions wrongly. Without ``lsn`` (other connectors, abbreviated
-events): ``(offset,)`` when known, else ``()``.
+written by two connector versions wrongly. Transaction metadata (``transaction.total_order``,
+``provide.transaction.metadata=true``) adds nothing here: unlike MongoDB's shared cluster time,
+every change of a PostgreSQL transaction has its own LSN. Without ``lsn`` (other connectors,
+abbreviated events): ``(offset,)`` when known, else ``()``.
 """
 
 from __future__ import annotations
@@ -49,7 +55,7 @@ from streamproc.sources.common import (
 from streamproc.sources.connect import convert
 from streamproc.sources.detect import debezium_envelope
 
-__all__ = ["FORMAT", "decode", "drop_placeholders", "sql_key"]
+__all__ = ["FORMAT", "decode", "drop_placeholders", "partial_update", "sql_key"]
 
 FORMAT = "debezium-sql"
 _PLACEHOLDER_LIST = [PLACEHOLDER]
@@ -68,14 +74,28 @@ def drop_placeholders(row: dict[str, Any] | None) -> tuple[dict[str, Any] | None
     return row, False
 
 
+def partial_update(fmt: str, row: dict[str, Any] | None) -> Update:
+    """The known columns of a row with unchanged TOAST columns, as a partial update."""
+    row = row or {}
+    for column in row:
+        if "." in column:
+            raise DecodeError(
+                f"{fmt}: a partial update (unchanged TOAST column) names a column containing '.', "
+                "which update paths cannot express; set REPLICA IDENTITY FULL on the table"
+            )
+    return Update(row, ())
+
+
 def sql_key(fmt: str, msg: Message, *rows: dict[str, Any] | None) -> dict[str, Any]:
     key = msg.key
     if type(key) is dict:
         if msg.key_schema is not None:
             try:
                 key = convert(msg.key_schema, key)
-            except ValueError as exc:
-                raise DecodeError(f"{fmt}: key does not match its Connect schema") from exc
+            except DecodeError as exc:
+                raise DecodeError(f"{fmt}: key: {exc}") from None
+            except ValueError:
+                raise DecodeError(f"{fmt}: key does not match its Connect schema") from None
         return key
     if msg.key_fields:
         return key_from_fields(msg.key_fields, *rows)
@@ -90,8 +110,10 @@ def _row(fmt: str, value: Any, schema: Any, field: str) -> dict[str, Any] | None
     if schema is not None:
         try:
             value = convert(schema, value)
-        except ValueError as exc:
-            raise DecodeError(f"{fmt}: '{field}' does not match its Connect schema") from exc
+        except DecodeError as exc:
+            raise DecodeError(f"{fmt}: '{field}': {exc}") from None
+        except ValueError:
+            raise DecodeError(f"{fmt}: '{field}' does not match its Connect schema") from None
     return value
 
 
@@ -116,7 +138,7 @@ def decode(msg: Message) -> ChangeEvent | Skip:
     if after is not None:
         after, partial = drop_placeholders(after)
         if partial and op is Op.UPDATE:
-            update = Update(after or {}, ())
+            update = partial_update(FORMAT, after)
             after = None
 
     if op is Op.TRUNCATE:

@@ -13,11 +13,19 @@
 * Key: the topic's configured ``key_fields`` read from the row; else the Kafka key when it is a
   JSON object; else the fields named ``id`` in any letter case; else ``{}``.
 * Namespace ``schema-name.table-name``.
-* Position: ``(transaction-id, transaction-record-id or 0)`` when transaction details are on.
-  Otherwise ``(commit-timestamp µs,)`` or ``(timestamp µs,)`` — except full-load rows, which get
-  ``(0, timestamp µs)``: a load row is a snapshot that precedes every change of its key, and
-  comparing its message-build time against transaction ids would make all later changes look
-  stale. ``ts_ms`` = commit-timestamp, else metadata ``timestamp``.
+* Position: ``(commit-timestamp µs,)`` (``IncludeTransactionDetails``), else
+  ``(timestamp µs,)``; full-load rows ``(0,)``. ``transaction-id`` is *not* used: it is the
+  source's transaction id (a PostgreSQL xid is assigned at a transaction's first write, a MySQL
+  one at its start), so a transaction that began earlier can commit later with a smaller id,
+  and ordering by it would drop that later commit as stale. The commit timestamp is in commit
+  order; DMS writes the changes of a task in commit order, so a later commit never has a
+  smaller timestamp. Its resolution is the source's (MySQL: whole seconds): two commits of one
+  key within it, like the changes of one transaction, get *equal* positions, which the pipeline
+  tells apart by content and applies in partition order (commit order). Without transaction
+  details ``timestamp`` (when DMS built the message, also in commit order) stands in. A load
+  row is a snapshot that precedes every change of its key: ``(0,)`` sorts below them all, and
+  equal load rows are again told apart by content. ``ts_ms`` = commit-timestamp, else metadata
+  ``timestamp``.
 """
 
 from __future__ import annotations
@@ -28,7 +36,6 @@ from streamproc.errors import DecodeError
 from streamproc.model import ChangeEvent, Op, Skip
 from streamproc.sources.common import (
     Message,
-    as_int,
     epoch_us_from_iso,
     fallback_position,
     key_from_fields,
@@ -109,11 +116,11 @@ def decode(msg: Message) -> ChangeEvent | Skip:
     commit_us = epoch_us_from_iso(md.get("commit-timestamp"))
     built_us = epoch_us_from_iso(md.get("timestamp"))
     when_us = commit_us if commit_us is not None else built_us
-    txid = as_int(md.get("transaction-id"))
-    if txid is not None:
-        position: tuple[int, ...] = (txid, as_int(md.get("transaction-record-id")) or 0)
-    elif when_us is not None:
-        position = (0, when_us) if op is Op.SNAPSHOT else (when_us,)
+    position: tuple[int, ...]
+    if op is Op.SNAPSHOT:
+        position = (0,)
+    elif when_us is not None and when_us > 0:
+        position = (when_us,)
     else:
         position = fallback_position(msg.offset)
 

@@ -14,8 +14,9 @@ Output choices (plain, strict JSON):
 ObjectId               24-hex string (lower case; a malformed ``$oid`` string is kept as is)
 Date                   ``"2026-07-03T17:59:45.729Z"`` (UTC, milliseconds); outside years
                        1–9999 the integer epoch milliseconds
-Int32 / Int64          integer (exact, any size)
-Double NaN/±Infinity   ``null`` (JSON has no NaN; a bare token and ``$numberDouble`` alike)
+Int32 / Int64          integer (exact; more than 40 digits: malformed)
+Double NaN/±Infinity   ``"NaN"``/``"Infinity"``/``"-Infinity"`` (JSON has no NaN; a bare token
+                       and ``$numberDouble`` alike, see :mod:`.jsontext`)
 Decimal128             decimal string, e.g. ``"12345.6789"``
 Binary (any subtype)   base64 string (``$uuid`` too: it is Binary subtype 4)
 Timestamp              ``{"t": seconds, "i": increment}``
@@ -27,7 +28,9 @@ Undefined              ``null``
 =====================  ===========================================================
 
 A dict is taken to be a wrapper when its *first* key starts with ``$`` (writers always put
-the type key first); other dicts are plain documents and are rebuilt, never mutated.
+the type key first); other dicts are plain documents and are rebuilt, never mutated. A malformed
+wrapper raises :class:`ExtJSONError` naming the Extended JSON type from a fixed list, never a
+key or value of the input (a ``$``-key of the input may itself be data).
 """
 
 from __future__ import annotations
@@ -52,7 +55,8 @@ from bson.objectid import ObjectId
 from bson.regex import Regex
 from bson.timestamp import Timestamp
 
-from streamproc.sources.common import iso_from_epoch, parse_json
+from streamproc.sources.common import iso_from_epoch
+from streamproc.sources.jsontext import MAX_DEPTH, finite, parse_json
 
 __all__ = ["ExtJSONError", "to_plain", "loads", "iso_datetime"]
 
@@ -72,13 +76,36 @@ _RE_FLAGS = (
 )
 
 
+_TYPE_KEYS = frozenset(
+    (
+        "$oid", "$numberLong", "$numberInt", "$numberDouble", "$numberDecimal", "$date", "$binary",
+        "$type", "$uuid", "$regularExpression", "$regex", "$options", "$timestamp", "$minKey",
+        "$maxKey", "$code", "$scope", "$symbol", "$undefined", "$dbPointer", "$ref", "$id", "$db",
+    )
+)  # fmt: skip
+_HEX24 = re.compile(r"[0-9a-fA-F]{24}")
+_INT_TEXT = re.compile(r"-?[0-9]{1,40}")  # exact at any size a writer produces, bounded
+
+
 class ExtJSONError(ValueError):
     """Malformed Extended JSON; the message names the wrapper type, never the value."""
 
 
-def loads(text: str | bytes) -> Any:
-    """Parse Extended JSON text and convert it to plain JSON values."""
-    return to_plain(parse_json(text))
+def wrapper_name(d: dict[str, Any]) -> str:
+    """The Extended JSON type a wrapper dict claims, from a fixed list (never an input key)."""
+    for key in d:
+        if key in _TYPE_KEYS:
+            return key
+    return "$-prefixed"
+
+
+def _malformed(d: dict[str, Any]) -> ExtJSONError:
+    return ExtJSONError(f"invalid Extended JSON {wrapper_name(d)} wrapper")
+
+
+def loads(text: str | bytes, max_depth: int = MAX_DEPTH) -> Any:
+    """Parse Extended JSON text (at most ``max_depth`` levels) and convert it to plain JSON values."""
+    return to_plain(parse_json(text, max_depth))
 
 
 def to_plain(value: Any) -> Any:
@@ -95,13 +122,13 @@ def to_plain(value: Any) -> Any:
             if tv is dict or tv is list:
                 v = to_plain(v)
             elif tv is float and v - v != 0:
-                v = None
+                v = finite(v)
             out[k] = v
         return out
     if t is list:
-        return [to_plain(v) if type(v) in (dict, list) else v for v in value]
-    if t is float and value - value != 0:
-        return None
+        return [to_plain(v) if type(v) in (dict, list) else (finite(v) if type(v) is float else v) for v in value]
+    if t is float:
+        return finite(value)
     return value
 
 
@@ -118,17 +145,21 @@ def _wrapper(first: str, d: dict[str, Any]) -> Any:
     if n == 1:
         ti = type(inner)
         if first == "$oid" and ti is str:
-            return inner.lower()
+            return inner.lower() if _HEX24.fullmatch(inner) else inner
         if (first == "$numberLong" or first == "$numberInt") and ti is str:
-            try:
+            if _INT_TEXT.fullmatch(inner):
                 return int(inner)
-            except ValueError:
-                raise ExtJSONError(f"invalid {first} value") from None
+            raise ExtJSONError(f"invalid Extended JSON {first} wrapper")
         if first == "$date" and ti is int:
             return iso_from_epoch(inner, 1000, 3)
         if first == "$numberDecimal" and ti is str and len(inner) <= 34 and _PLAIN_DECIMAL.fullmatch(inner):
             return inner  # what Decimal128(inner) would print back, without the round trip
-        if first == "$regularExpression" and ti is dict:
+        if (
+            first == "$regularExpression"
+            and ti is dict
+            and type(inner.get("pattern", "")) is str
+            and type(inner.get("options", "")) is str
+        ):
             return f"/{inner.get('pattern', '')}/{inner.get('options', '')}"
     if first == "$regex" and type(inner) is str and n <= 2:
         options = d.get("$options", "")
@@ -137,8 +168,8 @@ def _wrapper(first: str, d: dict[str, Any]) -> Any:
         converted = json_util.object_hook(_bsonify_children(d), _OPTIONS)
     except ExtJSONError:
         raise
-    except Exception as exc:  # json_util raises TypeError/ValueError/InvalidId/KeyError…
-        raise ExtJSONError(f"invalid {first} value") from exc
+    except Exception:  # noqa: BLE001 - json_util raises TypeError/ValueError/InvalidId/…, quoting the value
+        raise _malformed(d) from None
     return _from_bson(converted)
 
 
@@ -151,8 +182,8 @@ def _bsonify(value: Any) -> Any:
             if first[:1] == "$":
                 try:
                     return json_util.object_hook(converted, _OPTIONS)
-                except Exception as exc:
-                    raise ExtJSONError(f"invalid {first} value") from exc
+                except Exception:  # noqa: BLE001 - as in _wrapper: the library's text may quote the value
+                    raise _malformed(value) from None
             break
         return converted
     if t is list:
@@ -173,7 +204,7 @@ def _from_bson(value: Any) -> Any:
     if t is str or t is int or t is bool or value is None:
         return value
     if t is float:
-        return value if value - value == 0 else None
+        return finite(value)
     if t is ObjectId:
         return str(value)
     if isinstance(value, _dt.datetime):

@@ -14,14 +14,18 @@ Every field whose name starts with ``__`` is SMT metadata (``add.fields``: ``__o
   non-null fields, ``update.unset`` = fields that are null (``$unset``/removedFields).
 * Without ``__op`` and not partial: op upsert with ``after`` (insert/update/replace cannot be
   told apart).
-* Relational: the unchanged-TOAST placeholder is handled as in ``debezium-sql`` (partial update).
+* Relational: the unchanged-TOAST placeholder is handled as in ``debezium-sql`` (partial update;
+  a column name containing ``.`` in one is a :class:`DecodeError`).
 * Namespace from ``__db``/``__collection`` resp. ``__schema``/``__table`` (also their
   ``__source_`` forms), missing parts taken from the topic, else the topic alone.
 * Key: MongoDB — Kafka key ``{"id": …}`` → ``{"_id": …}``, else the record's ``_id``;
   relational — Kafka key payload, else the topic's ``key_fields``; else ``{}``.
 * Position: relational ``(__lsn,)``, else ``(__source_ts_ms,)``; MongoDB
   ``(__source_ts_ms, __source_ord|__ord or 0)``; else ``(offset,)``/``()``.
-  ``ts_ms`` = ``__source_ts_ms``, else ``__ts_ms``.
+  ``ts_ms`` = ``__source_ts_ms``, else ``__ts_ms``. The SMTs drop the transaction block, so
+  changes of one MongoDB transaction, and changes committed in the same millisecond when only
+  a timestamp is added, get *equal* positions: the pipeline tells those apart by content and
+  applies them in partition order (never dropped as duplicates of one another).
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from streamproc.model import ChangeEvent, Op, Skip, Update
 from streamproc.sources.common import Message, as_int, fallback_position, require_object, topic_namespace
 from streamproc.sources.connect import convert
 from streamproc.sources.debezium_mongo import mongo_key
-from streamproc.sources.debezium_sql import drop_placeholders, sql_key
+from streamproc.sources.debezium_sql import drop_placeholders, partial_update, sql_key
 from streamproc.sources.detect import DEBEZIUM_OPS, debezium_control
 
 __all__ = ["MONGO_FORMAT", "SQL_FORMAT", "decode_mongo", "decode_sql"]
@@ -85,8 +89,10 @@ def _prepare(fmt: str, msg: Message) -> tuple[dict[str, Any], dict[str, Any], Op
     if msg.schema is not None:
         try:
             row = convert(msg.schema, row)
-        except ValueError as exc:
-            raise DecodeError(f"{fmt}: record does not match its Connect schema") from exc
+        except DecodeError as exc:
+            raise DecodeError(f"{fmt}: record: {exc}") from None
+        except ValueError:
+            raise DecodeError(f"{fmt}: record does not match its Connect schema") from None
     data, meta = _split(row)
     code = _meta(meta, "op")
     op = Op.DELETE if _deleted(meta) else (_OPS.get(code) if type(code) is str else None)
@@ -102,7 +108,7 @@ def decode_mongo(msg: Message) -> ChangeEvent | Skip:
     if reason is not None:
         return Skip(MONGO_FORMAT, reason)
     data, meta, op, ts_ms = _prepare(MONGO_FORMAT, msg)
-    key = mongo_key(MONGO_FORMAT, msg.key)
+    key = mongo_key(MONGO_FORMAT, msg.key, msg.max_depth)
     if key is None:
         key = {"_id": data["_id"]} if "_id" in data else {}
     before = after = None
@@ -151,7 +157,7 @@ def decode_sql(msg: Message) -> ChangeEvent | Skip:
         op = op or Op.UPSERT
         after, partial = drop_placeholders(data)
         if partial and (op is Op.UPDATE or op is Op.UPSERT):
-            op, update, after = Op.UPDATE, Update(after or {}, ()), None
+            op, update, after = Op.UPDATE, partial_update(SQL_FORMAT, after), None
     if op is Op.TRUNCATE:
         key: dict[str, Any] = {}
     else:

@@ -19,8 +19,11 @@
   token; else ``{}``.
 * Position ``(clusterTime.t, clusterTime.i)``; copy-existing events without clusterTime →
   ``(0, 0)`` (before every change-stream event). A clusterTime that is not a BSON timestamp
-  (e.g. the manual's ``"<Timestamp>"`` placeholder) → :class:`DecodeError`. Several events of
-  one transaction share a clusterTime; their order within it is not represented.
+  (e.g. the manual's ``"<Timestamp>"`` placeholder) → :class:`DecodeError`. Every event of one
+  transaction carries the commit's clusterTime, so equal positions mean "the same commit" (a
+  distinct commit has a distinct clusterTime in a replica set); the order inside it is not in
+  the event (the resume token is opaque), so the pipeline tells such events apart by content
+  and applies them in partition order, which is the change stream's order.
 * ``ts_ms`` = ``wallTime`` (MongoDB 6.0+), else ``clusterTime.t * 1000``.
 """
 
@@ -41,6 +44,7 @@ from streamproc.sources.common import (
     topic_namespace,
 )
 from streamproc.sources.debezium_mongo import document
+from streamproc.sources.jsontext import MAX_DEPTH
 
 __all__ = ["FORMAT", "decode", "cluster_time", "wall_time_ms"]
 
@@ -48,12 +52,12 @@ FORMAT = "mongo-kafka"
 _DATA_OPS = {"insert": Op.INSERT, "update": Op.UPDATE, "replace": Op.REPLACE, "delete": Op.DELETE}
 
 
-def _parsed(value: Any, field: str) -> Any:
+def _parsed(value: Any, field: str, max_depth: int = MAX_DEPTH) -> Any:
     if type(value) is str:
         try:
-            return parse_json(value)
+            return parse_json(value, max_depth)
         except ValueError as exc:
-            raise DecodeError(f"{FORMAT}: '{field}' string is not JSON ({json_error_where(exc)})") from exc
+            raise DecodeError(f"{FORMAT}: '{field}' string is not JSON ({json_error_where(exc)})") from None
     return value
 
 
@@ -90,7 +94,7 @@ def wall_time_ms(raw: Any) -> int | None:
 
 
 def _full_document(msg: Message, value: dict[str, Any]) -> ChangeEvent:
-    after = document(FORMAT, value, "value")
+    after = document(FORMAT, value, "value", msg.max_depth)
     assert after is not None
     return ChangeEvent(
         format=FORMAT,
@@ -117,7 +121,8 @@ def _key(msg: Message, document_key: dict[str, Any] | None, full: dict[str, Any]
 
 
 def decode(msg: Message) -> ChangeEvent | Skip:
-    event = require_object(FORMAT, _parsed(msg.value, "value"))
+    depth = msg.max_depth
+    event = require_object(FORMAT, _parsed(msg.value, "value", depth))
     kind = event.get("operationType")
     if kind is None:
         return _full_document(msg, event)
@@ -125,14 +130,15 @@ def decode(msg: Message) -> ChangeEvent | Skip:
     if op is None:
         return Skip(FORMAT, "control")
 
-    full = document(FORMAT, _parsed(event.get("fullDocument"), "fullDocument"), "fullDocument")
+    full = document(FORMAT, _parsed(event.get("fullDocument"), "fullDocument", depth), "fullDocument", depth)
     before = document(
         FORMAT,
-        _parsed(event.get("fullDocumentBeforeChange"), "fullDocumentBeforeChange"),
+        _parsed(event.get("fullDocumentBeforeChange"), "fullDocumentBeforeChange", depth),
         "fullDocumentBeforeChange",
+        depth,
     )
-    document_key = document(FORMAT, _parsed(event.get("documentKey"), "documentKey"), "documentKey")
-    resume = _parsed(event.get("_id"), "_id")
+    document_key = document(FORMAT, _parsed(event.get("documentKey"), "documentKey", depth), "documentKey", depth)
+    resume = _parsed(event.get("_id"), "_id", depth)
     copying = type(resume) is dict and resume.get("copyingData") is True
 
     update: Update | None = None
@@ -146,10 +152,10 @@ def decode(msg: Message) -> ChangeEvent | Skip:
         if full is None:
             raise DecodeError(f"{FORMAT}: replace without 'fullDocument'")
     elif op is Op.UPDATE:
-        ud = _parsed(event.get("updateDescription"), "updateDescription")
+        ud = _parsed(event.get("updateDescription"), "updateDescription", depth)
         if type(ud) is not dict:
             raise DecodeError(f"{FORMAT}: update without 'updateDescription'")
-        fields = document(FORMAT, _parsed(ud.get("updatedFields"), "updatedFields"), "updatedFields")
+        fields = document(FORMAT, _parsed(ud.get("updatedFields"), "updatedFields", depth), "updatedFields", depth)
         removed = ud.get("removedFields")
         if removed is None:
             removed = []

@@ -105,7 +105,7 @@ def test_mixed_input_produces_one_line_per_record_in_order() -> None:
         "namespace": "inventory.customers",
         "key": {"_id": 1004},
         "before": None,
-        "after": {"_id": 1004, "score": None, "when": "2026-07-03T17:59:45.729Z"},
+        "after": {"_id": 1004, "score": "NaN", "when": "2026-07-03T17:59:45.729Z"},
         "update": None,
         "position": [1558965508000, 31, 0],
         "ts_ms": 1558965508000,
@@ -228,6 +228,6 @@ def test_read_dump_records() -> None:
             ]
         )
     )
-    assert items[0] == DumpRecord(1, "t", {"id": 1}, {"a": None}, False, 4)
+    assert items[0] == DumpRecord(1, "t", {"id": 1}, {"a": "NaN"}, False, 4)
     assert items[1] == DumpRecord(2, "t", b"{}", b'{"a":1}', True, None)
     assert items[2] == DumpError(3, "input line 3: 'offset' is not an integer")

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
+
+import fastavro
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -57,3 +61,35 @@ def strict_json(text: str) -> Any:
 def dumps(obj: Any) -> bytes:
     """JSON bytes as a Kafka JsonConverter would write them."""
     return json.dumps(obj).encode()
+
+
+class FakeRegistry:
+    """Minimal registry: ``get_schema(id)`` like SchemaRegistryClient, counting lookups."""
+
+    def __init__(self) -> None:
+        self.schemas: dict[int, Any] = {}
+        self.lookups = 0
+        self.fail_with: Exception | None = None
+
+    def add(self, schema: Any, schema_type: str = "AVRO") -> int:
+        schema_id = len(self.schemas) + 1
+        self.schemas[schema_id] = SimpleNamespace(schema_str=json.dumps(schema), schema_type=schema_type)
+        return schema_id
+
+    def get_schema(self, schema_id: int) -> Any:
+        self.lookups += 1
+        if self.fail_with is not None:
+            raise self.fail_with
+        if schema_id not in self.schemas:
+            raise NotFound()
+        return self.schemas[schema_id]
+
+
+class NotFound(Exception):
+    http_status_code = 404
+
+
+def frame(schema_id: int, schema: Any, record: Any) -> bytes:
+    buf = io.BytesIO()
+    fastavro.schemaless_writer(buf, fastavro.parse_schema(schema), record)
+    return b"\x00" + schema_id.to_bytes(4, "big") + buf.getvalue()

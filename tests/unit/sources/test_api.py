@@ -7,6 +7,7 @@ import inspect
 import streamproc.sources as sources
 from streamproc.model import FORMATS
 from streamproc.sources import Decoder
+from streamproc.sources.jsontext import MAX_DEPTH
 from streamproc.sources.registry import DECODERS
 
 
@@ -22,8 +23,10 @@ def test_every_format_has_a_decoder() -> None:
 
 def test_decoder_signatures() -> None:
     init = inspect.signature(Decoder.__init__)
-    assert list(init.parameters) == ["self", "formats", "schema_registry", "key_fields"]
-    assert all(p.default is None for name, p in init.parameters.items() if name != "self")
+    assert list(init.parameters) == ["self", "formats", "schema_registry", "key_fields", "max_depth"]
+    assert all(p.default is None for name, p in init.parameters.items() if name not in ("self", "max_depth"))
+    assert init.parameters["max_depth"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert init.parameters["max_depth"].default == MAX_DEPTH
 
     decode = inspect.signature(Decoder.decode)
     assert list(decode.parameters) == ["self", "topic", "key", "value", "headers", "fmt", "offset"]

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 from decimal import Decimal
-from types import SimpleNamespace
 from typing import Any
 
-import fastavro
 import pytest
 
 from streamproc.errors import DecodeError, ServiceUnavailable
 from streamproc.model import Op
 from streamproc.sources import Decoder
+
+from ._support import FakeRegistry, frame
 
 PG_TOPIC = "dbserver1.inventory.orders"
 MONGO_TOPIC = "fulfillment.inventory.customers"
@@ -139,7 +138,7 @@ PG_EXPECTED_AFTER = {
     "at": "01:02:03.004",
     "uid": "00112233-4455-6677-8899-aabbccddeeff",
     "blob": "AAE=",
-    "score": None,
+    "score": "NaN",
     "tags": ["a", "b"],
 }
 
@@ -214,38 +213,6 @@ MONGO_RECORD = {
     "op": "u",
     "ts_ms": 1558965515240,
 }
-
-
-class FakeRegistry:
-    """Minimal registry: ``get_schema(id)`` like SchemaRegistryClient, counting lookups."""
-
-    def __init__(self) -> None:
-        self.schemas: dict[int, Any] = {}
-        self.lookups = 0
-        self.fail_with: Exception | None = None
-
-    def add(self, schema: Any, schema_type: str = "AVRO") -> int:
-        schema_id = len(self.schemas) + 1
-        self.schemas[schema_id] = SimpleNamespace(schema_str=json.dumps(schema), schema_type=schema_type)
-        return schema_id
-
-    def get_schema(self, schema_id: int) -> Any:
-        self.lookups += 1
-        if self.fail_with is not None:
-            raise self.fail_with
-        if schema_id not in self.schemas:
-            raise _NotFound()
-        return self.schemas[schema_id]
-
-
-class _NotFound(Exception):
-    http_status_code = 404
-
-
-def frame(schema_id: int, schema: Any, record: Any) -> bytes:
-    buf = io.BytesIO()
-    fastavro.schemaless_writer(buf, fastavro.parse_schema(schema), record)
-    return b"\x00" + schema_id.to_bytes(4, "big") + buf.getvalue()
 
 
 def test_postgres_envelope_logical_types() -> None:

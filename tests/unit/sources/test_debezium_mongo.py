@@ -70,14 +70,14 @@ def test_invalid_after_message_names_the_field_not_the_data(decoder: Decoder) ->
     value = event("c", after='{"_id": 1, "ssn": "123-45-6789", ')
     with pytest.raises(DecodeError) as info:
         decoder.decode_json(TOPIC, {"id": "1"}, value)
-    assert str(info.value) == "debezium-mongodb: 'after' is not valid Extended JSON"
+    assert str(info.value).startswith("debezium-mongodb: 'after' is not valid Extended JSON (Expecting ")
     assert "6789" not in str(info.value)
 
 
 def test_strict_mode_after_with_nan_tokens(decoder: Decoder) -> None:
     value = event("c", after='{"_id" : {"$numberLong" : "1"}, "score" : NaN, "big" : 1.0E+20, "inf" : -Infinity}')
     ev = decoder.decode(TOPIC, dumps({"id": "1"}), dumps(value))
-    assert ev.after == {"_id": 1, "score": None, "big": 1e20, "inf": None}
+    assert ev.after == {"_id": 1, "score": "NaN", "big": 1e20, "inf": "-Infinity"}
 
 
 def test_legacy_mode_after_and_relaxed_updated_fields_agree(decoder: Decoder) -> None:

@@ -112,7 +112,7 @@ ROW_PLAIN = {
     "ts3": "2018-06-20T15:13:16.945Z",
     "ts6": "2018-06-20T15:13:16.945104Z",
     "ts9": "2018-06-20T15:13:16.945104123Z",
-    "forever": 9223372036825200000,
+    "forever": "infinity",  # PostgreSQL infinity (Debezium's sentinel), not a date in 294247
     "tstz": "2018-06-20T13:13:16.945104Z",
     "kday": "1970-01-01",
     "kts": "1970-01-01T00:00:00.000Z",
