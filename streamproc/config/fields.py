@@ -16,8 +16,8 @@ from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
 from streamproc.model import FORMATS, Op
-from streamproc.pipeline.path_syntax import parse_path
-from streamproc.pipeline.vocabulary import FIELD_TYPES, RedactMode
+from streamproc.pipeline.path_syntax import WILDCARD, parse_path
+from streamproc.pipeline.vocabulary import EPOCH_UNITS, FIELD_TYPES, RedactMode
 
 __all__ = [
     "STRICT",
@@ -31,9 +31,11 @@ __all__ = [
     "as_list",
     "check_nonempty",
     "check_version",
+    "key_field_reached",
     "OpName",
     "ModeName",
     "FieldType",
+    "EpochUnit",
     "FormatName",
     "Number",
     "NonNegInt",
@@ -132,9 +134,21 @@ def check_version(value: Any) -> Any:
     raise PydanticCustomError("version", "expected version 1")
 
 
+def key_field_reached(path: str, key: list[str]) -> str | None:
+    """The key field a redaction path can reach (it names the field, lies inside it, or is an
+    ancestor of it, ``*`` matching any segment), else ``None``."""
+    segments = parse_path(path).segments
+    for name in key:
+        parts = name.split(".")
+        if all(s is WILDCARD or s == p for s, p in zip(segments, parts, strict=False)):
+            return name
+    return None
+
+
 OpName = Annotated[Op, choice("operation", Op, Op)]
 ModeName = Annotated[RedactMode, choice("redaction mode", RedactMode, RedactMode)]
 FieldType = Annotated[str, choice("type", FIELD_TYPES)]
+EpochUnit = Annotated[str, choice("unit", EPOCH_UNITS)]
 FormatName = Annotated[str, choice("format", FORMATS)]
 Number = Annotated[int | float, BeforeValidator(check_number)]
 NonNegInt = Annotated[int, Field(ge=0)]

@@ -19,6 +19,7 @@ from pydantic_core import PydanticCustomError
 from streamproc.config.fields import (
     STRICT,
     EntityName,
+    EpochUnit,
     FieldType,
     FormatName,
     ModeName,
@@ -31,11 +32,12 @@ from streamproc.config.fields import (
     PathStr,
     TopicName,
     Version,
+    key_field_reached,
 )
 from streamproc.config.sinks import SinksSpec
 from streamproc.model import Op
 from streamproc.pipeline.path_syntax import WILDCARD, parse_path
-from streamproc.pipeline.vocabulary import DEFAULT_OPERATIONS, PAST_TENSE, TRANSFORM_KINDS, RedactMode
+from streamproc.pipeline.vocabulary import DEFAULT_OPERATIONS, NON_INJECTIVE, PAST_TENSE, TRANSFORM_KINDS
 
 __all__ = [
     "ValidationRule",
@@ -128,12 +130,15 @@ class TransformStep(BaseModel):
     decimal: PathList | None = None
     upper: PathList | None = None
     lower: PathList | None = None
+    unit: EpochUnit | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> TransformStep:
         given = [k for k in TRANSFORM_KINDS if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError("a transform step needs exactly one of " + ", ".join(TRANSFORM_KINDS))
+        if self.unit is not None and self.iso_date is None:
+            raise ValueError("'unit' applies to an iso_date step only")
         return self
 
     @property
@@ -212,7 +217,7 @@ class SourceSpec(BaseModel):
 
 
 class PipelinesSpec(BaseModel):
-    """The whole file. Sources inherit ``defaults`` during validation."""
+    """The whole file. Sources inherit ``defaults``; top-level ``x-…`` keys are ignored."""
 
     model_config = STRICT
 
@@ -220,6 +225,14 @@ class PipelinesSpec(BaseModel):
     defaults: Defaults = Field(default_factory=Defaults)
     sources: Annotated[list[SourceSpec], Field(min_length=1)]
     sinks: SinksSpec = Field(default_factory=SinksSpec)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _extension_keys(cls, data: Any) -> Any:
+        """Top-level ``x-…`` keys are ignored: a place for YAML anchors (``<<: *anchor``)."""
+        if not isinstance(data, dict):
+            return data
+        return {k: v for k, v in data.items() if not (isinstance(k, str) and k.startswith("x-"))}
 
     @model_validator(mode="after")
     def _resolve(self) -> PipelinesSpec:
@@ -249,9 +262,10 @@ class PipelinesSpec(BaseModel):
                 )
             seen_match.setdefault(pair, n)
             for r, rule in enumerate(src.redact):
-                if rule.mode is RedactMode.REMOVE and src.key and rule.path in src.key:
+                if rule.mode in NON_INJECTIVE and (hit := key_field_reached(rule.path, src.key or [])):
                     problems.append(
-                        f"sources[{n}].redact[{r}]: cannot REMOVE key field '{rule.path}'; use HASH or TOKENIZE"
+                        f"sources[{n}].redact[{r}]: cannot {rule.mode.value} key field '{hit}' (distinct keys "
+                        "would share one dedupe state and one target record); use HASH or TOKENIZE"
                     )
         problems += self._unknown_sink_entities(set(seen_entity))
         if problems:

@@ -112,7 +112,9 @@ def collect(node: Any, segments: Segments, each: int = 0) -> tuple[list[Any], bo
     """Values at ``segments``, and whether an object on the path lacks the last key.
 
     "Missing" is judged relative to the parent: ``address.city`` is missing when an
-    ``address`` object exists without ``city``, not when ``address`` itself is absent.
+    ``address`` object exists without ``city``, not when ``address`` itself is absent (or
+    ``null``); a non-null scalar where the path expects an object (``"address": "Oslo"``,
+    ``"phones": ["555"]`` for ``phones.number``) cannot hold the field, so it is missing too.
     Lists on the way are traversed; ``each`` flattens that many levels of lists at the end.
     """
     out: list[Any] = []
@@ -144,4 +146,4 @@ def _collect(node: Any, segs: Segments, i: int, out: list[Any]) -> bool:
         for v in node:
             missing |= _collect(v, segs, i, out)
         return missing
-    return False
+    return node is not None

@@ -2,24 +2,32 @@
 redact → merge → clean event. Pure: state is read and written through a :class:`StateStore`,
 and the caller does every I/O (the Faust worker, ``streamproc dry-run`` and tests share this).
 
-State per entity key (``StateEntry``): the last applied source position and the last known
-document — already transformed and redacted, so the state (and its changelog topic) holds no PII.
+State per entity key and the dedupe/order rule are in :mod:`~streamproc.pipeline.ordering`:
+a lower position is stale, an equal one a duplicate unless its content differs from every change
+already applied at that position (a further change of the same transaction).
 
-Dedupe/order rule: an event whose position equals the stored one is a duplicate, one below it
-is stale; both are dropped. Positions of different lengths, or empty ones, are never compared.
+Every record is bounded (:mod:`~streamproc.pipeline.limits`): its size before decoding, the
+depth, fields and size of its documents and update, the padding of a merge. A violation, a
+non-finite number or a string that is not valid Unicode becomes a ``poison`` DLQ record, never
+a traceback; clean events are strict JSON and carry the redaction key's id (``key_id`` in the
+value, ``streamproc.key_id`` header). The route cache is an LRU of :data:`ROUTE_CACHE_SIZE`.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from streamproc.errors import DecodeError, StreamprocError, ValidationFailed
-from streamproc.jsonutil import dumps, loads
+from streamproc.jsonutil import dumps
 from streamproc.model import ChangeEvent, Op, Skip, Update
 from streamproc.pipeline.compiled import CompiledSource, compile_source
+from streamproc.pipeline.limits import DEFAULT_LIMITS, LimitExceeded, Limits, check_event, measure
 from streamproc.pipeline.merge import apply_update
+from streamproc.pipeline.ordering import StateEntry, change_hash, encode_json, verdict
+from streamproc.pipeline.redact import key_id
 from streamproc.pipeline.routing import SourceRouter
 
 if TYPE_CHECKING:
@@ -35,7 +43,15 @@ __all__ = [
     "StateStore",
     "StateEntry",
     "Processor",
+    "KEY_ID_HEADER",
+    "ROUTE_CACHE_SIZE",
 ]
+
+KEY_ID_HEADER = "streamproc.key_id"
+"""Header of every clean event naming the redaction key (:func:`~streamproc.pipeline.redact.key_id`)."""
+
+ROUTE_CACHE_SIZE = 10_000
+"""Most (topic, namespace) pairs the processor remembers; the namespace comes from the payload."""
 
 
 @dataclass(slots=True)
@@ -62,8 +78,8 @@ class Emit:
 @dataclass(slots=True)
 class DeadLetter:
     error_class: str  # poison | invalid | configuration | internal
-    reason: str  # names fields/rules/formats, never values
-    stage: str  # decode | route | key | validate | transform
+    reason: str  # names fields/rules/formats/limits, never values
+    stage: str  # decode | limits | validate | transform
     exception: str
 
 
@@ -97,32 +113,7 @@ class StateStore(Protocol):
     def set(self, key: bytes, value: bytes) -> None: ...
 
 
-@dataclass(slots=True)
-class StateEntry:
-    position: tuple[int, ...]
-    doc: dict[str, Any] | None
-    deleted: bool = False
-
-    def encode(self) -> bytes:
-        return dumps({"p": list(self.position), "d": self.doc, "x": self.deleted})
-
-    @staticmethod
-    def decode(raw: bytes) -> StateEntry:
-        obj = loads(raw)
-        return StateEntry(tuple(obj["p"]), obj["d"], bool(obj.get("x", False)))
-
-
 _Route = tuple["SourceSpec", CompiledSource] | None
-
-
-def _order(position: tuple[int, ...], stored: tuple[int, ...]) -> str | None:
-    if not position or not stored or len(position) != len(stored):
-        return None
-    if position == stored:
-        return "duplicate"
-    if position < stored:
-        return "stale"
-    return None
 
 
 class Processor:
@@ -135,34 +126,46 @@ class Processor:
         redaction_key: bytes,
         topic_prefix: str,
         fmt: str | None = None,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self.spec = spec
         self.decoder = decoder
         self.fmt = fmt  # fixes the wire format of every message (dry-run --format)
         self.topic_prefix = topic_prefix
+        self.limits = limits
+        self.key_id = key_id(bytes(redaction_key)) if isinstance(redaction_key, (bytes, bytearray)) else ""
         self._compiled = {s.entity: compile_source(s, redaction_key) for s in spec.sources}
         self._router = SourceRouter(spec.sources)
-        self._routes: dict[tuple[str, str | None], _Route] = {}
+        self._routes: OrderedDict[tuple[str, str | None], _Route] = OrderedDict()
 
     def clean_topic(self, entity: str) -> str:
         return f"{self.topic_prefix}.events.{entity}"
 
     def _route(self, topic: str, namespace: str | None) -> _Route:
         k = (topic, namespace)
+        routes = self._routes
         try:
-            return self._routes[k]
+            route = routes[k]
         except KeyError:
             src = self._router.match(topic, namespace)
             route = (src, self._compiled[src.entity]) if src is not None else None
-            self._routes[k] = route
+            routes[k] = route
+            if len(routes) > ROUTE_CACHE_SIZE:
+                routes.popitem(last=False)
             return route
+        routes.move_to_end(k)
+        return route
 
     def process(self, msg: RawMessage, state: StateStore) -> Outcome:
+        size = len(msg.value or b"") + len(msg.key or b"")
+        if size > 2 * self.limits.max_document_bytes:
+            exc = self.limits.exceeded("max_document_bytes", "the message is larger than two documents")
+            return DeadLetter("poison", str(exc), "limits", "DecodeError")
         try:
             ev = self.decoder.decode(msg.topic, msg.key, msg.value, msg.headers, fmt=self.fmt, offset=msg.offset)
         except DecodeError as exc:
-            return DeadLetter("poison", str(exc), "decode", type(exc).__name__)
-        except (RecursionError, ValueError, TypeError, KeyError) as exc:  # a decoder bug on odd input
+            return DeadLetter("poison", str(exc), "decode", "DecodeError")
+        except (RecursionError, ValueError, TypeError, KeyError, MemoryError) as exc:  # a decoder bug on odd input
             return DeadLetter("internal", f"decoder failed with {type(exc).__name__}", "decode", "DecodeError")
         if isinstance(ev, Skip):
             return Dropped("filtered", None, ev.reason)
@@ -171,12 +174,20 @@ class Processor:
             return Dropped("filtered", None, "unrouted")
         src, compiled = route
         try:
+            check_event(ev, self.limits)
+        except DecodeError as exc:
+            return DeadLetter("poison", str(exc), "limits", "DecodeError")
+        try:
             return self._apply(ev, src, compiled, state)
         except ValidationFailed as exc:
             return DeadLetter("invalid", str(exc), "validate", type(exc).__name__)
+        except DecodeError as exc:  # a limit of the merge, or a value JSON cannot carry
+            return DeadLetter(
+                "poison", str(exc), "limits" if isinstance(exc, LimitExceeded) else "transform", "DecodeError"
+            )
         except StreamprocError as exc:
             return DeadLetter(exc.error_class, str(exc), "transform", type(exc).__name__)
-        except (RecursionError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        except (RecursionError, ValueError, TypeError, KeyError, AttributeError, MemoryError) as exc:
             # A bug must not stall the partition; the message text may hold data, so only the class.
             return DeadLetter("internal", f"pipeline failed with {type(exc).__name__}", "transform", "StreamprocError")
 
@@ -209,14 +220,14 @@ class Processor:
             elif ev.update is not None:
                 c.validate_update(ev.update)
 
-        key_bytes = dumps(key)
+        key_bytes = encode_json(key, "the key")
         skey = entity.encode() + b"\x00" + key_bytes
         raw_prev = state.get(skey)
         prev = StateEntry.decode(raw_prev) if raw_prev is not None else None
-        if prev is not None:
-            verdict = _order(ev.position, prev.position)
-            if verdict is not None:
-                return Dropped(verdict, entity)
+        digest = change_hash(ev) if ev.position else None
+        drop, hashes = verdict(ev.position, digest, prev)
+        if drop is not None:
+            return Dropped(drop, entity)
 
         before = c.clean_doc(ev.before) if ev.before is not None else None
         after = c.clean_doc(ev.after) if ev.after is not None else None
@@ -231,13 +242,15 @@ class Processor:
         elif after is not None:
             doc = after
         elif update is not None and prev_doc is not None:
-            doc = apply_update(prev_doc, update)
+            doc = apply_update(prev_doc, update, self.limits)
+            measure(doc, self.limits, "the merged document")
         else:
             doc, complete = None, False
         if before is None and op is not Op.DELETE and prev_doc is not None:
             before = prev_doc
-        state.set(skey, StateEntry(ev.position, doc, op is Op.DELETE).encode())
-        return self._emit(src, ev, key, before, doc, update, complete, key_bytes)
+        emit = self._emit(src, ev, key, before, doc, update, complete, key_bytes)
+        state.set(skey, StateEntry(ev.position, doc, op is Op.DELETE, hashes).encode())
+        return emit
 
     def _emit(
         self,
@@ -262,6 +275,7 @@ class Processor:
             "position": list(ev.position),
             "ts_ms": ev.ts_ms,
             "format": ev.format,
+            "key_id": self.key_id,
             "complete": complete,
             "before": before,
             "after": after,
@@ -273,12 +287,13 @@ class Processor:
             ("event_type", event_type.encode()),
             ("source_position", position),
             ("source_ts_ms", str(ev.ts_ms if ev.ts_ms is not None else "").encode()),
+            (KEY_ID_HEADER, self.key_id.encode()),
         ]
         return Emit(
             src.entity,
             self.clean_topic(src.entity),
-            key_bytes if key_bytes is not None else dumps(key),
-            dumps(value),
+            key_bytes if key_bytes is not None else encode_json(key, "the key"),
+            encode_json(value, "the clean event"),
             headers,
             ev.ts_ms,
             op,

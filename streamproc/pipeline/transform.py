@@ -8,6 +8,7 @@ documents and, with the same meaning, to the dotted keys of partial updates (a r
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -22,54 +23,83 @@ from streamproc.pipeline.update_keys import drop_from_unset, map_update_set, ren
 if TYPE_CHECKING:
     from streamproc.config.pipelines import TransformStep
 
-__all__ = ["to_iso_date", "to_decimal", "Transformer"]
+__all__ = ["to_iso_date", "epoch_unit", "to_decimal", "Transformer"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DECIMAL_CONTEXT = Context(prec=400)
 _MAX_DIGITS = 200
 _MAX_EXPONENT = 100
+_MAX_DECIMAL_TEXT = 2 * _MAX_DIGITS + 2 * _MAX_EXPONENT
 
 
-def _from_epoch(n: int | float) -> datetime:
-    """Seconds, milliseconds, microseconds or nanoseconds, told apart by magnitude."""
+#: (unit name, units per second, smallest magnitude read in this unit by default)
+_UNITS: tuple[tuple[str, int, int], ...] = (
+    ("ns", 1_000_000_000, 10**18),
+    ("us", 1_000_000, 10**15),
+    ("ms", 1_000, 10**11),
+    ("s", 1, 0),
+)
+_PER_SECOND = {name: per for name, per, _ in _UNITS}
+#: Debezium's PostgreSQL ±infinity timestamps (Long.MAX_VALUE / Long.MIN_VALUE)
+_SENTINELS = {2**63 - 1: "infinity", -(2**63): "-infinity"}
+_MIN_US = -62135596800 * 1_000_000  # 0001-01-01T00:00:00Z
+_MAX_US = 253402300800 * 1_000_000 - 1  # 9999-12-31T23:59:59.999999Z
+_MAX_TEXT = 64
+
+
+def epoch_unit(n: int | float) -> str:
+    """The unit an epoch number is read in by default, from its magnitude: below 1e11 seconds,
+    below 1e15 milliseconds, below 1e18 microseconds, else nanoseconds."""
     a = abs(n)
-    if a >= 1e17:
-        micros = n // 1000 if isinstance(n, int) else round(n / 1000)
-    elif a >= 1e14:
-        micros = n if isinstance(n, int) else round(n)
-    elif a >= 1e11:
-        micros = n * 1000 if isinstance(n, int) else round(n * 1000)
+    return next(name for name, _, floor in _UNITS if a >= floor)
+
+
+def _epoch_micros(n: int | float, unit: str) -> int | None:
+    """``n`` (in ``unit``) as microseconds since the epoch, or ``None`` outside years 1-9999."""
+    per = _PER_SECOND[unit]
+    if isinstance(n, int):
+        micros = n * 1_000_000 // per if per <= 1_000_000 else n // (per // 1_000_000)
     else:
-        micros = n * 1_000_000 if isinstance(n, int) else round(n * 1_000_000)
-    return _EPOCH + timedelta(microseconds=micros)
+        micros = round(n * (1_000_000 / per))
+    return micros if _MIN_US <= micros <= _MAX_US else None
 
 
-def to_iso_date(value: Any) -> Any:
+def to_iso_date(value: Any, unit: str | None = None) -> Any:
     """Epoch s/ms/µs/ns or an ISO-8601 string → ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (UTC).
 
-    Sub-millisecond precision, when present, is kept (six fractional digits). Naive
-    date-times are taken as UTC.
+    The unit of an epoch number is ``unit`` when given, else chosen by magnitude
+    (:func:`epoch_unit`). A number outside years 1-9999 *in that unit* is left unchanged — never
+    read in another unit, so an out-of-range date stays recognisable instead of becoming another
+    date; Debezium's ±infinity sentinels (±2**63) become ``"infinity"``/``"-infinity"``.
+    Sub-millisecond precision, when present, is kept (six fractional digits). Naive date-times
+    are taken as UTC.
     """
+    if isinstance(value, bool) or value is None:
+        return value
     try:
-        if isinstance(value, bool) or value is None:
-            return value
-        if isinstance(value, int):
-            dt = _from_epoch(value)
-        elif isinstance(value, float):
-            if not math.isfinite(value):
-                return value
-            dt = _from_epoch(value)
-        elif isinstance(value, str):
+        if isinstance(value, int) or (isinstance(value, float) and math.isfinite(value)):
+            n: int | float = value
+        elif isinstance(value, str) and len(value) <= _MAX_TEXT:
             text = value.strip()
-            if text.lstrip("-").isdigit():
-                dt = _from_epoch(int(text))
+            if text.lstrip("-").isascii() and text.lstrip("-").isdigit():
+                n = int(text)
             else:
                 dt = datetime.fromisoformat(text)
                 dt = dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+                return _iso(dt)
         else:
             return value
     except (ValueError, OverflowError):
         return value
+    if isinstance(n, int) and n in _SENTINELS:
+        return _SENTINELS[n]
+    micros = _epoch_micros(n, unit or epoch_unit(n))
+    if micros is None:
+        return value
+    return _iso(_EPOCH + timedelta(microseconds=micros))
+
+
+def _iso(dt: datetime) -> str:
     spec = "milliseconds" if dt.microsecond % 1000 == 0 else "microseconds"
     return dt.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
 
@@ -90,6 +120,8 @@ def to_decimal(value: Any) -> Any:
                 return value
             d = Decimal(repr(value))
         elif isinstance(value, str):
+            if len(value) > _MAX_DECIMAL_TEXT:  # over the digit limit anyway; never parse megabytes
+                return value
             d = Decimal(value.strip())
         else:
             return value
@@ -149,7 +181,10 @@ class Transformer:
                 new = parse_path(step.rename.to).segments[-1]
                 compiled.append(_Step(kind, src, rename_key_fn(src[-1], new), new))
                 continue
-            fn = _remove if kind == "drop" else _VALUE_FUNCTIONS[kind]
+            if kind == "iso_date" and step.unit is not None:
+                fn = elementwise(functools.partial(to_iso_date, unit=step.unit))
+            else:
+                fn = _remove if kind == "drop" else _VALUE_FUNCTIONS[kind]
             for text in getattr(step, kind):
                 compiled.append(_Step(kind, parse_path(text).segments, fn))
         self.steps = tuple(compiled)

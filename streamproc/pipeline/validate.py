@@ -18,7 +18,7 @@ from streamproc.errors import ValidationFailed
 from streamproc.model import Update
 from streamproc.pipeline.doc_edits import collect
 from streamproc.pipeline.path_syntax import WILDCARD, parse_path
-from streamproc.pipeline.update_keys import DEEPER, collect_from_update_set, match_update_key
+from streamproc.pipeline.update_keys import DEEPER, PREFIX, collect_from_update_set, match_update_key
 
 if TYPE_CHECKING:
     from streamproc.config.pipelines import ValidationRule
@@ -213,12 +213,17 @@ class Validator:
 
     def validate_update(self, update: Update) -> None:
         """Check a partial update: the values it sets (as ``partial``), and that it neither
-        unsets a required field (or an ancestor of one) nor sets one to ``null``."""
+        unsets a required field (or an ancestor of one) nor sets one to ``null``, nor sets an
+        ancestor to a value lacking it (an object without it, a scalar, scalar array elements)."""
         self.validate(update.set, partial=True)
         for rule in self._required:
             for path in update.unset:
                 m = match_update_key(rule.segments, path.split("."))
                 if m is not None and m.kind != DEEPER:
                     raise rule.fail("required field removed")
+            for key, value in update.set.items():
+                m = match_update_key(rule.segments, key.split("."))
+                if m is not None and m.kind == PREFIX and all(collect(value, tail)[1] for tail in m.tails):
+                    raise rule.fail("required field missing")
             if update.set and any(v is None for v in collect_from_update_set(update.set, rule.segments, rule.each)):
                 raise rule.fail("required field is null")

@@ -10,7 +10,15 @@ import enum
 
 from streamproc.model import Op
 
-__all__ = ["RedactMode", "FIELD_TYPES", "DEFAULT_OPERATIONS", "PAST_TENSE", "TRANSFORM_KINDS"]
+__all__ = [
+    "RedactMode",
+    "FIELD_TYPES",
+    "DEFAULT_OPERATIONS",
+    "PAST_TENSE",
+    "TRANSFORM_KINDS",
+    "EPOCH_UNITS",
+    "NON_INJECTIVE",
+]
 
 
 class RedactMode(enum.StrEnum):
@@ -49,3 +57,9 @@ PAST_TENSE: dict[Op, str] = {
 
 TRANSFORM_KINDS: tuple[str, ...] = ("rename", "drop", "iso_date", "decimal", "upper", "lower")
 """The keys of a transform step; each step has exactly one."""
+
+EPOCH_UNITS: tuple[str, ...] = ("s", "ms", "us", "ns")
+"""The ``unit`` values of an ``iso_date`` step (else the unit is chosen by magnitude)."""
+
+NON_INJECTIVE: frozenset[RedactMode] = frozenset({RedactMode.REMOVE, RedactMode.PARTIAL_MASK, RedactMode.FULL_MASK})
+"""Modes that map distinct values to one output: never allowed on a key field."""

@@ -26,7 +26,7 @@ ENTITIES = ("users", "owners")
 BASE_MS = 1_767_225_600_000
 EMAIL_MASK = re.compile(r"^c\*+@c\*+\.test$")
 OTHER_MASK = re.compile(r"^\*+[0-9a-f]{2}$")
-HASH = re.compile(r"^hmac-sha256:[0-9a-f]{64}$")
+HASH = re.compile(r"^hmac-sha256:[0-9a-f]{8}:[0-9a-f]{64}$")  # key id, then the HMAC
 
 
 class Canaries:

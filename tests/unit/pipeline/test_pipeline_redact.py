@@ -24,18 +24,23 @@ def compiled(*rules, key=KEY):
     return compile_source(spec, key)
 
 
+def kid(key=KEY):
+    """The key id every HASH/TOKENIZE output carries: 8 hex of HMAC-SHA256(key, b"streamproc/key-id")."""
+    return hmac.new(key, b"streamproc/key-id", hashlib.sha256).hexdigest()[:8]
+
+
 def expected_hash(value, key=KEY):
     sub = hmac.new(key, b"streamproc/hash", hashlib.sha256).digest()
     data = (
         value.encode() if isinstance(value, str) else json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
     )
-    return "hmac-sha256:" + hmac.new(sub, data, hashlib.sha256).hexdigest()
+    return f"hmac-sha256:{kid(key)}:" + hmac.new(sub, data, hashlib.sha256).hexdigest()
 
 
 def expected_token(value, key=KEY):
     sub = hmac.new(key, b"streamproc/token", hashlib.sha256).digest()
     digest = hmac.new(sub, value.encode(), hashlib.sha256).digest()
-    return "tok_" + base64.b32encode(digest).decode()[:26].lower()
+    return f"tok_{kid(key)}_" + base64.b32encode(digest).decode()[:26].lower()
 
 
 # ------------------------------------------------------------------ modes on one value
@@ -87,7 +92,7 @@ def test_each_mode_on_a_top_level_field():
         "notes": "****",
         "ref": expected_token("C-1"),
     }
-    assert len(out["ref"]) == 30 and out["ref"][4:].isalnum() and out["ref"] == out["ref"].lower()
+    assert len(out["ref"]) == 39 and out["ref"][13:].isalnum() and out["ref"] == out["ref"].lower()
 
 
 def test_null_stays_null_and_absent_paths_are_a_no_op():
@@ -116,7 +121,7 @@ def test_hash_and_token_are_deterministic_and_keyed():
     assert a == b
     assert a["h"] != other["h"] and a["t"] != other["t"]
     assert compiled(*rules).redact_doc({"h": "different", "t": "different"}) != a
-    assert a["h"][len("hmac-sha256:") :] not in a["t"]  # hash and token use separate sub-keys
+    assert a["h"][len("hmac-sha256:") + 9 :] not in a["t"]  # hash and token use separate sub-keys
 
 
 def test_keyed_modes_refuse_an_empty_key():
@@ -214,12 +219,13 @@ def test_update_dotted_keys_and_nested_set_values():
     assert out.unset == ("ssn", "contact.fax")  # removing a field reveals no value
 
 
-def test_redact_key_applies_top_level_rules_only():
+def test_redact_key_applies_every_rule_that_reaches_a_key_field():
     c = compiled(
         {"path": "email", "mode": "TOKENIZE"},
-        {"path": "contact.email", "mode": "FULL_MASK"},
+        {"path": "contact.email", "mode": "HASH"},
     )
     key = {"email": "jane@example.com", "id": 5}
     assert c.redact_key(key) == {"email": expected_token("jane@example.com"), "id": 5}
     assert key == {"email": "jane@example.com", "id": 5}
-    assert c.redact_key({"contact": {"email": "x"}}) == {"contact": {"email": "x"}}
+    # a composite key is a spelling of the document too: its nested PII is redacted as well
+    assert c.redact_key({"contact": {"email": "x"}}) == {"contact": {"email": expected_hash("x")}}

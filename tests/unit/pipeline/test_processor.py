@@ -13,6 +13,7 @@ import pytest
 from streamproc.cli.dryrun import DictState
 from streamproc.config.loader import parse_pipelines
 from streamproc.pipeline.processor import DeadLetter, Dropped, Emit, Processor, RawMessage, StateEntry
+from streamproc.pipeline.redact import key_id
 from streamproc.sources import Decoder
 
 KEY = b"unit-test-redaction-key"
@@ -160,6 +161,7 @@ def test_insert_emits_a_clean_event_keyed_by_the_entity_key(processor, state):
         "position": [1_700_000_000_000, 1, 0],
         "ts_ms": 1_700_000_000_000,
         "format": "debezium-mongodb",
+        "key_id": key_id(KEY),
         "complete": True,
         "before": None,
         "after": {"_id": "u1", "email": "j*******@e******.com", "name": "Jane", "age": 41},
@@ -171,6 +173,7 @@ def test_insert_emits_a_clean_event_keyed_by_the_entity_key(processor, state):
         "event_type": b"user.created",
         "source_position": b"[1700000000000,1,0]",
         "source_ts_ms": b"1700000000000",
+        "streamproc.key_id": key_id(KEY).encode(),
     }
     assert json.loads(dict(out.headers)["source_position"]) == value["position"]
 
@@ -324,7 +327,7 @@ def test_redacted_fields_never_reach_value_key_or_headers(processor, state):
     assert "ssn" not in insert and "password" not in insert
     assert re.fullmatch(r"c\*+@c\*+\.test", insert["email"])
     assert insert["phone"].startswith("*") and insert["phone"].endswith(c["phone"][-2:])
-    assert re.fullmatch(r"hmac-sha256:[0-9a-f]{64}", insert["dob"])
+    assert re.fullmatch(r"hmac-sha256:[0-9a-f]{8}:[0-9a-f]{64}", insert["dob"])
     assert insert["notes"] == "****"
     assert re.fullmatch(r"C\*+@c\*+\.test", insert["contacts"][0]["email"])  # not lower-cased: no transform
     update = json.loads(outs[1].value)
