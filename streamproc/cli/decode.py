@@ -38,12 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Decode ``args.input`` to stdout, with the schema registry of the settings when one is set."""
-    settings = load_settings()
-    registry = None
-    if settings.schema_registry_url:  # Avro records need the registry
-        from confluent_kafka.schema_registry import SchemaRegistryClient
+    from streamproc.runtime.processor import schema_registry
 
-        registry = SchemaRegistryClient({"url": settings.schema_registry_url})
+    registry = schema_registry(load_settings())  # Avro records need the registry
     with open_input(args.input) as stream:
         return run_decode(stream, sys.stdout, args.format, Decoder(schema_registry=registry))
 

@@ -27,6 +27,12 @@ def run(args: argparse.Namespace) -> ExitCode:
     from streamproc.dev.services import local_services
 
     base = load_settings(pipelines=args.config, dev=True)
+    if args.allow_dev_key:
+        base = base.allowing_dev_key()
+    if base.kafka_bootstrap:  # a broker of one's own: the development key only if it is the embedded one
+        from streamproc.runtime.processor import check_dev_key
+
+        check_dev_key(base)
     log_path = Path(base.datadir) / "broker.log"
     with maybe_embedded(base.kafka_bootstrap, log_path=log_path) as bootstrap:
         _say(f"Kafka at {bootstrap} (export STREAMPROC_KAFKA_BOOTSTRAP={bootstrap} to reach it from another shell)")

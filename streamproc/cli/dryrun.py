@@ -90,7 +90,7 @@ def run_dry_run(
     from streamproc.runtime.processor import build_processor
     from streamproc.sinks.base import record_from_message
 
-    processor = build_processor(settings, spec, fmt=fmt)
+    processor = build_processor(settings, spec, fmt=fmt, offline=True)  # output to stdout only
     per_change, batching = planning_sinks(settings, spec)
     state = DictState()
     archived: list[SinkRecord] = []

@@ -2,20 +2,28 @@
 (worker, dev, decode, dry-run, parity, opensearch init, demo).
 
 Exit codes are :class:`~streamproc.errors.ExitCode`: ``OK`` done, ``FAILURE`` runtime failure,
-``USAGE`` usage or configuration error, ``INTERRUPTED`` on Ctrl-C.
+``USAGE`` usage or configuration error, ``SOFTWARE`` an unexpected error, ``INTERRUPTED`` on Ctrl-C.
+A reader that closes the output early (``streamproc decode … | head``) ends the command quietly
+with ``OK``: it had what it wanted.
+
+Nothing printed here quotes a value: configuration errors name variables and paths, and an
+unexpected exception is reported by its type and stack frames, never its message (a library's
+message may quote a payload or a secret).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import traceback
 from collections.abc import Sequence
 
 from streamproc.cli import decode, demo, dev, dryrun, opensearch, parity, worker
 from streamproc.errors import ConfigError, ExitCode, StreamprocError
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "main", "unexpected_error_text"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,7 +69,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command in ("decode", "dry-run"):
         logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(message)s")
     try:
-        return int(args.func(args) or ExitCode.OK)
+        code = int(args.func(args) or ExitCode.OK)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
+        return code
+    except BrokenPipeError:
+        _discard_stdout()
+        return ExitCode.OK
     except ConfigError as exc:
         print(f"streamproc: configuration error: {exc}", file=sys.stderr)
         return ExitCode.USAGE
@@ -70,6 +83,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ExitCode.FAILURE
     except KeyboardInterrupt:
         return ExitCode.INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - the last boundary: report without the message
+        sys.stderr.write(unexpected_error_text(exc))
+        return ExitCode.SOFTWARE
+
+
+def unexpected_error_text(exc: BaseException) -> str:
+    """What the CLI prints for an exception it does not know: the types of the exception and its
+    causes, and the stack frames (file, line, code), without any message: a message may quote a
+    value. An ``OSError`` keeps its errno text, which holds none."""
+    chain: list[str] = []
+    seen: BaseException | None = exc
+    while seen is not None and len(chain) < 10:
+        name = type(seen).__name__
+        if isinstance(seen, OSError) and seen.strerror:
+            name = f"{name} [{seen.strerror}]"
+        chain.append(name)
+        seen = seen.__cause__ or (None if seen.__suppress_context__ else seen.__context__)
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    return (
+        f"streamproc: unexpected error: {' caused by '.join(chain)} (message withheld: it may quote data)\n"
+        f"where (most recent call last):\n{frames}"
+    )
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null, so that flushing what is left at exit raises no second error."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real descriptor (a test's captured stdout)
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,9 +11,15 @@ __all__ = ["add_common_arguments", "add_arguments", "run", "run_worker"]
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--config`` and ``--loglevel``, shared by ``worker`` and ``dev``."""
+    """``--config``, ``--loglevel`` and ``--allow-dev-key``, shared by ``worker`` and ``dev``."""
     parser.add_argument("--config", default=None, help="pipelines YAML (default config/pipelines.yaml)")
     parser.add_argument("-l", "--loglevel", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument(
+        "--allow-dev-key",
+        action="store_true",
+        help="tests only: without STREAMPROC_REDACTION__KEY, redact with the public development key "
+        "even on a broker that is not the embedded one",
+    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,5 +42,7 @@ def run_worker(settings: Settings, loglevel: str, explicit: bool = False) -> Exi
 
 def run(args: argparse.Namespace) -> ExitCode:
     settings = load_settings(pipelines=args.config, kafka_bootstrap=args.bootstrap, roles=args.role)
+    if args.allow_dev_key:
+        settings = settings.allowing_dev_key()
     settings.role_list()  # an unknown role is a usage error before anything starts
     return run_worker(settings, args.loglevel, explicit=args.role is not None)

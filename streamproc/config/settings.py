@@ -12,14 +12,18 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic import BaseModel, Field, PrivateAttr, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings.exceptions import SettingsError
 
+from streamproc.config.env_checks import http_urls, not_utf8, settings_error_problem, validation_problems
+from streamproc.config.kafka_security import KafkaSecuritySettings
 from streamproc.errors import ConfigError
 
 __all__ = [
     "Settings",
     "RedactionSettings",
+    "KafkaSecuritySettings",
     "AwsSettings",
     "OpenSearchSettings",
     "WarehouseSettings",
@@ -27,12 +31,16 @@ __all__ = [
     "ROLES",
     "load_settings",
     "DEV_REDACTION_KEY",
+    "MIN_REDACTION_KEY_BYTES",
 ]
 
 log = logging.getLogger(__name__)
 
-#: Used only by ``streamproc dev`` / the demo when no key is configured; never in ``worker``.
+#: Public, so only for dev mode without a key, and by the worker only on the embedded broker
+#: (:func:`streamproc.runtime.processor.redaction_key`) unless ``--allow-dev-key`` is given.
 DEV_REDACTION_KEY = "streamproc-development-key-do-not-use-in-production"
+#: Shortest redaction key accepted outside dev mode: 256 bits, the strength of HMAC-SHA256.
+MIN_REDACTION_KEY_BYTES = 32
 
 
 class RedactionSettings(BaseModel):
@@ -46,6 +54,15 @@ class AwsSettings(BaseModel):
     )
     access_key_id: SecretStr | None = Field(default=None, description="Unset: boto3's default chain.")
     secret_access_key: SecretStr | None = None
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if "," in value or not http_urls(value):
+            raise ValueError("not an http(s) URL")
+        return value
 
 
 class OpenSearchSettings(BaseModel):
@@ -78,6 +95,23 @@ class SinkRuntimeSettings(BaseModel):
     )
 
 
+class LimitsSettings(BaseModel):
+    """Bounded work per record (``streamproc.pipeline.limits.Limits``); a record over a limit goes to
+    the DLQ as ``poison`` with a reason naming the limit."""
+
+    max_document_bytes: int = Field(
+        default=16 * 1024 * 1024, ge=1, description="Largest document (MongoDB's own limit); a message may hold two."
+    )
+    max_depth: int = Field(default=200, ge=1, description="Deepest nesting of a document (MongoDB allows 100).")
+    max_update_path_segments: int = Field(default=200, ge=1, description="Most segments in one dotted update key.")
+    max_array_pad: int = Field(
+        default=100_000, ge=1, description="Most null elements one update may add to reach the array indexes it sets."
+    )
+    max_fields: int = Field(
+        default=1_000_000, ge=1, description="Most object members and array elements in one record."
+    )
+
+
 ROLES: tuple[str, ...] = ("ingest", "s3", "opensearch", "warehouse")
 
 
@@ -94,8 +128,13 @@ class Settings(BaseSettings):
     datadir: Path = Path("var/streamproc")
     web_host: str = "0.0.0.0"
     web_port: int = 6066
-    schema_registry_url: str | None = None
+    schema_registry_url: SecretStr | None = Field(
+        default=None,
+        description="Confluent Schema Registry URL(s), http(s), comma-separated; a secret (it may carry "
+        "user:password@), never shown.",
+    )
     redaction: RedactionSettings = RedactionSettings()
+    kafka_security: KafkaSecuritySettings = KafkaSecuritySettings()
     partitions: int = Field(default=4, ge=1, description="Partitions of topics streamproc creates.")
     replication_factor: int = Field(default=1, ge=1)
     batch_size: int = Field(default=2000, ge=1, description="Max events per processing batch.")
@@ -106,12 +145,51 @@ class Settings(BaseSettings):
     session_timeout: float = Field(default=30.0, gt=0, description="Consumer group session timeout (s).")
     rebalance_timeout: float = Field(default=30.0, gt=0)
     heartbeat_interval: float = Field(default=3.0, gt=0)
+    test_hold_after_output: float = Field(
+        default=0.0,
+        ge=0,
+        description="For tests only (0: off): seconds each ingest batch waits after Kafka acknowledged its "
+        "output, before its state and offsets are written, so a test can kill the worker in that window.",
+    )
     dev: bool = Field(default=False, description="Development mode: allows the built-in redaction key.")
     roles: str = Field(default=",".join(ROLES), description="Roles one worker process runs.")
     aws: AwsSettings = AwsSettings()
     opensearch: OpenSearchSettings = OpenSearchSettings()
     warehouse: WarehouseSettings = WarehouseSettings()
     sink: SinkRuntimeSettings = SinkRuntimeSettings()
+    limits: LimitsSettings = LimitsSettings()
+    #: set by ``--allow-dev-key`` only (:meth:`allowing_dev_key`), never from the environment
+    _dev_key_allowed: bool = PrivateAttr(default=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _utf8(cls, data: Any) -> Any:
+        """Values that are not UTF-8 are refused by name; only the redaction key may be any bytes."""
+        bad = not_utf8(data, frozenset({("redaction", "key")})) if isinstance(data, dict) else []
+        if bad:
+            raise ValueError(f"{', '.join(bad)}: not valid UTF-8")
+        return data
+
+    @field_validator("schema_registry_url")
+    @classmethod
+    def _registry_url(cls, value: SecretStr | None) -> SecretStr | None:
+        text = value.get_secret_value().strip() if value is not None else ""
+        if not text:
+            return None
+        if not http_urls(text):
+            raise ValueError("not an http(s) URL or a comma-separated list of them (the value is not shown)")
+        return value
+
+    @property
+    def dev_key_allowed(self) -> bool:
+        """Whether ``--allow-dev-key`` lifts the embedded-broker-only rule of the development key."""
+        return self._dev_key_allowed
+
+    def allowing_dev_key(self) -> Settings:
+        """A copy in dev mode whose development key may meet any broker (``--allow-dev-key``, tests)."""
+        copy = self.model_copy(update={"dev": True})
+        copy._dev_key_allowed = True
+        return copy
 
     def role_list(self) -> list[str]:
         """The configured roles, validated (ConfigError names an unknown one)."""
@@ -135,10 +213,46 @@ class Settings(BaseSettings):
     def clean_topic(self, entity: str) -> str:
         return f"{self.topic_prefix}.events.{entity}"
 
+    def weak_redaction_key(self) -> str | None:
+        """What is weak about the key :meth:`redaction_key` gives, if anything (dev mode only):
+        that it is the public development key, or shorter than :data:`MIN_REDACTION_KEY_BYTES`.
+        Outside dev mode None: :meth:`redaction_key` refuses such keys itself."""
+        if not self.dev:
+            return None
+        if self.redaction.key is None or not self.redaction.key.get_secret_value():
+            return "the public development redaction key"
+        key = self.redaction.key.get_secret_value()
+        if key == DEV_REDACTION_KEY:
+            return "the public development redaction key"
+        if len(key.encode("utf-8", "surrogateescape")) < MIN_REDACTION_KEY_BYTES:
+            return f"a redaction key shorter than {MIN_REDACTION_KEY_BYTES} bytes"
+        return None
+
     def redaction_key(self) -> bytes:
-        """The HMAC key for HASH/TOKENIZE. Outside dev mode a missing key is a ConfigError."""
+        """The HMAC key for HASH/TOKENIZE: the configured key's bytes (as the environment held
+        them). Outside dev mode a missing key, one shorter than :data:`MIN_REDACTION_KEY_BYTES`
+        or the public development key is a ConfigError that never shows the key. In dev mode
+        without a key: :data:`DEV_REDACTION_KEY`, which the worker accepts only on the embedded
+        broker (:func:`streamproc.runtime.processor.redaction_key`)."""
         if self.redaction.key is not None and self.redaction.key.get_secret_value():
-            return self.redaction.key.get_secret_value().encode()
+            key = self.redaction.key.get_secret_value().encode("utf-8", "surrogateescape")
+            short = len(key) < MIN_REDACTION_KEY_BYTES
+            if not self.dev and key == DEV_REDACTION_KEY.encode():
+                raise ConfigError(
+                    "STREAMPROC_REDACTION__KEY is the public development key; set a secret one "
+                    "(e.g. `openssl rand -hex 32`)"
+                )
+            if short and not self.dev:
+                raise ConfigError(
+                    f"STREAMPROC_REDACTION__KEY is shorter than {MIN_REDACTION_KEY_BYTES} bytes; set a longer "
+                    "secret (e.g. `openssl rand -hex 32`)"
+                )
+            if short:
+                log.warning(
+                    "STREAMPROC_REDACTION__KEY is shorter than %d bytes: accepted in dev mode only",
+                    MIN_REDACTION_KEY_BYTES,
+                )
+            return key
         if self.dev:
             log.warning(
                 "Using the built-in development redaction key; set STREAMPROC_REDACTION__KEY "
@@ -156,8 +270,7 @@ def load_settings(**overrides: Any) -> Settings:
     clean = {k: v for k, v in overrides.items() if v is not None}
     try:
         return Settings(**clean)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"STREAMPROC_{'__'.join(str(p).upper() for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
-        raise ConfigError(f"invalid settings: {problems}") from None
+    except ValidationError as exc:  # the input value is never shown: it may be a misplaced secret
+        raise ConfigError(f"invalid settings: {'; '.join(validation_problems(exc))}") from None
+    except SettingsError as exc:
+        raise ConfigError(f"invalid settings: {settings_error_problem(exc)}") from None

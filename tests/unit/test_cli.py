@@ -258,3 +258,169 @@ def test_no_command_is_a_usage_error(capsys) -> None:
     with pytest.raises(SystemExit) as exc:
         main([])
     assert exc.value.code == 2
+
+
+# --------------------------------------------------------------------------- keys, secrets, environment
+
+
+def closed_port() -> str:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{s.getsockname()[1]}"
+
+
+@pytest.mark.parametrize("how", ["worker", "dev"])
+def test_dev_key_against_a_broker_that_is_not_embedded_exits_2(how: str) -> None:
+    bootstrap = closed_port()  # nothing listens: certainly not the embedded broker
+    if how == "worker":
+        proc = cli(
+            "worker", "--role", "ingest", env={"STREAMPROC_KAFKA_BOOTSTRAP": bootstrap, "STREAMPROC_DEV": "true"}
+        )
+    else:
+        proc = cli("dev", env={"STREAMPROC_KAFKA_BOOTSTRAP": bootstrap})
+    assert proc.returncode == 2, proc.stderr
+    assert "the public development redaction key is refused" in proc.stderr
+    assert "--allow-dev-key" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_short_key_dev_mode_allows_is_refused_on_a_cluster_too() -> None:
+    env = {"STREAMPROC_KAFKA_BOOTSTRAP": closed_port(), "STREAMPROC_DEV": "true", "STREAMPROC_REDACTION__KEY": "k-7"}
+    proc = cli("worker", "--role", "ingest", env=env)
+    assert proc.returncode == 2, proc.stderr
+    assert "a redaction key shorter than 32 bytes is refused" in proc.stderr
+    assert "k-7" not in proc.stderr + proc.stdout
+
+
+def test_worker_with_a_short_key_exits_2_without_showing_it() -> None:
+    key = "short-CANARY-key"
+    proc = cli(
+        "worker",
+        "--role",
+        "ingest",
+        env={"STREAMPROC_KAFKA_BOOTSTRAP": "127.0.0.1:1", "STREAMPROC_REDACTION__KEY": key},
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "STREAMPROC_REDACTION__KEY is shorter than 32 bytes" in proc.stderr
+    assert key not in proc.stderr + proc.stdout
+
+
+@pytest.mark.parametrize("command", ["worker", "dev"])
+def test_allow_dev_key_flag(command: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from streamproc.cli import worker
+    from streamproc.config.settings import Settings
+
+    for name in [n for n in os.environ if n.startswith("STREAMPROC_")]:
+        monkeypatch.delenv(name)
+    seen: list[Settings] = []
+
+    def run_worker(settings: Settings, loglevel: str, explicit: bool = False) -> int:
+        seen.append(settings)
+        return 0
+
+    monkeypatch.setattr(worker, "run_worker", run_worker)
+    if command == "dev":  # no broker, no local services: only the settings matter here
+        import contextlib
+
+        import streamproc.dev.broker
+        import streamproc.dev.services
+
+        monkeypatch.setattr(streamproc.dev.broker, "maybe_embedded", lambda b, **k: contextlib.nullcontext("k:1"))
+        services = type("Services", (), {})
+
+        @contextlib.contextmanager
+        def local(settings: Settings, say: object):  # type: ignore[no-untyped-def]
+            services.settings = settings
+            yield services
+
+        monkeypatch.setattr(streamproc.dev.services, "local_services", local)
+        monkeypatch.setattr("streamproc.cli.dev.run_worker", run_worker)
+    monkeypatch.setenv("STREAMPROC_KAFKA_BOOTSTRAP", "k:1")
+    assert main([command, "--allow-dev-key"]) == 0
+    assert seen[-1].dev and seen[-1].dev_key_allowed
+    if command == "worker":  # the check itself runs when the ingest app builds its processor
+        assert main([command]) == 0
+        assert not seen[-1].dev_key_allowed
+    else:  # dev checks a configured broker before starting anything: k:1 is not the embedded one
+        assert main([command]) == 2
+        assert len(seen) == 1
+
+
+@pytest.mark.parametrize("command", ["decode", "dry-run"])
+def test_a_bad_schema_registry_url_exits_2_without_echoing_it(command: str, tmp_path: Path) -> None:
+    dump = tmp_path / "d.jsonl"
+    dump.write_text("")
+    extra = ["--config", "config/pipelines.yaml"] if command == "dry-run" else []
+    url = "ftp//registry-user:registry-PASSWORD-CANARY@registry"
+    proc = cli(command, *extra, str(dump), env={"STREAMPROC_SCHEMA_REGISTRY_URL": url})
+    assert proc.returncode == 2, proc.stderr
+    assert "STREAMPROC_SCHEMA_REGISTRY_URL" in proc.stderr
+    assert "CANARY" not in proc.stderr + proc.stdout and "registry-user" not in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("command", ["decode", "worker"])
+def test_malformed_nested_json_in_the_environment_exits_2(command: str, tmp_path: Path) -> None:
+    dump = tmp_path / "d.jsonl"
+    dump.write_text("")
+    args = [str(dump)] if command == "decode" else []
+    proc = cli(command, *args, env={"STREAMPROC_AWS": '{bad "json-CANARY', "STREAMPROC_REDACTION__KEY": SECRET})
+    assert proc.returncode == 2, proc.stderr
+    assert "STREAMPROC_AWS: not a valid JSON object" in proc.stderr
+    assert "CANARY" not in proc.stderr and SECRET not in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("command", ["decode", "dry-run"])
+def test_output_piped_to_a_reader_that_stops_early_ends_quietly(command: str, tmp_path: Path) -> None:
+    """``streamproc decode … | head -1``: the closed pipe ends the command with 0, no traceback."""
+    record = {"topic": "cdc.Facilitron_common.users", "key": {"id": 1}, "value": {"a": "x" * 200}}
+    dump = tmp_path / "many.jsonl"
+    dump.write_text((json.dumps(record) + "\n") * 5000)  # far more output than a pipe buffer holds
+    extra = ["--config", "config/pipelines.yaml"] if command == "dry-run" else []
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMPROC_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamproc.cli.main", command, *extra, str(dump)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline()  # the reader takes one line and goes away
+    proc.stdout.close()
+    code = proc.wait(timeout=120)
+    err = proc.stderr.read().decode()
+    assert code == 0, err
+    assert "Traceback" not in err and "BrokenPipe" not in err and "Exception ignored" not in err
+
+
+def test_an_unexpected_error_is_reported_without_its_message(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from streamproc.cli import decode
+    from streamproc.errors import ExitCode
+
+    def boom(args: object) -> int:
+        canary = "".join(("CAN", "ARY"))  # not in the source line the frames show
+        try:
+            raise KeyError(f"inner-value-{canary}")
+        except KeyError as exc:
+            raise ValueError(f"DETAIL: Key (email)=(someone-{canary}@example.org)") from exc
+
+    monkeypatch.setattr(decode, "run", boom)
+    assert main(["decode", os.devnull]) == ExitCode.SOFTWARE
+    err = capsys.readouterr().err
+    assert "unexpected error: ValueError caused by KeyError" in err
+    assert "CANARY" not in err
+    assert "in boom" in err  # the frames are kept for debugging
+
+
+def test_an_unexpected_os_error_keeps_its_errno_text() -> None:
+    from streamproc.cli.main import unexpected_error_text
+
+    text = unexpected_error_text(FileNotFoundError(2, "No such file or directory", "/secret-CANARY/path"))
+    assert "FileNotFoundError [No such file or directory]" in text
+    assert "CANARY" not in text
