@@ -55,7 +55,8 @@ class Metrics:
 
 
 class SinkMetrics:
-    """Per-sink metrics; labels: sink (role name), entity, reason, error class, topic, partition."""
+    """Per-sink metrics; labels: sink (the sink's name), entity (a configured entity name, else
+    ``other``), reason, error class, topic, partition."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         r = self.registry = registry or CollectorRegistry()
@@ -80,6 +81,12 @@ class SinkMetrics:
         )
         self.breaker = Gauge(
             "streamproc_sink_breaker_state", "Circuit breaker: 0 closed, 1 half-open, 2 open", ["sink"], registry=r
+        )
+        self.ready = Gauge(
+            "streamproc_sink_ready",
+            "1 once the sink started (connected, configuration checked); 0 while a start-up outage is waited out",
+            ["sink"],
+            registry=r,
         )
         self.lag = Gauge(
             "streamproc_sink_consumer_lag",

@@ -1,20 +1,25 @@
-"""Builds one Faust app per sink role (``s3``, ``opensearch``, ``warehouse``), each with its own
-consumer group on the clean topics, so one sink's outage never stops another and each can be
-replayed alone (reset that group's offsets).
+"""Builds the Faust apps of a sink role: one app per sink, each with its own consumer group on the
+clean topics (``<app_id without -ingest>-sink-<sink name>``: ``-sink-s3`` and ``-sink-s3-archive``
+in role ``s3``, ``-sink-opensearch``, ``-sink-warehouse``), so one sink's outage never holds
+another — not even the two sinks of role ``s3`` — and each can be replayed alone (reset that
+group's offsets).
 
 Per sink, one agent reads every clean topic in batches (``take_events``, by count and time;
 :class:`SinkRunner` splits by bytes). A batch's offsets are acknowledged when the loop body
-returns, which is after the sink wrote it durably and its DLQ records were flushed. Anything
-else — a fatal configuration error, a bug — stops the process at once, before the
-acknowledgement, and the batch is redelivered on restart.
+returns, which is after the sink wrote it durably and its DLQ records were flushed. A sink's
+start-up is a task of its app: a transient failure is waited out (the runner retries it, /readyz
+and ``streamproc_sink_ready`` say not ready, the other apps of the process run on); a fatal
+configuration error or a bug stops the process at once, before any acknowledgement, and an
+unacknowledged batch is redelivered on restart.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, cast
 
 from faust import Stream
@@ -26,6 +31,7 @@ from streamproc.errors import ConfigError, DecodeError, ExitCode, FatalSinkError
 from streamproc.pipeline.dlq import dlq_headers
 from streamproc.pipeline.processor import DeadLetter, RawMessage
 from streamproc.runtime.apps import StreamprocApp, fail_stop, faust_app, group_settings, observe_lag, require_bootstrap
+from streamproc.runtime.kafka_config import confluent_config
 from streamproc.runtime.metrics import SinkMetrics
 from streamproc.runtime.producer import BatchProducer
 from streamproc.runtime.roles import build_sinks
@@ -33,7 +39,7 @@ from streamproc.runtime.web import install_web
 from streamproc.sinks.base import Sink, SinkFailure, SinkRecord, record_from_message
 from streamproc.sinks.runner import SinkRunner
 
-__all__ = ["create_sink_app", "sink_fail_stop", "SinkRole"]
+__all__ = ["create_sink_apps", "sink_fail_stop", "SinkRole", "PartitionGate"]
 
 log = logging.getLogger("streamproc.sink")
 
@@ -62,8 +68,30 @@ async def _finish_or_leave(task: asyncio.Future[Any], role: str, grace: float = 
         os._exit(ExitCode.OK)
 
 
+class PartitionGate:
+    """Pause and resume of one consumer's partitions, reference-counted across the runners that
+    share it: paused while any runner holds the gate, resumed when the last one releases it."""
+
+    def __init__(self, pause_all: Callable[[], None], resume_all: Callable[[], None]) -> None:
+        self._pause_all = pause_all
+        self._resume_all = resume_all
+        self.holders: set[str] = set()
+
+    def hold(self, name: str) -> None:
+        if not self.holders:
+            self._pause_all()
+        self.holders.add(name)
+
+    def release(self, name: str) -> None:
+        if name in self.holders:
+            self.holders.discard(name)
+            if not self.holders:
+                self._resume_all()
+
+
 class SinkRole:
-    """The runtime of one role's app: runners, DLQ producer, metrics, pause/resume."""
+    """The runtime of one sink app: its runners (one per app as built here), DLQ producer,
+    metrics, and the reference-counted pause/resume of its consumer's partitions."""
 
     def __init__(
         self,
@@ -73,13 +101,15 @@ class SinkRole:
         sinks: list[Sink],
         metrics: SinkMetrics,
         topics: list[str],
+        entities: Collection[str] | None = None,
     ) -> None:
         self.app = app
         self.role = role
         self.settings = settings
         self.metrics = metrics
         self.topics = topics
-        self.producer = BatchProducer(settings.kafka_bootstrap or "")
+        self.producer = BatchProducer(settings.kafka_bootstrap or "", **confluent_config(settings))
+        self.gate = PartitionGate(self.pause, self.resume)
         self.runners: list[SinkRunner] = []
         for sink in sinks:
             records, _, size = _window(sink, settings)
@@ -89,13 +119,19 @@ class SinkRole:
                     settings.sink,
                     metrics,
                     self.dead_letter,
-                    pause=self.pause,
-                    resume=self.resume,
+                    pause=functools.partial(self.gate.hold, sink.name),
+                    resume=functools.partial(self.gate.release, sink.name),
                     max_records=records,
                     max_bytes=size,
+                    entities=entities,
                 )
             )
         self.totals: dict[str, int] = {r.sink.name: 0 for r in self.runners}
+
+    @property
+    def started(self) -> bool:
+        """Whether every sink of this app has started (``/readyz`` reports not ready until then)."""
+        return all(r.started for r in self.runners)
 
     def _assigned(self) -> set[TP]:
         topics = set(self.topics)
@@ -105,13 +141,13 @@ class SinkRole:
         tps = self._assigned()
         if tps:
             self.app.consumer.pause_partitions(tps)
-            log.info("%s: paused %d partitions while the target is unavailable", self.role, len(tps))
+            log.info("%s: paused %d partitions while the target is unavailable", self.app.conf.id, len(tps))
 
     def resume(self) -> None:
         tps = self._assigned()
         if tps:
             self.app.consumer.resume_partitions(tps)
-            log.info("%s: resumed %d partitions", self.role, len(tps))
+            log.info("%s: resumed %d partitions", self.app.conf.id, len(tps))
 
     def _to_dlq(self, raw: RawMessage, dl: DeadLetter) -> None:
         """The original bytes and headers, plus the Connect-style error headers (not awaited)."""
@@ -148,20 +184,50 @@ class SinkRole:
         observe_lag(self.app.consumer, (e.message for e in events), self.metrics.lag, runner.sink.name)
 
 
-def create_sink_app(
+def create_sink_apps(
     role: str, settings: Settings, spec: PipelinesSpec, metrics: SinkMetrics, *, web: bool = False
-) -> StreamprocApp:
-    """One role's app; ``web`` serves /metrics, /livez, /readyz when this role runs alone."""
+) -> list[StreamprocApp]:
+    """The apps of one sink role, one per configured sink (see the module docstring); with ``web``
+    the first serves /metrics, /livez, /readyz (when this role is the first of the process)."""
     from streamproc.runtime.admin import ensure_topics
 
     bootstrap = require_bootstrap(settings)
     sinks = build_sinks(role, settings, spec)
     topics = [settings.clean_topic(s.entity) for s in spec.sources]
-    ensure_topics(bootstrap, topics + [settings.dlq_topic], settings.partitions, settings.replication_factor)
-    app = faust_app(
-        settings.sink_app_id(role), settings, bootstrap, store="memory://", web=web, group=group_settings(settings)[0]
+    entities = [s.entity for s in spec.sources]
+    ensure_topics(
+        bootstrap,
+        topics + [settings.dlq_topic],
+        settings.partitions,
+        settings.replication_factor,
+        client=confluent_config(settings),
     )
-    runtime = SinkRole(app, role, settings, sinks, metrics, topics)
+    return [
+        _sink_app(role, sink, settings, metrics, topics, entities, web=web and n == 0) for n, sink in enumerate(sinks)
+    ]
+
+
+def _sink_app(
+    role: str,
+    sink: Sink,
+    settings: Settings,
+    metrics: SinkMetrics,
+    topics: list[str],
+    entities: list[str],
+    *,
+    web: bool,
+) -> StreamprocApp:
+    """One sink's app: consumer group ``settings.sink_app_id(sink.name)``, its agent, its start task."""
+    bootstrap = require_bootstrap(settings)
+    app = faust_app(
+        settings.sink_app_id(sink.name),
+        settings,
+        bootstrap,
+        store="memory://",
+        web=web,
+        group=group_settings(settings)[0],
+    )
+    runtime = SinkRole(app, role, settings, [sink], metrics, topics, entities)
     app.streamproc = runtime
     channel = app.topic(*topics, key_serializer="raw", value_serializer="raw")
 
@@ -191,15 +257,17 @@ def create_sink_app(
 
     @app.task
     async def start_sinks() -> None:
+        """Start every sink, waiting out transient failures (the runner retries them)."""
         for runner in runtime.runners:
             try:
                 await runner.ensure_started()
-            except BaseException as exc:  # noqa: BLE001
+            except asyncio.CancelledError:
+                raise  # shutting down while a start-up outage is waited out
+            except BaseException as exc:  # noqa: BLE001 - a configuration error (exit 78) or a bug (70)
                 sink_fail_stop(f"starting sink {runner.sink.name}", exc)
-            log.info("sink %s started", runner.sink.name)
 
     @app.timer(interval=10.0)
     async def progress() -> None:
-        log.info("progress %s: %s", role, " ".join(f"{k}={v}" for k, v in runtime.totals.items()))
+        log.info("progress %s: %s", app.conf.id, " ".join(f"{k}={v}" for k, v in runtime.totals.items()))
 
     return app

@@ -17,9 +17,14 @@ __all__ = ["install_web", "ready"]
 
 
 def ready(app: StreamprocApp) -> bool:
-    """Whether ``app`` has partitions assigned, is not rebalancing and has recovered its tables."""
+    """Whether ``app`` has partitions assigned, is not rebalancing, has recovered its tables and,
+    for a sink app, has started its sinks (not while a start-up outage is waited out)."""
+    from streamproc.runtime.sink_app import SinkRole  # here: sink_app imports this module
+
+    runtime = app.streamproc
     return (
-        bool(app.consumer.assignment())
+        (not isinstance(runtime, SinkRole) or runtime.started)
+        and bool(app.consumer.assignment())
         and not app.rebalancing
         and not app.in_recovery
         and cast(TableManager, app.tables).recovery.completed.is_set()
@@ -28,7 +33,7 @@ def ready(app: StreamprocApp) -> bool:
 
 def install_web(app: StreamprocApp, registry: CollectorRegistry) -> None:
     """/metrics (``registry``: every role of this process), /livez, /readyz (every app in
-    ``app.web_apps`` — the worker adds the other apps of the process — assigned and recovered)."""
+    ``app.web_apps`` — the worker adds the other apps of the process — ready, see :func:`ready`)."""
 
     @app.page("/metrics")
     async def metrics_page(web: View, request: Request) -> Response:

@@ -1,5 +1,6 @@
-"""The worker process: one Faust app per role (ingest and each sink), each with its own consumer
-group, run by one Faust worker. The first app serves /metrics for all of them."""
+"""The worker process: one Faust app for the ingest role and one per sink of each sink role (role
+``s3`` has two: the trigger-compatible sink and the archive), each with its own consumer group,
+run by one Faust worker. The first app serves /metrics for all of them."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from streamproc.runtime.apps import StreamprocApp
 from streamproc.runtime.ingest import create_app
 from streamproc.runtime.metrics import SinkMetrics
 from streamproc.runtime.roles import configured_roles
-from streamproc.runtime.sink_app import create_sink_app
+from streamproc.runtime.sink_app import create_sink_apps
 
 __all__ = ["build_apps", "run"]
 
@@ -26,8 +27,9 @@ log = logging.getLogger("streamproc.runtime.worker")
 
 
 def build_apps(settings: Settings, explicit: bool, spec: PipelinesSpec | None = None) -> list[StreamprocApp]:
-    """Apps for ``settings.roles``. With ``explicit`` (``--role`` given), a role that is not
-    configured is a ConfigError; otherwise unconfigured sink roles are skipped with a log line."""
+    """Apps for ``settings.roles`` (a sink role: one app per sink). With ``explicit`` (``--role``
+    given), a role that is not configured is a ConfigError; otherwise unconfigured sink roles are
+    skipped with a log line."""
     spec = spec if spec is not None else load_pipelines(settings.pipelines)
     roles = configured_roles(settings.role_list(), spec, settings, explicit)
     registry = CollectorRegistry()
@@ -38,7 +40,7 @@ def build_apps(settings: Settings, explicit: bool, spec: PipelinesSpec | None = 
         if role == "ingest":
             apps.append(create_app(settings, spec, registry=registry, web=web))
         elif sink_metrics is not None:
-            apps.append(create_sink_app(role, settings, spec, sink_metrics, web=web))
+            apps.extend(create_sink_apps(role, settings, spec, sink_metrics, web=web))
     apps[0].web_apps.extend(apps[1:])
     log.info("roles in this process: %s", ", ".join(roles))
     return apps

@@ -67,7 +67,7 @@ async def ensure_alias(client: AsyncOpenSearch, alias: str, where: str) -> bool:
     except TransportError as exc:
         if exc.status_code == 400 and exc.error == "resource_already_exists_exception":
             return False  # another worker bootstrapped it first
-        raise transport_error(exc, where, doing) from exc
+        raise transport_error(exc, where, doing) from None
 
 
 async def _put_policy(client: AsyncOpenSearch, policy_id: str, body: dict[str, Any], where: str) -> str:
@@ -86,10 +86,10 @@ async def _put_policy(client: AsyncOpenSearch, policy_id: str, body: dict[str, A
         return "updated"
     except TransportError as exc:
         if exc.status_code == 400 and "no handler" in str(exc.info).lower():
-            raise FatalSinkError(f"OpenSearch at {where} has no ISM plugin (_plugins/_ism)") from exc
+            raise FatalSinkError(f"OpenSearch at {where} has no ISM plugin (_plugins/_ism)") from None
         if exc.status_code == 409:
-            raise RetriableSinkError(f"ISM policy {policy_id} changed while {doing}; run again") from exc
-        raise transport_error(exc, where, doing) from exc
+            raise RetriableSinkError(f"ISM policy {policy_id} changed while {doing}; run again") from None
+        raise transport_error(exc, where, doing) from None
 
 
 async def install(
@@ -117,7 +117,7 @@ async def install(
         try:
             await client.indices.put_index_template(name=name, body=body)
         except TransportError as exc:
-            raise transport_error(exc, where, f"installing index template {name}") from exc
+            raise transport_error(exc, where, f"installing index template {name}") from None
     result = await _put_policy(client, spec.ism.policy_id, ism_policy_body(spec, rolled), where)
     created = [alias for alias in rolled if await ensure_alias(client, alias, where)]
     return InitReport(where, version, indices, [n for n, _ in templates], spec.ism.policy_id, result, created)

@@ -1,6 +1,6 @@
 """Pure bulk requests of the OpenSearch sink: action lines and the outcome of each item.
 
-:func:`action_lines` writes the NDJSON of one planned action (``version_type=external``; the
+:func:`action_lines` writes the NDJSON of one planned action (``version_type=external_gte``: see ``version.py``; the
 sink cuts them into ``_bulk`` requests of bounded records and bytes with the runner's
 :func:`~streamproc.sinks.runner.chunks`), and :func:`item_outcome` classifies each item of the
 answer (done, stale, fail, throttled, retry, fatal). :func:`safe_reason` reduces an OpenSearch
@@ -34,7 +34,12 @@ __all__ = [
 def action_lines(spec: OpenSearchSpec, action: OsAction, doc: Mapping[str, Any] | None) -> bytes:
     """The NDJSON lines of one index or delete action (each ending in ``\\n``)."""
     meta = {
-        action.action: {"_index": action.index, "_id": action.id, "version": action.version, "version_type": "external"}
+        action.action: {
+            "_index": action.index,
+            "_id": action.id,
+            "version": action.version,
+            "version_type": "external_gte",
+        }
     }
     if action.action == "delete":
         return dumps(meta) + b"\n"
@@ -60,10 +65,19 @@ _MAPPING_ERRORS = frozenset(
     }
 )
 _NAMED = (
-    re.compile(r"(?:field|mapper|introduction of|mapping for) \[([^\]\[]{1,200})\]"),
+    # not "failed to parse date field [<the value>] with format …"
+    re.compile(r"(?<!date )(?:field|mapper|introduction of|mapping for) \[([^\]\[]{1,200})\]"),
     re.compile(r"^Field \[([^\]\[]{1,200})\] is a metadata field"),
 )
 _OF_TYPE = re.compile(r"of type \[([a-z_]{1,40})\]")
+#: Where OpenSearch's reason starts quoting the document (its id, then a preview of the value).
+_QUOTES = re.compile(r" in document with id |Preview of field's value|[\'\"]")
+_TYPE = re.compile(r"[a-z][a-z0-9_.]{0,79}")
+
+
+def _type(value: Any, default: str) -> str:
+    text = value if isinstance(value, str) else ""
+    return text if _TYPE.fullmatch(text) else default
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +94,8 @@ def safe_reason(error: Any) -> str:
     text quotes field values ("Preview of field's value: …"), so it is never passed on."""
     if not isinstance(error, dict):
         return "unknown error"
-    etype = str(error.get("type") or "unknown_error")[:80]
-    text = str(error.get("reason") or "")
+    etype = _type(error.get("type"), "unknown_error")
+    text = _QUOTES.split(str(error.get("reason") or ""), maxsplit=1)[0]  # names only, before any quote
     parts = [etype]
     for rx in _NAMED:
         m = rx.search(text)
@@ -93,7 +107,7 @@ def safe_reason(error: Any) -> str:
         parts.append(f"mapped as {m.group(1)}")
     cause = error.get("caused_by")
     if isinstance(cause, dict) and cause.get("type"):
-        parts.append(f"caused by {str(cause['type'])[:80]}")
+        parts.append(f"caused by {_type(cause['type'], 'unknown_error')}")
     return ", ".join(parts)
 
 

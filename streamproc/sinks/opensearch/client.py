@@ -4,12 +4,14 @@
 yet), :func:`cluster_info` is the ``GET /`` of start-up and ``init``, and
 :func:`transport_error` maps a failed request onto the sink errors. Messages name the cluster as
 ``host:port`` (:func:`host_port`), never credentials, and OpenSearch's error type, never a
-document value.
+document value. opensearch-py's exception is dropped at this boundary (callers raise the mapped
+error ``from None``): its text quotes OpenSearch's reason, which quotes field values.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -63,14 +65,20 @@ def make_client(settings: OpenSearchSettings) -> AsyncOpenSearch:
     )
 
 
+_ERROR_TYPE = re.compile(r"[a-z][a-z0-9_.]{0,79}")
+
+
 def error_type(exc: TransportError) -> str:
-    """OpenSearch's error type of a failed request (at most 80 characters), or ``error``."""
-    return str(exc.error)[:80] if exc.error else "error"
+    """OpenSearch's error type of a failed request (``mapper_parsing_exception``…), or ``error``
+    when the answer carries none — opensearch-py then holds the raw body, which may quote values."""
+    etype = exc.error if isinstance(exc.error, str) else ""
+    return etype if _ERROR_TYPE.fullmatch(etype) else "error"
 
 
 def transport_error(exc: Exception, where: str, doing: str, retry_after: float = 1.0) -> Exception:
-    """The sink error for a failed request (``raise transport_error(...) from exc``); a 429
-    becomes :class:`SinkBackpressure` with ``retry_after``."""
+    """The sink error for a failed request (``raise transport_error(...) from None``): unreachable,
+    5xx → :class:`RetriableSinkError`; 429 → :class:`SinkBackpressure` with ``retry_after``;
+    401/403 and other 4xx → :class:`FatalSinkError`."""
     if isinstance(exc, OsConnectionError):
         return RetriableSinkError(f"OpenSearch at {where} unreachable while {doing} ({type(exc).__name__})")
     if isinstance(exc, TransportError):
@@ -93,29 +101,37 @@ def transport_error(exc: Exception, where: str, doing: str, retry_after: float =
 
 
 async def cluster_info(client: AsyncOpenSearch, where: str) -> dict[str, Any]:
-    """``GET /``, every failure a :class:`FatalSinkError` (start-up and ``init`` only)."""
+    """``GET /`` (start-up and ``init``): an unreachable cluster, a 5xx or a 429 is transient
+    (:class:`RetriableSinkError` / :class:`SinkBackpressure`: the runner waits it out); refused
+    credentials or permissions and an answer that is not OpenSearch's are :class:`FatalSinkError`."""
+    failure: Exception | None = None
     try:
         info = await client.info()
     except OsConnectionError as exc:
-        raise FatalSinkError(
+        failure = RetriableSinkError(
             f"OpenSearch at {where} is not reachable ({type(exc).__name__}); check STREAMPROC_OPENSEARCH__URL "
             "and that the cluster runs"
-        ) from exc
-    except AuthenticationException as exc:
-        raise FatalSinkError(
+        )
+    except AuthenticationException:
+        failure = FatalSinkError(
             f"OpenSearch at {where} refused the credentials (401); check "
             "STREAMPROC_OPENSEARCH__USERNAME and STREAMPROC_OPENSEARCH__PASSWORD"
-        ) from exc
+        )
     except AuthorizationException as exc:
-        raise FatalSinkError(
+        failure = FatalSinkError(
             f"OpenSearch at {where} denied cluster info (403 {error_type(exc)}); the user needs "
             "cluster:monitor/main and write permissions on the sink's indices"
-        ) from exc
+        )
     except TransportError as exc:
-        raise FatalSinkError(
-            f"OpenSearch at {where} answered {exc.status_code} ({error_type(exc)}) to GET /; "
-            "is this an OpenSearch cluster?"
-        ) from exc
+        status = exc.status_code
+        if status == 429 or (isinstance(status, int) and status >= 500):
+            failure = transport_error(exc, where, "answering GET /")
+        else:
+            failure = FatalSinkError(
+                f"OpenSearch at {where} answered {status} ({error_type(exc)}) to GET /; is this an OpenSearch cluster?"
+            )
+    if failure is not None:
+        raise failure  # outside the handler: opensearch-py's exception is not its context
     version = info.get("version") if isinstance(info, dict) else None
     if not isinstance(version, dict) or not version.get("number"):
         raise FatalSinkError(f"the server at {where} does not answer like OpenSearch (no version in GET /)")

@@ -6,15 +6,19 @@ runner's ``chunks``), template and policy bodies in ``bodies.py``; the client an
 failed requests are in ``client.py``, the installation of templates, policy and aliases in
 ``admin.py``. This module only talks to the cluster and maps its answers onto the sink contract:
 
-* ``start()``: ``GET /``; unreachable cluster, 401, 403 or a non-OpenSearch answer →
-  :class:`FatalSinkError` naming ``host:port`` (never credentials). With ``create_missing`` and
-  the entities' namespaces it also installs the templates and the policy, like ``init``.
+* ``start()``: ``GET /``; an unreachable cluster, a 5xx or a 429 → :class:`RetriableSinkError` /
+  :class:`SinkBackpressure` (the runner waits the outage out); 401, 403 or a non-OpenSearch
+  answer → :class:`FatalSinkError` naming ``host:port`` (never credentials). With
+  ``create_missing`` and the entities' namespaces it also installs the templates and the policy,
+  like ``init``.
 * ``write()``: one ``_bulk`` request per chunk (``max_bulk_records`` / ``max_bulk_bytes``), every
-  action ``version_type=external``. Per item: 2xx, 409 (stale or repeated) and a 404 delete are
+  action ``version_type=external_gte``. Per item: 2xx, 409 (stale) and a 404 delete are
   done; mapping errors → ``batch.fail`` (type and field, never the value); 429 →
   :class:`SinkBackpressure`; 5xx, connection errors, blocked indices → :class:`RetriableSinkError`
-  (the runner re-sends the whole batch; already-written items answer 409 = done); 401/403 →
-  :class:`FatalSinkError`.
+  (the runner re-sends the whole batch; already-written items are rewritten with the same content
+  or answer 409 = done); 401/403 →
+  :class:`FatalSinkError`. opensearch-py's exceptions are never kept as a cause: their text
+  quotes OpenSearch's reason, which quotes values.
 """
 
 from __future__ import annotations
@@ -147,8 +151,8 @@ class OpenSearchSink(Sink):
                 raise FatalSinkError(
                     f"OpenSearch at {self.where} refused {doing} ({len(body)} bytes) as too large "
                     "(413); lower sinks.opensearch.max_bulk_bytes"
-                ) from exc
-            raise transport_error(exc, self.where, doing, self.spec.backpressure_seconds) from exc
+                ) from None
+            raise transport_error(exc, self.where, doing, self.spec.backpressure_seconds) from None
         items = resp.get("items") if isinstance(resp, dict) else None
         if not isinstance(items, list) or len(items) != len(chunk):
             raise RetriableSinkError(

@@ -1,10 +1,12 @@
 """Pure external versions of the OpenSearch sink, and :class:`Unplannable`.
 
-Every index or delete action carries ``version_type=external`` with :func:`version_of` the
-record's source position, so OpenSearch itself refuses a stale or repeated write with 409, which
-counts as done. :class:`Unplannable` is the error every planning step raises (here, and for index
-names and ids in ``plan.py``) when a record cannot become an action; the record goes to
-the DLQ. No I/O here.
+Every index or delete action carries ``version_type=external_gte`` with :func:`version_of` the
+record's source position, so OpenSearch itself refuses a stale write with 409, which counts as
+done. An equal version is applied: ingest drops true duplicates, so two records of one key with
+equal positions are successive changes of one source transaction, which arrive in partition (=
+commit) order — the later one must win. A redelivered copy rewrites the same content.
+:class:`Unplannable` is the error every planning step raises (here, and for index names and ids in
+``plan.py``) when a record cannot become an action; the record goes to the DLQ. No I/O here.
 """
 
 from __future__ import annotations
@@ -28,11 +30,14 @@ class Unplannable(ValueError):
 # --------------------------------------------------------------------------------- versions
 
 _B52 = 1 << 52
+_TXN_MAX = (1 << 12) - 1  # a larger transaction order saturates (see version_of)
 
 
 def version_of(position: Sequence[int]) -> int:
     """The external version of a source position: ``1 <= v <= 2**63 - 1`` and, for positions of
-    one shape, ``p < q  ⇒  version_of(p) < version_of(q)`` (strictly order-preserving).
+    one shape, ``p < q  ⇒  version_of(p) < version_of(q)`` (strictly order-preserving), except that
+    a Debezium MongoDB transaction order beyond 4095 saturates (``p <= q  ⇒  v(p) <= v(q)``: such
+    changes of one transaction share a version and apply in partition order, ``external_gte``).
 
     ===================================  ==========================================================
     shape                                version
@@ -40,8 +45,8 @@ def version_of(position: Sequence[int]) -> int:
     ``(x,)`` lsn, ts, µs or offset       ``x + 1``                         (x < 2**63 - 1)
     ``(0, b)`` snapshot before changes   ``b + 1``                         (b < 2**52)
     ``(a, b)``, ``a >= 1``               ``2**52 + a·2**20 + b``           (a < 2**42, b < 2**20)
-    ``(ts_ms, ord, txn)`` Debezium Mongo ``(ts_ms/1000)·2**31 + ord·2**12 + txn + 1``
-                                         (ts_ms whole seconds < 2**32 s, ord < 2**19, txn < 2**12)
+    ``(ts_ms, ord, txn)`` Debezium Mongo ``(ts_ms/1000)·2**31 + ord·2**12 + min(txn, 4095) + 1``
+                                         (ts_ms whole seconds < 2**32 s, ord < 2**19)
     ===================================  ==========================================================
 
     Pairs cover mongo-kafka ``(clusterTime seconds, increment)`` and its ``(0, 0)`` copy-existing
@@ -78,8 +83,7 @@ def version_of(position: Sequence[int]) -> int:
             raise Unplannable("position[0] of a 3-part position is not whole seconds (Debezium MongoDB cluster time)")
         _budget(seconds, 32, "position[0] (seconds) of a 3-part position")
         _budget(ord_, 19, "position[1] (ord) of a 3-part position")
-        _budget(txn, 12, "position[2] (transaction order) of a 3-part position")
-        v = (seconds << 31) + (ord_ << 12) + txn + 1
+        v = (seconds << 31) + (ord_ << 12) + min(txn, _TXN_MAX) + 1
     else:
         raise Unplannable(f"position has {n} parts; known shapes have 1, 2 or 3")
     if v > MAX_VERSION:

@@ -169,8 +169,8 @@ class AwsSink(Sink):
             )
         try:
             return Marker.decode(data)
-        except ValueError as exc:
-            raise FatalSinkError(f"progress marker s3://{self.bucket}/{key} is corrupt; delete it to reset") from exc
+        except ValueError:
+            raise FatalSinkError(f"progress marker s3://{self.bucket}/{key} is corrupt; delete it to reset") from None
 
     async def write_marker(self, key: str, marker: Marker) -> None:
         s3 = self.client("s3")

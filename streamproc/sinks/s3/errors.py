@@ -9,7 +9,8 @@
   :func:`code_status`, the code and HTTP status of a ``ClientError``.
 
 Messages name the action, the bucket or queue and the AWS error code only — never an object key,
-which holds a document id.
+which holds a document id — and the SDK's exception is dropped at this boundary (neither cause
+nor printed context of the error raised), since its text may quote a key or a value.
 """
 
 from __future__ import annotations
@@ -111,15 +112,18 @@ def code_status(exc: ClientError) -> tuple[str, int]:
 def classify_error(
     exc: Exception, action: str, *, bucket: str | None = None, queue: str | None = None
 ) -> SinkError | None:
-    """The :class:`SinkError` an SDK failure means (its ``__cause__`` is ``exc``), or ``None``: a
+    """The :class:`SinkError` an SDK failure means, or ``None``: a
     permanent failure of this one request (a per-record failure) — only for an HTTP 4xx
     ``ClientError`` not known as throttling, transient, missing or denied, and for botocore's
     ``ParamValidationError``. Any exception that is not botocore's (a bug in our code) is re-raised,
     so it stops the worker instead of sending records to the DLQ. Messages name the action, the
-    bucket or queue and the AWS error code only — never an object key, which holds a document id."""
+    bucket or queue and the AWS error code only — never an object key, which holds a document id.
+    ``exc`` is not kept as its cause or context (an SDK message may quote a key or a value): a
+    traceback of the returned error prints no SDK text."""
     err = _classify(exc, action, bucket, queue)
     if err is not None:
-        err.__cause__ = exc
+        err.__cause__ = None
+        err.__suppress_context__ = True
     return err
 
 
@@ -158,8 +162,9 @@ def _classify(exc: Exception, action: str, bucket: str | None, queue: str | None
 def raise_for(
     exc: Exception, action: str, fallback: SinkError, *, bucket: str | None = None, queue: str | None = None
 ) -> NoReturn:
-    """Raise what ``exc`` means (:func:`classify_error`), ``fallback`` for a per-request failure."""
-    raise (classify_error(exc, action, bucket=bucket, queue=queue) or fallback) from exc
+    """Raise what ``exc`` means (:func:`classify_error`), ``fallback`` for a per-request failure;
+    ``exc`` is neither its cause nor its printed context."""
+    raise (classify_error(exc, action, bucket=bucket, queue=queue) or fallback) from None
 
 
 def worst_error(errors: Iterable[SinkError]) -> SinkError | None:

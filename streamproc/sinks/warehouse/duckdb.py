@@ -75,14 +75,14 @@ class DuckDBBackend(WarehouseBackend):
         if self.path != ":memory:":
             try:
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise FatalSinkError("warehouse: cannot create the directory of the DuckDB file") from exc
+            except OSError:
+                raise FatalSinkError("warehouse: cannot create the directory of the DuckDB file") from None
         try:
             self._con = duckdb.connect(self.path)
         except duckdb.Error as exc:
             raise RetriableSinkError(
                 f"warehouse: cannot open the DuckDB file ({type(exc).__name__}; locked by another process?)"
-            ) from exc
+            ) from None
 
     def _tx(self, table: str, statements: Callable[[Any], None]) -> None:
         import duckdb
@@ -97,7 +97,10 @@ class DuckDBBackend(WarehouseBackend):
                 con.execute("ROLLBACK")
             if isinstance(exc, duckdb.FatalException):
                 self._con = None
-            raise _duck_error(exc, table) from exc
+            failure = _duck_error(exc, table)  # DuckDB's text quotes values (Duplicate key "id: …")
+        else:
+            return
+        raise failure  # outside the handler: DuckDB's exception is neither cause nor context
 
     async def ensure(self, schema: str, table: TablePlan | None) -> None:
         def statements(con: Any) -> None:

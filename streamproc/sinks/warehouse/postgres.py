@@ -5,7 +5,8 @@ per table and connection, created once; ``ON COMMIT DELETE ROWS`` empties it), t
 upsert and, for hard deletes, the guarded delete (SQL text in ``sql.py``). Errors are mapped by
 SQLSTATE: data errors (classes 22, 23, 54) → :class:`RowsRejected`, connection and concurrency
 failures → retriable, authentication, missing database and permissions → fatal. Messages never
-carry the DSN or a value.
+carry the DSN or a value, and psycopg's exception is dropped at this boundary — neither the cause
+nor the context of the error raised — since its text quotes values (``DETAIL: Key (email)=(…)``).
 """
 
 from __future__ import annotations
@@ -110,12 +111,15 @@ class PostgresBackend(WarehouseBackend):
             raise FatalSinkError(f"warehouse: the PostgreSQL DSN is not valid; {DSN_HINT}") from None
         self._where = f"{params.get('host', 'localhost')}:{params.get('port', 5432)}/{params.get('dbname', '')}"
         extra: dict[str, Any] = {} if "connect_timeout" in params else {"connect_timeout": self._timeout}
+        failure: Exception | None = None
         try:
             self._conn = await psycopg.AsyncConnection.connect(
                 self._dsn, autocommit=True, prepare_threshold=None, **extra
             )
         except psycopg.Error as exc:
-            raise _pg_connect_error(exc, self._where) from exc
+            failure = _pg_connect_error(exc, self._where)
+        if failure is not None:
+            raise failure  # outside the handler: psycopg's exception is neither cause nor context
 
     async def _run(self, table: str, body: Callable[[Any], Any]) -> None:
         import psycopg
@@ -124,10 +128,12 @@ class PostgresBackend(WarehouseBackend):
         try:
             async with self._conn.transaction(), self._conn.cursor() as cur:
                 await body(cur)
+            return
         except psycopg.Error as exc:
-            if self._conn.closed or self._conn.broken:
-                await self.close()
-            raise _pg_error(exc, table) from exc
+            failure = _pg_error(exc, table)  # value-free; psycopg's text quotes values (DETAIL: Key …)
+        if self._conn.closed or self._conn.broken:
+            await self.close()
+        raise failure  # outside the handler: psycopg's exception is neither cause nor context
 
     async def ensure(self, schema: str, table: TablePlan | None) -> None:
         async def body(cur: Any) -> None:

@@ -1,10 +1,14 @@
 """The BI warehouse sink: PostgreSQL (psycopg 3, COPY + merge) or DuckDB (embedded demo default).
 
-Per batch and table, in one transaction: load the rows into a temporary staging table (PostgreSQL:
-one per table and connection, created once and emptied at every commit), keep the
-newest position per key (``DISTINCT ON``), merge with ``INSERT … ON CONFLICT (key) DO UPDATE …
-WHERE target._src_position < EXCLUDED._src_position`` (hard deletes: ``DELETE … USING`` under the
-same guard). A retried or redelivered batch therefore changes nothing. The write is durable when
+Per batch and table, in one transaction: keep one row per key — the newest position, and of
+equal positions the later in the batch (:func:`newest_per_key`) —, load them into a temporary
+staging table (PostgreSQL: one per table and connection, created once and emptied at every
+commit), merge with ``INSERT … ON CONFLICT (key) DO UPDATE … WHERE`` the target's ``_src_position`` is
+older, or equal with other content (hard deletes: ``DELETE … USING`` where it is older or equal).
+An older position never overwrites a newer one; an equal one with other content does, because
+ingest drops true duplicates: two events of one key with equal positions are successive changes of
+one source transaction, in partition (= commit) order. A retried or redelivered batch changes
+nothing. The write is durable when
 the transaction commits. Tables and rows come from ``plan.py`` and ``rows.py``, conversion from
 ``types.py``, SQL text from ``sql.py``, the database connections from ``backend.py``
 (``postgres.py``, ``duckdb.py``).
@@ -19,6 +23,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from streamproc.errors import FatalSinkError, RetriableSinkError
+from streamproc.jsonutil import dumps_str
 from streamproc.sinks.base import Sink, SinkBatch, SinkRecord
 from streamproc.sinks.warehouse.backend import RowsRejected, WarehouseBackend, backend_for
 from streamproc.sinks.warehouse.plan import WarehousePlanner
@@ -29,7 +34,24 @@ if TYPE_CHECKING:
     from streamproc.config.settings import WarehouseSettings
     from streamproc.config.sink_warehouse import WarehouseSpec
 
-__all__ = ["WarehouseSink"]
+__all__ = ["WarehouseSink", "newest_per_key"]
+
+
+def newest_per_key(rows: list[PlannedRow]) -> list[PlannedRow]:
+    """One row per key of ``rows`` (one table, batch order): the highest position, and of equal
+    positions the later row. Kept in first-seen key order."""
+    newest: dict[str, PlannedRow] = {}
+    for row in rows:
+        key = row_key(row.record)
+        held = newest.get(key)
+        if held is None or held.record.position <= row.record.position:
+            newest[key] = row
+    return list(newest.values())
+
+
+def row_key(record: SinkRecord) -> str:
+    """The identity of a record's row: its key fields, canonically encoded."""
+    return dumps_str(sorted(record.key.items()))
 
 
 class WarehouseSink(Sink):
@@ -79,7 +101,7 @@ class WarehouseSink(Sink):
             await self._require_backend().ensure(self.spec.db_schema, table)
         except RowsRejected as exc:
             what = table.display if table else self.spec.db_schema
-            raise RetriableSinkError(f"warehouse: creating {what} failed ({exc.what})") from exc
+            raise RetriableSinkError(f"warehouse: creating {what} failed ({exc.what})") from None
         if table is not None:
             self._ensured.add(table)
 
@@ -96,7 +118,7 @@ class WarehouseSink(Sink):
                 reject(record, exc)
                 continue
             groups.setdefault(row.table, []).append(row)
-        return groups
+        return {table: newest_per_key(rows) for table, rows in groups.items()}
 
     async def write(self, batch: SinkBatch) -> None:
         groups = self._group(batch.records, self._planner, lambda r, e: batch.fail(r, e.reason, e.error_class))

@@ -1,10 +1,12 @@
 """Pure SQL text of the warehouse sink, per dialect (PostgreSQL or DuckDB).
 
 DDL (schema, table, added columns), the temporary staging table and its load (``COPY`` for
-PostgreSQL, columnar ``INSERT … unnest`` for DuckDB), and the guarded merge: the newest staged row
-per key is upserted, or hard-deleted, only over a row with an older ``_src_position``, so a
-retried or redelivered batch changes nothing. Identifiers are always double-quoted
-(:func:`~streamproc.sinks.warehouse.rows.quote_ident`). No I/O here; ``postgres.py`` and ``duckdb.py`` run it.
+PostgreSQL, columnar ``INSERT … unnest`` for DuckDB), and the guarded merge: the staged row of a
+key (the sink stages one per key) is upserted only over a row with an older ``_src_position``, or
+an equal one with other content (a later change of the same source transaction), so a retried or
+redelivered batch changes nothing; a hard delete removes a row of an older or equal position.
+Identifiers are always double-quoted (:func:`~streamproc.sinks.warehouse.rows.quote_ident`). No I/O
+here; ``postgres.py`` and ``duckdb.py`` run it.
 
 Staging: PostgreSQL keeps one temporary table per target table and connection
 (:func:`stage_name`, created once, ``ON COMMIT DELETE ROWS`` empties it at every commit), so a
@@ -104,7 +106,7 @@ def _latest(table: TablePlan, stage: str) -> str:
 
 
 def upsert_sql(table: TablePlan, stage: str = STAGE_TABLE) -> str:
-    """Newest row per key merged under the guard: an equal or older position changes nothing."""
+    """Newest row per key merged under the guard: an older position changes nothing."""
     cols = [quote_ident(n) for n in table.load_columns]
     key_names = {c.name for c in table.key}
     sets = [f"{quote_ident(n)} = EXCLUDED.{quote_ident(n)}" for n in table.load_columns if n not in key_names]
@@ -114,14 +116,15 @@ def upsert_sql(table: TablePlan, stage: str = STAGE_TABLE) -> str:
         f'INSERT INTO {table.qualified} AS t ({", ".join(cols)}, "_loaded_at")\n'
         f"SELECT {', '.join('s.' + c for c in cols)}, now() FROM {_latest(table, stage)}{where}\n"
         f"ON CONFLICT ({_key_list(table)}) DO UPDATE SET {', '.join(sets)}\n"
-        f'WHERE t."_src_position" < EXCLUDED."_src_position"'
+        f'WHERE t."_src_position" < EXCLUDED."_src_position" OR (t."_src_position" = EXCLUDED."_src_position" '
+        f'AND (t."_doc" IS DISTINCT FROM EXCLUDED."_doc" OR t."_deleted" IS DISTINCT FROM EXCLUDED."_deleted"))'
     )
 
 
 def hard_delete_sql(table: TablePlan, stage: str = STAGE_TABLE) -> str:
-    """Rows whose newest event in the batch is a delete with a newer position are removed."""
+    """Rows whose newest event in the batch is a delete with a newer or equal position are removed."""
     join = " AND ".join(f"t.{quote_ident(c.name)} = s.{quote_ident(c.name)}" for c in table.key)
     return (
         f"DELETE FROM {table.qualified} AS t USING {_latest(table, stage)}\n"
-        f'WHERE {join} AND s."_deleted" AND t."_src_position" < s."_src_position"'
+        f'WHERE {join} AND s."_deleted" AND t."_src_position" <= s."_src_position"'
     )

@@ -20,10 +20,12 @@ from tests.integration.workers import (
 from tests.services.moto import MotoService
 from tests.services.postgres import LocalPostgres
 
-__all__ = ["Stack", "ENTITIES"]
+__all__ = ["Stack", "ENTITIES", "SINKS_OF_ROLE"]
 
 ENTITIES = ("reservations", "users")
 DOCUMENTS = 80  # per entity; about 550 source records in all
+#: The sinks of each sink role; each sink consumes in its own group ``<app>-sink-<sink>``.
+SINKS_OF_ROLE = {"s3": ("s3", "s3-archive"), "opensearch": ("opensearch",), "warehouse": ("warehouse",)}
 
 
 class Stack:
@@ -77,10 +79,14 @@ class Stack:
         self.app_id = f"it-{self.uniq}"
         self.prefix = self.uniq
         self.batch_records = 100
+        self.aws_endpoint: str | None = None  # workers reach S3/SQS here instead (e.g. a fault proxy)
 
     def env(self) -> dict[str, str]:
+        aws = self.moto.aws_settings()
+        if self.aws_endpoint is not None:
+            aws = aws.model_copy(update={"endpoint_url": self.aws_endpoint})
         return {
-            **endpoint_env(self.moto.aws_settings(), self.opensearch.url, self.dsn),
+            **endpoint_env(aws, self.opensearch.url, self.dsn),
             "STREAMPROC_SINK__BATCH_SECONDS": "0.2",
             "STREAMPROC_SINK__BATCH_RECORDS": str(self.batch_records),
             "STREAMPROC_SINK__RETRY_MAX": "2",
@@ -89,6 +95,7 @@ class Stack:
         }
 
     def worker(self, role: str, loglevel: str = "info") -> WorkerProcess:
+        """Start a worker process for ``role`` (one role, or several comma-separated)."""
         w = WorkerProcess(
             self.bootstrap,
             self.work / f"data-{role}",
@@ -116,8 +123,9 @@ class Stack:
     def clean_topics(self) -> list[str]:
         return [f"{self.prefix}.events.{e}" for e in self.entities]
 
-    def wait_drained(self, timeout: float = 180.0) -> None:
-        """Every consumer group has committed everything; call once nothing more is produced."""
+    def wait_drained(self, timeout: float = 180.0, roles: tuple[str, ...] = tuple(SINKS_OF_ROLE)) -> None:
+        """The ingest group and every consumer group of the sinks of ``roles`` have committed
+        everything; call once nothing more is produced."""
 
         def alive() -> None:
             for role, w in self.workers.items():
@@ -131,12 +139,12 @@ class Stack:
         sources = end_offsets(self.bootstrap, self.topics.values())  # fixed: the producer is done
         wait_for(lambda: caught_up(self.app_id, sources), timeout, interval=1.0, message="ingest caught up")
         clean = end_offsets(self.bootstrap, self.clean_topics())  # fixed: ingest is done
-        for role in ("s3", "opensearch", "warehouse"):
+        for sink in (sink for role in roles for sink in SINKS_OF_ROLE[role]):
             wait_for(
-                lambda role=role: caught_up(f"{self.app_id}-sink-{role}", clean),
+                lambda sink=sink: caught_up(f"{self.app_id}-sink-{sink}", clean),
                 timeout,
                 interval=1.0,
-                message=f"sink {role} caught up",
+                message=f"sink {sink} caught up",
             )
 
     def close(self) -> None:

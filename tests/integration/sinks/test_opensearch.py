@@ -5,11 +5,15 @@ checked by the real thing; then the failure modes only the fake can stage."""
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import pytest
 from opensearchpy import AsyncOpenSearch
 
@@ -26,6 +30,7 @@ from streamproc.sinks.base import SinkBatch, SinkRecord
 from streamproc.sinks.opensearch.admin import opensearch_init
 from streamproc.sinks.opensearch.sink import OpenSearchSink
 from streamproc.sinks.opensearch.version import version_of
+from tests.integration.sinks.canary import deliver, leaks
 from tests.services.docker import docker_available
 
 IMAGE = "opensearchproject/opensearch:2.11.1"
@@ -130,7 +135,7 @@ async def sink_scenario(url: str) -> None:
         assert (await _get(client, index, "b")) is not None
         assert (await _get(client, index, "c")) is None
 
-        again = SinkBatch(list(first))  # a redelivered batch: every item answers 409 or 404 = done
+        again = SinkBatch(list(first))  # a redelivered batch: 409, 404 or the same content again = done
         await sink.write(again)
         assert again.failures == []
         a2 = await _get(client, index, "a")
@@ -147,6 +152,18 @@ async def sink_scenario(url: str) -> None:
         a3 = await _get(client, index, "a")
         assert a3 is not None and a3["_source"]["name"] == "Ada L."
         assert (await _get(client, index, "c")) is None  # the delete's version outranks the old insert
+
+        # equal positions are later changes of one source transaction: the later one wins
+        txn = SinkBatch(
+            [
+                rec("update", "b", (40,), {"_id": "b", "name": "Bob 1"}, namespace),
+                rec("update", "b", (40,), {"_id": "b", "name": "Bob 2"}, namespace),
+            ]
+        )
+        await sink.write(txn)
+        assert txn.failures == []
+        b = await _get(client, index, "b")
+        assert b is not None and b["_source"]["name"] == "Bob 2" and b["_version"] == version_of((40,))
 
         secret = "ada@example.com"
         mixed = SinkBatch(
@@ -241,14 +258,14 @@ def test_server_errors_and_outages_are_retriable(opensearch_fake: OpenSearchFake
     asyncio.run(run())
 
 
-def test_start_against_a_wrong_url_fails_clearly() -> None:
+def test_start_against_an_unreachable_url_is_retriable_and_clear() -> None:
     async def run() -> None:
         with OpenSearchFake() as fake:
             port = fake.port
         sink = OpenSearchSink(
             OpenSearchSpec(), OpenSearchSettings(url=f"http://admin:hunter2@127.0.0.1:{port}", timeout=2)
         )
-        with pytest.raises(FatalSinkError) as err:
+        with pytest.raises(RetriableSinkError) as err:  # an outage: the runner waits it out
             await sink.start()
         message = str(err.value)
         assert f"127.0.0.1:{port} is not reachable" in message and "STREAMPROC_OPENSEARCH__URL" in message
@@ -391,3 +408,54 @@ def test_start_can_install_what_is_missing(opensearch_fake: OpenSearchFake) -> N
         await client.close()
 
     asyncio.run(run())
+
+
+def test_opensearch_down_at_start_is_waited_out_by_the_runner(opensearch_fake: OpenSearchFake) -> None:
+    opensearch_fake.stop()
+    back = threading.Timer(2.0, opensearch_fake.start)
+    back.start()
+    try:
+        delivery = asyncio.run(deliver(_sink(opensearch_fake), _records(3), entities=["users"]))
+    finally:
+        back.join()
+    retries = delivery.metrics.registry.get_sample_value(
+        "streamproc_sink_retries_total", {"sink": "opensearch", "reason": "transient"}
+    )
+    assert retries is not None and retries > 0  # the start really failed and was retried
+    assert delivery.written == 3 and sorted(opensearch_fake.documents("app_users")) == ["k1", "k2", "k3"]
+
+
+def test_a_mapping_error_quoting_a_value_reaches_no_exception_log_dlq_or_metric(
+    opensearch_fake: OpenSearchFake, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The stand-in answers a mapping error as OpenSearch does, quoting the value ("Preview of
+    field's value: …"): the record goes to the DLQ naming type and field only, and the canary is
+    in no log record, DLQ reason or metric label (nor in a metric label as a foreign entity name).
+    A whole request refused with a body quoting a value: tests/unit/sinks/test_boundary_privacy.py."""
+    canary = "canary-" + uuid.uuid4().hex[:12] + "@example.org"
+    raw = httpx.post(
+        f"{opensearch_fake.url}/_bulk",
+        content=b'{"index":{"_index":"probe","_id":"1"}}\n{"n":1}\n{"index":{"_index":"probe","_id":"2"}}\n'
+        + json.dumps({"n": canary}).encode()
+        + b"\n",
+        headers={"Content-Type": "application/x-ndjson"},
+    ).text
+    assert canary in raw  # the stand-in really quotes the value
+
+    caplog.set_level(logging.DEBUG)
+    records = [
+        rec("insert", "a", (1,), {"_id": "a", "age": 41}, "app.users"),
+        rec("insert", "b", (2,), {"_id": "b", "age": canary}, "app.users"),
+        rec("insert", "c", (3,), {"_id": "c", "age": 7}, "app.users", entity=canary),  # a foreign entity
+    ]
+    sink = _sink(opensearch_fake, entities="all")
+    delivery = asyncio.run(deliver(sink, records, entities=["users"]))
+    assert [f.record.key for f in delivery.dlq] == [{"_id": "b"}]
+    reason = delivery.dlq[0].reason
+    assert "mapper_parsing_exception" in reason and "field age" in reason
+    assert delivery.written == 2 and sorted(opensearch_fake.documents("app_users")) == ["a", "c"]
+    other = delivery.metrics.registry.get_sample_value(
+        "streamproc_sink_records_total", {"sink": "opensearch", "entity": "other"}
+    )
+    assert other == 1  # the foreign entity is counted under "other"
+    assert leaks(canary, delivery, caplog) == []

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import secrets
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,11 +23,13 @@ from streamproc.config.settings import WarehouseSettings
 from streamproc.config.sink_warehouse import WarehouseSpec
 from streamproc.errors import FatalSinkError, RetriableSinkError
 from streamproc.sinks.base import SinkBatch, SinkRecord
-from streamproc.sinks.warehouse.plan import table_plan
+from streamproc.sinks.warehouse.backend import RowsRejected
+from streamproc.sinks.warehouse.plan import WarehousePlanner, table_plan
 from streamproc.sinks.warehouse.postgres import PostgresBackend
 from streamproc.sinks.warehouse.sink import WarehouseSink
 from streamproc.sinks.warehouse.sql import create_schema_sql, create_table_sql
 from streamproc.sinks.warehouse.types import DUCKDB, POSTGRES
+from tests.integration.sinks.canary import deliver, leaks
 
 ORDERS = {"columns": {"id": "bigint", "total": "numeric", "status": "text"}}
 
@@ -189,6 +193,27 @@ def test_the_newest_version_of_a_key_in_one_batch_wins(dsn: str) -> None:
     assert got[1]["status"] == "v10" and got[1]["_src_position"] == [1, 10]
     assert got[3]["status"] == "beyond-int64" and got[3]["_src_position"] == [2**64]
     assert got[2]["status"] == "kept" and got[2]["_deleted"] is False
+
+
+def test_equal_positions_are_later_changes_of_one_transaction_and_the_later_wins(dsn: str) -> None:
+    """Ingest drops true duplicates, so equal positions of one key are successive changes of one
+    source transaction (same commit, partition order): in one batch and across batches the later
+    one wins; a redelivery of both ends where it was and changes nothing."""
+    txn = (1_700_000_000_000, 4, 0)
+    first, second = order(1, txn, status="placed"), order(1, txn, status="paid", op="update")
+    scenario(
+        dsn,
+        [first, second, order(2, txn, status="a"), rec("delete", 2, txn)],
+        [order(3, txn, status="b")],
+        [order(3, txn, status="c", op="update")],
+    )
+    got = by_id(dsn)
+    assert got[1]["status"] == "paid" and got[1]["_src_position"] == list(txn)
+    assert got[2]["_deleted"] is True
+    assert got[3]["status"] == "c"
+    before = rows(dsn)
+    scenario(dsn, [first, second], [order(3, txn, status="b"), order(3, txn, status="c", op="update")])
+    assert rows(dsn) == before
 
 
 def test_new_columns_are_added_when_the_config_grows(dsn: str) -> None:
@@ -411,3 +436,61 @@ def test_every_column_type_loads(dsn: str) -> None:
     jsonb = row["t_jsonb"] if isinstance(row["t_jsonb"], dict) else json.loads(row["t_jsonb"])
     assert jsonb == {"a": [1, {"b": None}]}
     assert str(row["t_uuid"]) == "6f9619ff-8b86-d011-b42d-00cf4fc964ff"
+
+
+# -------------------------------------------------------------------------- no value in any output
+def test_a_unique_violation_quoting_a_value_reaches_no_exception_log_dlq_or_metric(
+    postgres_database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An operator's unique index on a column: PostgreSQL's error quotes the duplicate value
+    (``DETAIL: Key (status)=(…) already exists``). The row goes to the DLQ with a value-free reason
+    and the canary is in no exception, log record, DLQ reason or metric label."""
+    dsn = postgres_database()
+    canary = "canary-" + secrets.token_hex(6) + "@example.org"
+    scenario(dsn, [order(9, (1,), status="seed")])  # creates the table
+    query(dsn, "CREATE UNIQUE INDEX orders_status_unique ON bi.orders (status)")
+
+    caplog.set_level(logging.DEBUG)
+    records = [order(1, (1,), status=canary), order(2, (1,), status=canary), order(3, (1,), status="ok")]
+    delivery = asyncio.run(deliver(make_sink(dsn), records, entities=["orders"]))
+    assert delivery.written == 2 and [f.record.key for f in delivery.dlq] == [{"id": 2}]
+    assert "SQLSTATE 23505" in delivery.dlq[0].reason
+    assert sorted(by_id(dsn)) == [1, 3, 9]
+    with pytest.raises(psycopg.errors.UniqueViolation) as raw:  # the canary is really in the database's answer
+        query(dsn, "UPDATE bi.orders SET status = %s WHERE id = 3", [canary])
+    assert canary in str(raw.value)
+
+    async def rejected() -> BaseException:  # the backend's own exception for the same rows
+        spec = WarehouseSpec.model_validate({"schema": "bi", "entities": {"orders": ORDERS}})
+        table = table_plan(spec, "orders", spec.table_config("orders"), ("id",))
+        backend = PostgresBackend(dsn)
+        planner = WarehousePlanner(spec, POSTGRES)
+        rows_ = [planner.row(order(n, (5,), status=canary)).values for n in (4, 5)]
+        try:
+            await backend.merge(table, rows_)
+        except RowsRejected as exc:
+            return exc
+        finally:
+            await backend.close()
+        raise AssertionError("the unique violation was not raised")
+
+    exc = asyncio.run(rejected())
+    assert "23505" in str(exc)
+    assert leaks(canary, delivery, caplog, [exc]) == []
+
+
+def test_postgres_down_at_start_is_waited_out_by_the_runner(local_postgres_factory) -> None:
+    server = local_postgres_factory()
+    dsn = server.dsn_for(server.create_database())
+    server.stop()
+    back = threading.Timer(3.0, server.start)  # PostgreSQL comes back while the runner retries
+    back.start()
+    try:
+        delivery = asyncio.run(deliver(make_sink(dsn), [order(1, (1,)), order(2, (1,))], entities=["orders"]))
+    finally:
+        back.join()
+    retries = delivery.metrics.registry.get_sample_value(
+        "streamproc_sink_retries_total", {"sink": "warehouse", "reason": "transient"}
+    )
+    assert retries is not None and retries > 0  # the start really failed and was retried
+    assert delivery.written == 2 and sorted(by_id(dsn)) == [1, 2]

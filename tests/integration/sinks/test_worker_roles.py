@@ -49,3 +49,27 @@ def test_a_requested_role_without_configuration_is_a_usage_error(kafka_bootstrap
         w.kill()
     assert w.proc.returncode == 2
     assert "role 'opensearch' cannot run: no 'opensearch' section under 'sinks:'" in w.log()
+
+
+def test_refused_credentials_stop_the_warehouse_role_with_exit_78(
+    kafka_bootstrap: str, tmp_path: Path, postgres_server
+) -> None:
+    """A start-up outage is waited out, but refused credentials are a configuration error."""
+    config_with_sinks(tmp_path / "p.yaml", {"warehouse": {"schema": "public", "entities": "all"}})
+    password = f"wrong-{uuid.uuid4().hex}"
+    dsn = postgres_server.dsn_for("postgres", password=password)
+    w = WorkerProcess(
+        kafka_bootstrap,
+        tmp_path / "data",
+        tmp_path / "p.yaml",
+        roles="warehouse",
+        extra_env=endpoint_env(None, None, dsn),
+    ).start()
+    try:
+        wait_for(lambda: w.proc.poll() is not None, 120, message="the worker to stop")
+    finally:
+        w.kill()
+    assert w.proc.returncode == 78, w.log()[-2000:]
+    log = w.log()
+    assert "refused the login (authentication failed)" in log and "FatalSinkError" in log
+    assert password not in log

@@ -7,13 +7,14 @@ import asyncio
 import random
 
 import pytest
+from prometheus_client import generate_latest
 
 from streamproc.config.settings import SinkRuntimeSettings
 from streamproc.errors import FatalSinkError, RetriableSinkError, SinkBackpressure
 from streamproc.jsonutil import dumps
 from streamproc.runtime.metrics import SinkMetrics
 from streamproc.sinks.base import Sink, SinkBatch, record_from_message
-from streamproc.sinks.runner import SinkRunner, chunks
+from streamproc.sinks.runner import OTHER_ENTITY, SinkRunner, chunks
 
 
 def rec(i: int, entity: str = "users", size: int = 0, op: str = "insert"):
@@ -220,3 +221,113 @@ def test_clean_event_parsing_rejects_poison_without_values():
         1007,
         "7",
     )
+
+
+# ----------------------------------------------------------------- start-up
+
+
+class FakeStartingSink(FakeScriptedSink):
+    """``start()`` raises the scripted exceptions of ``starts`` one call after another, then succeeds."""
+
+    def __init__(self, starts=(), **kw):
+        super().__init__(**kw)
+        self.starts = list(starts)
+        self.start_calls = 0
+
+    async def start(self):
+        self.start_calls += 1
+        step = self.starts.pop(0) if self.starts else None
+        if step is not None:
+            raise step
+        self.started += 1
+
+
+def ready(r: SinkRunner) -> float | None:
+    return r.metrics.registry.get_sample_value("streamproc_sink_ready", {"sink": r.sink.name})
+
+
+def test_an_outage_at_start_is_retried_with_backoff_and_breaker_and_the_batch_then_written():
+    down = [RetriableSinkError("cannot reach AWS (EndpointConnectionError)")] * 4
+    sink = FakeStartingSink(down)
+    r, sleeps, dead, paused = runner(sink, breaker_failures=3, breaker_reset=5.0)
+    assert ready(r) == 0 and not r.started
+    assert asyncio.run(r.deliver([rec(1), rec(2)])) == 2
+    assert sink.start_calls == 5 and sink.started == 1 and sink.written == [1, 2]
+    assert 0.05 <= sleeps[0] <= 0.1 and 0.1 <= sleeps[1] <= 0.2  # the write backoff, doubling
+    assert any(s >= 4.0 for s in sleeps)  # the breaker opened after 3 failures: waited before probing
+    assert paused == ["pause", "resume"]  # partitions held during the outage, resumed once started
+    assert ready(r) == 1 and r.started and r.breaker.state == "closed"
+    samples = r.metrics.registry.get_sample_value
+    assert samples("streamproc_sink_retries_total", {"sink": "scripted", "reason": "transient"}) == 4
+    assert dead == []
+
+
+def test_throttling_at_start_waits_at_least_retry_after_without_opening_the_breaker():
+    sink = FakeStartingSink([SinkBackpressure("429", retry_after=2.5)] * 5)
+    r, sleeps, _, _ = runner(sink, breaker_failures=1)
+    asyncio.run(r.ensure_started())
+    assert len(sleeps) == 5 and min(sleeps) >= 2.5 and r.breaker.failures == 0 and ready(r) == 1
+
+
+def test_a_configuration_error_at_start_propagates_at_once():
+    sink = FakeStartingSink([FatalSinkError("S3 bucket 'b' does not exist")])
+    r, sleeps, _, paused = runner(sink)
+    with pytest.raises(FatalSinkError, match="bucket 'b'"):
+        asyncio.run(r.deliver([rec(1)]))
+    assert sleeps == [] and paused == [] and sink.calls == [] and ready(r) == 0
+
+
+def test_a_bug_at_start_propagates_at_once():
+    sink = FakeStartingSink([KeyError("bug")])
+    r, sleeps, _, _ = runner(sink)
+    with pytest.raises(KeyError):
+        asyncio.run(r.ensure_started())
+    assert sleeps == []
+
+
+def test_a_batch_arriving_during_the_start_outage_waits_for_the_one_start():
+    sink = FakeStartingSink([RetriableSinkError("down")] * 3)
+    gate = asyncio.Event()
+
+    async def scenario() -> int:
+        r, _, _, _ = runner(sink)
+
+        async def slow_sleep(s: float) -> None:
+            await gate.wait()
+
+        r.sleep = slow_sleep
+        starting = asyncio.ensure_future(r.ensure_started())  # the app's start task
+        delivering = asyncio.ensure_future(r.deliver([rec(1)]))  # a batch arrives meanwhile
+        await asyncio.sleep(0)
+        assert not delivering.done() and sink.calls == []
+        gate.set()
+        await starting
+        return await delivering
+
+    assert asyncio.run(scenario()) == 1
+    assert sink.start_calls == 4 and sink.started == 1 and sink.written == [1]
+
+
+def test_stop_makes_the_sink_not_ready():
+    sink = FakeStartingSink()
+    r, _, _, _ = runner(sink)
+    asyncio.run(r.ensure_started())
+    assert ready(r) == 1
+    asyncio.run(r.stop())
+    assert ready(r) == 0 and not r.started
+
+
+# ----------------------------------------------------------------- metric labels
+
+
+def test_the_entity_label_is_a_configured_entity_or_other():
+    sink = FakeScriptedSink()
+    settings = SinkRuntimeSettings()
+    r = SinkRunner(sink, settings, SinkMetrics(), lambda f, name: None, entities=["users"])
+    foreign = [rec(i, entity=f"ada{i}@example.org") for i in range(5)]
+    assert asyncio.run(r.deliver([rec(1), *foreign])) == 6
+    samples = r.metrics.registry.get_sample_value
+    assert samples("streamproc_sink_records_total", {"sink": "scripted", "entity": "users"}) == 1
+    assert samples("streamproc_sink_records_total", {"sink": "scripted", "entity": OTHER_ENTITY}) == 5
+    text = generate_latest(r.metrics.registry).decode()
+    assert "example.org" not in text

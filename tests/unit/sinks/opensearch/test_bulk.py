@@ -16,12 +16,12 @@ from tests.unit.sinks.opensearch.records import SPEC
 def test_action_lines() -> None:
     index = action_lines(SPEC, OsAction("index", "app_users", "a1", 6), {"_id": "a1", "name": "Ada", "n": 2**70})
     meta, doc = (json.loads(x) for x in index.decode().splitlines())
-    assert meta == {"index": {"_index": "app_users", "_id": "a1", "version": 6, "version_type": "external"}}
+    assert meta == {"index": {"_index": "app_users", "_id": "a1", "version": 6, "version_type": "external_gte"}}
     assert doc == {"src_id": "a1", "name": "Ada", "n": 2**70}  # _id is an OpenSearch metadata field
     assert index.endswith(b"\n") and index.count(b"\n") == 2
     delete = action_lines(SPEC, OsAction("delete", "app_users", "a1", 7), None)
     assert json.loads(delete) == {
-        "delete": {"_index": "app_users", "_id": "a1", "version": 7, "version_type": "external"}
+        "delete": {"_index": "app_users", "_id": "a1", "version": 7, "version_type": "external_gte"}
     }
     assert delete.count(b"\n") == 1
     with pytest.raises(ValueError):

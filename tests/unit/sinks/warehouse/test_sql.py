@@ -66,12 +66,15 @@ def test_merge_sql_keeps_the_newest_per_key_and_guards_on_position() -> None:
     sql = upsert_sql(t)
     assert 'SELECT DISTINCT ON ("id") * FROM streamproc_stage ORDER BY "id", "_src_position" DESC' in sql
     assert 'ON CONFLICT ("id") DO UPDATE SET' in sql
-    assert sql.rstrip().endswith('WHERE t."_src_position" < EXCLUDED."_src_position"')
+    assert sql.rstrip().endswith(
+        'WHERE t."_src_position" < EXCLUDED."_src_position" OR (t."_src_position" = EXCLUDED."_src_position" '
+        'AND (t."_doc" IS DISTINCT FROM EXCLUDED."_doc" OR t."_deleted" IS DISTINCT FROM EXCLUDED."_deleted"))'
+    )
     assert '"_loaded_at" = EXCLUDED."_loaded_at"' in sql and '"id" = EXCLUDED' not in sql
     assert 'NOT s."_deleted"' not in sql
     hard = orders_table(entities={"orders": {**ORDERS, "deletes": "hard"}})
     assert 'WHERE NOT s."_deleted"' in upsert_sql(hard)
-    assert 't."_src_position" < s."_src_position"' in hard_delete_sql(hard)
+    assert 't."_src_position" <= s."_src_position"' in hard_delete_sql(hard)
     assert "ON COMMIT DELETE ROWS" in create_stage_sql(t, POSTGRES)
     assert "unnest($8::VARCHAR[])::JSON, unnest($9::HUGEINT[][])" in insert_stage_sql(t, DUCKDB)
 
