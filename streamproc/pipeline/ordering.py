@@ -13,6 +13,13 @@ another one is a further change of the same transaction, applied in partition or
 identical changes at one position (A, B, A) cannot be told from a redelivery: the second A is
 dropped; a position with a tie-breaker (Debezium transaction metadata) avoids that.
 
+Positions of another shape (length) cannot be compared: such a change is applied. A decoder
+falls back to the Kafka offset, ``(offset,)``, for a message that carries no source order (a
+hand-made record, a snapshot read without ``source``); so a shorter position never replaces the
+stored one (an offset fallback must not reset a key's source order, or a redelivery or an older
+change would be applied again after it), while a longer one does (source order after a fallback).
+:func:`kept_position` says which one the state keeps.
+
 Entries written before hashes existed (no ``"h"``) keep their old meaning: an equal position is
 a duplicate. At most :data:`MAX_HASHES` hashes are kept per key (the most recent ones).
 """
@@ -27,7 +34,7 @@ from streamproc.errors import DecodeError
 from streamproc.jsonutil import dumps, loads
 from streamproc.model import ChangeEvent
 
-__all__ = ["StateEntry", "MAX_HASHES", "change_hash", "verdict", "encode_json"]
+__all__ = ["StateEntry", "MAX_HASHES", "change_hash", "verdict", "kept_position", "encode_json"]
 
 MAX_HASHES = 1000
 """Hashes kept per key for one position (a transaction changing one document more often than
@@ -89,3 +96,12 @@ def verdict(
     if prev.hashes is None or digest is None or digest in prev.hashes:
         return "duplicate", None
     return None, (prev.hashes + (digest,))[-MAX_HASHES:]
+
+
+def kept_position(
+    position: tuple[int, ...], hashes: tuple[str, ...] | None, prev: StateEntry | None
+) -> tuple[tuple[int, ...], tuple[str, ...] | None]:
+    """The position and hashes the state keeps after an applied change (rule above)."""
+    if prev is not None and prev.position and len(position) < len(prev.position):
+        return prev.position, prev.hashes
+    return position, hashes

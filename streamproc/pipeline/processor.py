@@ -26,7 +26,7 @@ from streamproc.model import ChangeEvent, Op, Skip, Update
 from streamproc.pipeline.compiled import CompiledSource, compile_source
 from streamproc.pipeline.limits import DEFAULT_LIMITS, LimitExceeded, Limits, check_event, measure
 from streamproc.pipeline.merge import apply_update
-from streamproc.pipeline.ordering import StateEntry, change_hash, encode_json, verdict
+from streamproc.pipeline.ordering import StateEntry, change_hash, encode_json, kept_position, verdict
 from streamproc.pipeline.redact import key_id
 from streamproc.pipeline.routing import SourceRouter
 
@@ -249,7 +249,8 @@ class Processor:
         if before is None and op is not Op.DELETE and prev_doc is not None:
             before = prev_doc
         emit = self._emit(src, ev, key, before, doc, update, complete, key_bytes)
-        state.set(skey, StateEntry(ev.position, doc, op is Op.DELETE, hashes).encode())
+        position, hashes = kept_position(ev.position, hashes, prev)
+        state.set(skey, StateEntry(position, doc, op is Op.DELETE, hashes).encode())
         return emit
 
     def _emit(

@@ -174,7 +174,7 @@ def convert(schema: Any, value: Any) -> Any:
     if value is None or type(schema) is not dict:
         return value
     name = schema.get("name")
-    if name is not None:
+    if type(name) is str:  # a schema name of another type names no logical type
         conv = LOGICAL_TYPES.get(name)
         if conv is not None:
             return conv(value, schema.get("parameters"))
@@ -205,7 +205,7 @@ def _struct(fields: Any, value: dict[str, Any]) -> dict[str, Any]:
         if not _may_convert(field):
             continue
         fname = field.get("field")
-        if fname is None or fname not in value:
+        if type(fname) is not str or fname not in value:
             continue
         old = value[fname]
         new = convert(field, old)

@@ -123,7 +123,7 @@ def _field_schemas(schema: dict[str, Any] | None) -> dict[str, Any]:
     fields = schema.get("fields")
     if not isinstance(fields, list):
         return {}
-    return {f["field"]: f for f in fields if type(f) is dict and "field" in f}
+    return {f["field"]: f for f in fields if type(f) is dict and type(f.get("field")) is str}
 
 
 def decode(msg: Message) -> ChangeEvent | Skip:

@@ -161,6 +161,8 @@ def _wrapper(first: str, d: dict[str, Any]) -> Any:
             and type(inner.get("options", "")) is str
         ):
             return f"/{inner.get('pattern', '')}/{inner.get('options', '')}"
+    if "$oid" in d and type(d["$oid"]) is not str:  # bson's ObjectId(None) would invent a fresh id
+        raise _malformed(d)
     if first == "$regex" and type(inner) is str and n <= 2:
         options = d.get("$options", "")
         return f"/{inner}/{options if type(options) is str else ''}"
@@ -180,6 +182,8 @@ def _bsonify(value: Any) -> Any:
         converted = _bsonify_children(value)
         for first in value:
             if first[:1] == "$":
+                if "$oid" in value and type(value["$oid"]) is not str:  # as in _wrapper
+                    raise _malformed(value)
                 try:
                     return json_util.object_hook(converted, _OPTIONS)
                 except Exception:  # noqa: BLE001 - as in _wrapper: the library's text may quote the value

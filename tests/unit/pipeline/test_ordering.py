@@ -12,7 +12,7 @@ import pytest
 from streamproc.cli.dryrun import DictState
 from streamproc.config.loader import parse_pipelines
 from streamproc.model import ChangeEvent, Op, Update
-from streamproc.pipeline.ordering import MAX_HASHES, StateEntry, change_hash, verdict
+from streamproc.pipeline.ordering import MAX_HASHES, StateEntry, change_hash, kept_position, verdict
 from streamproc.pipeline.processor import Dropped, Emit, Processor, RawMessage
 from streamproc.sources import Decoder
 
@@ -156,3 +156,16 @@ def test_verdict_rules_and_the_hash_cap() -> None:
     full = StateEntry((5,), None, False, tuple(f"h{n}" for n in range(MAX_HASHES)))
     _, kept = verdict((5,), "new", full)
     assert kept is not None and len(kept) == MAX_HASHES and kept[-1] == "new" and "h0" not in kept
+
+
+def test_an_offset_fallback_never_resets_a_keys_source_order() -> None:
+    """A change without source order (``(offset,)``) after source positions is applied, but the
+    state keeps the source position and its hashes, so a redelivery or an older change after it is
+    still dropped; a longer (source) position after a fallback replaces it."""
+    source = StateEntry((1_767_225_601_000, 11, 0), {"a": 1}, False, ("h1",))
+    assert kept_position((7,), ("h2",), source) == ((1_767_225_601_000, 11, 0), ("h1",))
+    assert verdict((1_767_225_601_000, 11, 0), "h1", source) == ("duplicate", None)
+    fallback = StateEntry((7,), {"a": 1}, False, ("h2",))
+    assert kept_position((1_767_225_601_000, 12, 0), ("h3",), fallback) == ((1_767_225_601_000, 12, 0), ("h3",))
+    assert kept_position((8,), ("h4",), fallback) == ((8,), ("h4",))
+    assert kept_position((8,), ("h4",), None) == ((8,), ("h4",))
