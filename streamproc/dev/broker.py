@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -109,7 +110,19 @@ class EmbeddedBroker:
             raise
         return self
 
+    def freeze(self) -> None:
+        """SIGSTOP the broker: it keeps its in-memory data and open connections but answers
+        nothing, as an unresponsive Kafka would (the fail-stop test); :meth:`thaw` resumes it."""
+        if self._proc is not None:
+            self._proc.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """SIGCONT a broker :meth:`freeze` stopped."""
+        if self._proc is not None:
+            self._proc.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
+        self.thaw()  # a stopped process would not see the SIGTERM
         stop_process(self._proc)
         self._proc = None
         if self._log is not None:

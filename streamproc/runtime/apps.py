@@ -18,6 +18,7 @@ from streamproc.config.settings import Settings
 from streamproc.errors import ConfigError, ExitCode, FatalSinkError, ServiceUnavailable
 from streamproc.runtime import consumer, state
 from streamproc.runtime.admin import is_embedded
+from streamproc.runtime.kafka_config import confluent_config, faust_broker_options
 
 if TYPE_CHECKING:
     from streamproc.runtime.consumer import SourceBuffer
@@ -91,7 +92,7 @@ def group_settings(settings: Settings) -> tuple[dict[str, float], bool]:
         "broker_rebalance_timeout": settings.rebalance_timeout,
         "broker_heartbeat_interval": settings.heartbeat_interval,
     }
-    embedded = is_embedded(settings.kafka_bootstrap or "")
+    embedded = is_embedded(settings.kafka_bootstrap or "", confluent_config(settings))
     if embedded:
         group.update(broker_session_timeout=10.0, broker_rebalance_timeout=10.0, broker_heartbeat_interval=1.0)
     return group, embedded
@@ -146,6 +147,7 @@ def faust_app(
         web_tables_enabled=False,  # the state is redacted, but it is no public API
         web_router_enabled=False,
         autodiscover=False,
+        **faust_broker_options(settings),  # TLS/SASL of the consumer, producer and topic client
         key_serializer="raw",
         value_serializer="raw",  # tables hold bytes we encode ourselves
         **group,

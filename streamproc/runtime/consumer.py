@@ -20,7 +20,9 @@ is suspended and dropped when the consumer's is, exactly as the stock path does;
 cleared on every rebalance and stop, and messages of an older consumer generation are dropped
 when taken, since Faust seeks back to the committed offsets after a rebalance), back-pressure
 (the fetch loop waits while a buffer is full), acknowledgement and ``wait_empty`` bookkeeping
-(:func:`track` / :func:`ack`), and the stream-inbound time Faust's livelock check reads.
+(:func:`track` / :func:`ack`), and the stream-inbound time Faust's livelock check reads. One
+thing Faust's path gets wrong is guarded: records fetched before the seek that follows a
+rebalance are dropped, not taken past an acknowledged "gap" (``BatchDrainConsumer``).
 
 The consumer is installed as a Faust transport driver: :class:`Transport`, registered under the
 URL scheme :data:`SCHEME` through the ``faust.transports`` entry point (pyproject.toml); the apps'
@@ -90,16 +92,19 @@ class SourceBuffer:
         self._messages.clear()
         self.space.set()
 
-    async def offer(self, message: Message, stopped: asyncio.Event) -> None:
+    async def offer(self, message: Message, stopped: asyncio.Event) -> bool:
         """Deliver ``message`` as Faust's stock path would: held while the app's flow is suspended
         or the buffer is full, dropped once the consumer's flow is stopped (``stopped``, an event;
-        a seek back to the committed offsets follows)."""
+        a seek back to the committed offsets follows). False when dropped: then the message was
+        not read, and its partition's read offset must not move."""
         flow_control = self.app.flow_control
         while not stopped.is_set() and (not flow_control.is_active() or len(self._messages) >= self.maxsize):
             waiter = self.space.wait() if flow_control.is_active() else flow_control.acquire()
             await _first(waiter, stopped.wait())
-        if not stopped.is_set():
-            self.put(message)
+        if stopped.is_set():
+            return False
+        self.put(message)
+        return True
 
     async def take(self, max_: int, within: float) -> list[Message]:
         """Up to ``max_`` messages, once that many are waiting or the oldest waiting message has

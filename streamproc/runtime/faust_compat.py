@@ -20,6 +20,11 @@ The internals, and why each is needed:
     upstream source the copy follows. The copy reads, as the upstream loop does:
     ``Service._stopped`` (of the consumer and of the fetcher), ``Consumer._read_offset``,
     ``Consumer._add_gap``, ``Consumer._n_acked`` and ``Consumer._commit_every``.
+``Consumer.perform_seek`` and ``Consumer.on_partitions_revoked``'s removal of ``_read_offset`` entries
+    :class:`BatchDrainConsumer` overrides the public ``perform_seek`` (Faust's recovery calls it
+    after every assignment, once the partitions are resumed) and reads ``_read_offset`` to tell a
+    source partition that is revoked and not yet sought again (no entry) from one that is: this
+    is how it drops records fetched around a rebalance (see the class docstring).
 ``faust.transport.drivers.aiokafka.Consumer._new_consumer_thread``
     The only place the consumer thread class is chosen; overridden to use
     :class:`ShortFetchWaitThread` (the upstream body is one line, hashed as well).
@@ -50,11 +55,18 @@ The changelog record format
     Raw key and value bytes (the tables use the raw codec), no headers, to the changelog partition
     numbered like the source partition: what ``Collection.send_changelog`` sends and
     ``Store.apply_changelog_batch`` applies.
+Recovery's end of a changelog partition (``Recovery._build_highwaters``; relied on, not touched)
+    Faust recovers a table partition up to ``consumer.highwaters()`` (ListOffsets) − 1 and, under
+    the public ``recovery_consistency_check``, refuses a persisted offset beyond it. The ingest
+    worker's embedded-broker workaround (its last changelog record per partition sent alone, see
+    :mod:`streamproc.runtime.ingest`) makes that answer exact; contract test (e) pins it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -66,7 +78,7 @@ from faust.sensors.monitor import Monitor
 from faust.stores.rocksdb import Store
 from faust.transport import consumer as faust_consumer
 from faust.transport.drivers import aiokafka as aiokafka_driver
-from faust.types import Message
+from faust.types import TP, Message
 from mode.utils.queues import FlowControlEvent
 from rocksdict import Rdict, WriteBatch
 
@@ -90,6 +102,8 @@ __all__ = [
     "encode_offset",
     "changelog_record",
 ]
+
+log = logging.getLogger("streamproc.consumer")
 
 #: The worker consumer's fetch wait (Faust hard-codes 1500 ms).
 FETCH_MAX_WAIT_MS = 100
@@ -130,10 +144,52 @@ class ShortFetchWaitThread(aiokafka_driver.AIOKafkaConsumerThread):
 
 
 class BatchDrainConsumer(aiokafka_driver.Consumer):
-    """Faust's aiokafka consumer with the fetch loop described in :mod:`streamproc.runtime.consumer`."""
+    """Faust's aiokafka consumer with the fetch loop described in :mod:`streamproc.runtime.consumer`.
+
+    For the ingest source partitions it also closes a window in which Faust loses records around
+    a rebalance. Faust resumes a partition and only then seeks it to its committed offset
+    (``Recovery.on_recovery_completed``, ``_resume_streams``), and a fetch made before the seek can
+    be handed over after it: Faust's loop then takes the records past the committed offset as a
+    compaction gap, acknowledges the gap and skips the re-read records as already delivered, so
+    the commit moves past records nobody processed (seen in tests/integration/test_rebalance.py).
+    Here a source partition's records are dropped until its seek after a rebalance has happened
+    (the revocation removes its read offset, :meth:`perform_seek` sets it), and when the first
+    record after a seek lies past the seek position the partition is sought there once more, the
+    rest of that fetch dropped, so only records fetched after a seek are taken."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: source partition → the offset its last seek went to, until a record at or past it arrives
+        self.sought: dict[TP, int] = {}
+        self._reseeked: set[TP] = set()
 
     def _new_consumer_thread(self) -> ShortFetchWaitThread:
         return ShortFetchWaitThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def perform_seek(self) -> None:
+        """Faust's seek of every assigned partition to its committed offset; remembers where each
+        source partition went (the first record after it must not lie past it, see the class)."""
+        await super().perform_seek()
+        buffers = cast("StreamprocApp", self.app).source_buffers
+        self.sought = {tp: o for tp, o in self._read_offset.items() if tp.topic in buffers and o is not None}
+        self._reseeked = set()
+
+    async def _first_after_seek(self, tp: TP, offset: int) -> bool:
+        """Whether a source record at ``offset`` may be taken: True unless it is the first after a
+        seek and lies past it, the first time (then ``tp`` is sought there again: False)."""
+        target = self.sought.get(tp)
+        if target is None or offset == target or offset < target:
+            if target is not None and offset == target:
+                del self.sought[tp]
+            return True
+        if tp in self._reseeked:  # fetched after our own seek: a real gap (compaction, markers)
+            del self.sought[tp]
+            return True
+        self._reseeked.add(tp)
+        log.info("%s[%d]: a fetch from before its seek to %d dropped, sought again", tp.topic, tp.partition, target)
+        with contextlib.suppress(Exception):  # revoked meanwhile: the next rebalance seeks again
+            await self.seek(tp, target)
+        return False
 
     async def _drain_messages(self, fetcher: Any) -> None:
         callback = self.callback
@@ -151,8 +207,16 @@ class BatchDrainConsumer(aiokafka_driver.Consumer):
                 await asyncio.sleep(0)
                 if self.should_stop:
                     return
+                stale: set[TP] = set()  # source partitions sought again during this fetch
                 async for tp, message in getmany(timeout=1.0):
                     offset = message.offset
+                    buffer = buffers.get(tp.topic)
+                    if buffer is not None:
+                        if tp not in read_offset or tp in stale:
+                            continue  # revoked and not sought yet, or fetched before a seek
+                        if not await self._first_after_seek(tp, offset):
+                            stale.add(tp)
+                            continue
                     last = read_offset.get(tp)
                     if last is not None and offset < last:
                         continue  # already delivered (seek back after a rebalance)
@@ -161,9 +225,9 @@ class BatchDrainConsumer(aiokafka_driver.Consumer):
                     if commit_every is not None and self._n_acked >= commit_every:
                         self._n_acked = 0
                         await self.commit()
-                    buffer = buffers.get(tp.topic)
                     if buffer is not None:
-                        await buffer.offer(message, self.suspend_flow)
+                        if not await buffer.offer(message, self.suspend_flow):
+                            continue  # the flow stopped for a rebalance, which seeks back
                     elif suspended():
                         await self.wait_first(callback(message), self.suspend_flow.wait())
                     else:

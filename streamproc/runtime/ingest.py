@@ -11,6 +11,14 @@ the changelog offset, in one write per partition. So a crash at any point either
 state without the batch (the batch is redelivered and re-emitted with the same positions, which
 every consumer can drop) or with it, after its output is durable. Offsets are acknowledged only
 after that.
+
+On the embedded broker (tansu), which answers ListOffsets with the last record batch's base
+offset + 1, the last changelog record of each partition is produced on its own after the others
+are acknowledged, so that answer is the partition's exact end and a worker taking a partition
+over recovers its table up to the last record (:meth:`BatchState.produce_changelog`). A crash
+between the two flushes leaves a longer last batch; that batch's source records are not committed
+and are processed again, but a standby replica that already read them is ahead of the reported
+end, so Faust's ``recovery_consistency_check`` is off on the embedded broker (docs/CONFIGURATION.md).
 """
 
 from __future__ import annotations
@@ -18,9 +26,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import cast
+from collections.abc import Set as AbstractSet
+from typing import Any, cast
 
-from faust.types import CollectionT, Message, StreamT
+from faust.types import TP, CollectionT, Message, StreamT
 from prometheus_client import CollectorRegistry
 
 from streamproc.config.loader import load_pipelines
@@ -31,9 +40,10 @@ from streamproc.pipeline.processor import DeadLetter, Dropped, Emit, Processor, 
 from streamproc.runtime import consumer as batch_consumer
 from streamproc.runtime.admin import ensure_topics
 from streamproc.runtime.apps import StreamprocApp, fail_stop, faust_app, group_settings, observe_lag, require_bootstrap
+from streamproc.runtime.kafka_config import confluent_config
 from streamproc.runtime.metrics import Metrics
 from streamproc.runtime.processor import build_processor
-from streamproc.runtime.producer import BatchProducer, WatermarkReader
+from streamproc.runtime.producer import BatchProducer
 from streamproc.runtime.state import SCHEME as STATE_SCHEME
 from streamproc.runtime.state import BatchState
 from streamproc.runtime.web import install_web
@@ -53,10 +63,10 @@ class IngestRuntime:
         self.settings = settings
         self.processor = processor
         self.metrics = metrics
-        self.producer = BatchProducer(settings.kafka_bootstrap or "")
+        self.producer = BatchProducer(settings.kafka_bootstrap or "", **confluent_config(settings))
         # The embedded broker reports a partition's end as its last batch's base offset + 1;
-        # Faust's recovery trusts that end, so the offsets we persist are capped by it.
-        self.watermarks = WatermarkReader(settings.kafka_bootstrap or "") if embedded else None
+        # Faust's recovery trusts that end, so each partition's last changelog record goes alone.
+        self.embedded = embedded
         self.totals: dict[str, int] = {"in": 0, "out": 0, "dropped": 0, "dlq": 0}
         self.ready = False
 
@@ -92,6 +102,15 @@ class IngestRuntime:
 
         ingest.__name__ = f"ingest_{topic}".replace(".", "_").replace("-", "_")
         app.agent(channel, name=f"streamproc.ingest.{topic}")(ingest)
+
+    def on_assigned(self, sender: Any, /, *args: Any, signal: Any = None, **kwargs: Any) -> None:
+        """After every rebalance (``app.on_partitions_assigned``, sent with the new assignment):
+        log the source partitions this worker now owns, ``ingest partitions assigned:
+        <topic>=0,2 <topic>=-`` (``-``: none)."""
+        assigned = cast("AbstractSet[TP]", args[0])
+        owned = {t: sorted(tp.partition for tp in assigned if tp.topic == t) for t in sorted(self.app.source_buffers)}
+        text = " ".join(f"{t}={','.join(map(str, ps)) or '-'}" for t, ps in owned.items())
+        log.info("ingest partitions assigned: %s", text)
 
     async def handle_batch(self, topic: str, table: CollectionT, messages: list[Message]) -> None:
         started = time.perf_counter()
@@ -129,7 +148,7 @@ class IngestRuntime:
                     outcome.stage,
                     outcome.reason,
                 )
-        finish = asyncio.ensure_future(self._finish(state))
+        finish = asyncio.ensure_future(self._finish(state, len(messages)))
         try:
             await asyncio.shield(finish)
         except asyncio.CancelledError:
@@ -152,14 +171,24 @@ class IngestRuntime:
         t["dropped"] += dropped
         t["dlq"] += dlq
 
-    async def _finish(self, state: BatchState) -> None:
-        await self.producer.flush()  # the batch's clean events and DLQ records are durable …
-        state.produce_changelog(self.producer)  # … before its state is recorded
-        await self.producer.flush()
-        acked = self.producer.take_acked(state.changelog)
-        if self.watermarks is not None and acked:
-            acked = await asyncio.to_thread(self.watermarks.cap, state.changelog, acked)
-        state.write(acked)
+    async def _finish(self, state: BatchState, size: int) -> None:
+        producer = self.producer
+        await producer.flush()  # the batch's clean events and DLQ records are durable …
+        hold = self.settings.test_hold_after_output
+        if hold:
+            log.warning(
+                "test hook: a batch of %d messages held %.1fs after its output was acknowledged, "
+                "before its state and offsets are written",
+                size,
+                hold,
+            )
+            await asyncio.sleep(hold)
+        last = state.produce_changelog(producer, last_apart=self.embedded)  # … before its state is recorded
+        await producer.flush()
+        if last:
+            state.produce_last(producer, last)
+            await producer.flush()
+        state.write(producer.take_acked(state.changelog))
 
 
 def create_app(
@@ -176,10 +205,16 @@ def create_app(
     processor = build_processor(settings, spec)
     sources = spec.topics(settings.source_topic_prefix)
     outputs = [settings.clean_topic(s.entity) for s in spec.sources] + [settings.dlq_topic]
-    counts = ensure_topics(bootstrap, sources + outputs, settings.partitions, settings.replication_factor)
+    counts = ensure_topics(
+        bootstrap,
+        sources + outputs,
+        settings.partitions,
+        settings.replication_factor,
+        client=confluent_config(settings),
+    )
     group_conf, embedded = group_settings(settings)
     if embedded:
-        log.info("embedded broker detected: persisted changelog offsets capped, short group timeouts")
+        log.info("embedded broker detected: each partition's last changelog record sent alone, short group timeouts")
     app = faust_app(
         settings.app_id,
         settings,
@@ -189,10 +224,15 @@ def create_app(
         group=group_conf,
         topic_allow_declare=True,
         producer_acks=-1,
+        # The embedded broker: a standby replica that read a crashed owner's partial changelog
+        # flush can be ahead of the end the broker reports (module docstring); that state is the
+        # state of a batch whose output is durable, so Faust's refusal would be wrong.
+        recovery_consistency_check=not embedded,
     )
     metrics = Metrics(registry)
     runtime = IngestRuntime(app, settings, processor, metrics, embedded)
     app.streamproc = runtime
+    app.on_partitions_assigned.connect(runtime.on_assigned)  # a weak reference: the runtime lives with the app
     for topic in sources:
         runtime.add_source(topic, counts[topic])
     if web:

@@ -5,6 +5,7 @@ raises :class:`ServiceUnavailable`, so the batch is neither acknowledged nor rec
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from typing import Any, cast
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
@@ -83,21 +84,27 @@ class BatchProducer:
 
 
 class WatermarkReader:
-    """High watermarks as the broker reports them (no group membership needed)."""
+    """Partition ends as the broker answers ListOffsets (no group membership needed): the ends
+    Faust's recovery reads. The embedded broker answers the last record batch's base offset + 1,
+    which the ingest worker makes exact by sending each changelog partition's last record alone
+    (:mod:`streamproc.runtime.ingest`); tests/integration/test_rebalance.py compares these ends
+    with the records to prove it."""
 
-    def __init__(self, bootstrap: str) -> None:
+    def __init__(self, bootstrap: str, **config: str) -> None:
         self._consumer = Consumer(
-            {"bootstrap.servers": bootstrap, "group.id": "streamproc-watermarks", "enable.auto.commit": False}
+            {**config, "bootstrap.servers": bootstrap, "group.id": "streamproc-watermarks", "enable.auto.commit": False}
         )
 
-    def cap(self, topic: str, offsets: dict[int, int]) -> dict[int, int]:
-        """``offsets`` lowered to the last offset the broker reports as readable (end - 1)."""
+    def ends(self, topic: str, partitions: Iterable[int]) -> dict[int, int]:
+        """The reported end (high watermark) of each of ``partitions`` of ``topic``."""
         out: dict[int, int] = {}
-        for partition, offset in offsets.items():
+        for partition in partitions:
             try:
                 _, high = self._consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
             except KafkaException as exc:
                 raise ServiceUnavailable(f"cannot read the end offset of {topic}[{partition}]: {exc}") from None
-            if high > 0:
-                out[partition] = min(offset, high - 1)
+            out[partition] = high
         return out
+
+    def close(self) -> None:
+        self._consumer.close()

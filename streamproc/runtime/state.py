@@ -22,7 +22,10 @@ if TYPE_CHECKING:
 
     from streamproc.runtime.producer import BatchProducer
 
-__all__ = ["SCHEME", "BatchStore", "BatchState"]
+__all__ = ["SCHEME", "BatchStore", "BatchState", "ChangelogRecord"]
+
+#: (key, value, changelog partition) of one changelog record
+ChangelogRecord = tuple[bytes, bytes, int]
 
 #: The URL scheme of :class:`BatchStore` (``faust.stores`` entry point in pyproject.toml).
 SCHEME = "streamproc-rocksdb"
@@ -67,13 +70,26 @@ class BatchState:
     def set(self, key: bytes, value: bytes) -> None:
         self.overlay[key] = (self.partition, value)
 
-    def produce_changelog(self, producer: BatchProducer) -> None:
+    def produce_changelog(self, producer: BatchProducer, *, last_apart: bool = False) -> list[ChangelogRecord]:
         """Each touched key once, to the changelog partition of its source partition (as Faust
-        would), through our producer, which batches far more cheaply than Faust's per-record send."""
+        would), through our producer, which batches far more cheaply than Faust's per-record send.
+
+        With ``last_apart`` the last record of each changelog partition is not produced but
+        returned, for :meth:`produce_last` once the others are acknowledged: the partition's last
+        record batch then holds one record, so a broker that answers ListOffsets with the last
+        batch's base offset + 1 (the embedded one) reports the exact end to Faust's recovery."""
+        records = [faust_compat.changelog_record(k, v, p) for k, (p, v) in self.overlay.items()]
+        held = set({partition: i for i, (_, _, partition) in enumerate(records)}.values()) if last_apart else set()
         produce, changelog = producer.produce, self.changelog
-        for key, (partition, value) in self.overlay.items():
-            key, value, partition = faust_compat.changelog_record(key, value, partition)
-            produce(changelog, key, value, partition=partition)
+        for i, (key, value, partition) in enumerate(records):
+            if i not in held:
+                produce(changelog, key, value, partition=partition)
+        return [records[i] for i in sorted(held)]
+
+    def produce_last(self, producer: BatchProducer, records: list[ChangelogRecord]) -> None:
+        """Produce the records :meth:`produce_changelog` held back (one per partition)."""
+        for key, value, partition in records:
+            producer.produce(self.changelog, key, value, partition=partition)
 
     def write(self, acked: dict[int, int]) -> None:
         """Into the local store, one write per partition: the batch's keys and the changelog

@@ -1,33 +1,41 @@
-"""Two ingest workers of one group share a change stream and hand partitions over twice: a second
-worker joins mid-stream (partitions move to it, with their table state recovered from the
-changelog), then the first stops mid-stream (they move back). The clean topics end up with
-every change of the offline dry-run, exactly as after a crash: the same final document per key,
-the same (key, position) pairs, redelivered events exact copies.
+"""Ingest workers of one group hand partitions over three times while changes keep arriving: two
+workers share the 4 partitions of each source topic, one is killed (SIGKILL: the other takes its
+partitions, recovering their tables from the changelog), a new one joins (partitions move to
+it), then a third. Each hand-over is observed, not assumed: every worker logs its source
+partitions after each rebalance (``ingest partitions assigned: …``) and Faust logs ``Worker
+ready`` when its recovery is done; the test waits for the expected assignments and reports how
+long each hand-over took.
 
-This covers the ingest stage's own message path (faust_consumer.SourceBuffer): buffered messages
-of revoked partitions are dropped and re-read from the committed offsets, an in-flight batch
-finishes before its partitions are handed over.
+The stream is released in parts just before each hand-over, so records of moved partitions
+arrive while and after they move and must be processed against the recovered state. At the
+end the clean topics hold every change of the offline dry-run (the same final document per
+key, the same (key, position) pairs, extra events only as byte-equal copies at the same
+position, which the consumers' dedupe drops), the tables as their changelogs hold them equal
+the dry-run's state, and the broker's reported end of every changelog partition is its real end.
 
-Skipped on the embedded broker: tansu 0.6 reports a changelog partition's end as its last batch's
-base offset + 1 (docs/CONFIGURATION.md), so a worker taking over a partition recovers its table
-without the last records and cannot be exact. It runs against real Kafka: testcontainers where
-Docker exists, or ``STREAMPROC_KAFKA_BOOTSTRAP``."""
+On the embedded broker this exactness comes from the worker sending each changelog partition's
+last record alone (its ListOffsets answer is the last batch's base offset + 1; see
+runtime/ingest.py). It runs against real Kafka too: testcontainers where Docker exists, or
+``STREAMPROC_KAFKA_BOOTSTRAP``."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
+
 import pytest
 
-from streamproc.runtime.admin import is_embedded
+from streamproc.runtime.producer import WatermarkReader
 
+from .handover import GatedProducer, changelog_tables, exact_copies, local_table, merged
 from .workers import (
-    BackgroundProducer,
     WorkerProcess,
     assert_final_state_matches,
     assert_key_positions_match,
-    count_exact_redeliveries,
     end_offsets,
     generated_stream,
     read_clean_when_committed,
+    read_topic,
     run_offline,
     wait_for,
 )
@@ -35,84 +43,184 @@ from .workers import (
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
 
 ENTITIES = ("reservations", "users")
-DOCUMENTS = 500
+DOCUMENTS = 300
+PARTITIONS = 4
+
+
+def shared_by(
+    workers: Sequence[WorkerProcess], every: set[tuple[str, int]], since: float, idle: WorkerProcess | None
+) -> bool:
+    """Whether ``workers``' latest assignments (each logged after ``since``) split ``every``
+    source partition between them, each but ``idle`` holding some."""
+    owned = []
+    for w in workers:
+        found = w.assignments()
+        if not found or found[-1][0] < since:
+            return False
+        owned.append(w.assigned())
+    busy = all(o for w, o in zip(workers, owned, strict=True) if w is not idle)
+    return busy and sum(len(o) for o in owned) == len(every) and set().union(*owned) == every
+
+
+def hand_over(
+    workers: Sequence[WorkerProcess],
+    every: set[tuple[str, int]],
+    since: float,
+    what: str,
+    idle: WorkerProcess | None = None,
+) -> dict[str, float]:
+    """Wait until ``workers`` share ``every`` partition (assignments logged after ``since``; only
+    ``idle`` may get none) and each has finished its recovery after that; the seconds from
+    ``since`` to both."""
+    wait_for(lambda: shared_by(workers, every, since, idle), 180, interval=0.2, message=what)
+    assigned = max(w.assignments()[-1][0] for w in workers)
+
+    def recovered() -> bool:
+        return all(any(t >= w.assignments()[-1][0] for t in w.ready_times()) for w in workers)
+
+    wait_for(recovered, 180, interval=0.2, message=f"{what}: recovery to finish")
+    ready = max(min(t for t in w.ready_times() if t >= w.assignments()[-1][0]) for w in workers)
+    return {"assigned": assigned - since, "ready": ready - since}
 
 
 @pytest.fixture(scope="module")
 def rebalance_run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory):
-    if is_embedded(kafka_bootstrap):
-        pytest.skip(
-            "embedded tansu broker: its ListOffsets answer (last batch's base offset + 1) makes a table "
-            "hand-over between workers inexact; runs against real Kafka (Docker or STREAMPROC_KAFKA_BOOTSTRAP)"
-        )
     work = tmp_path_factory.mktemp("rebalance")
     topics, records = generated_stream(work / "pipelines.yaml", ENTITIES, DOCUMENTS, seed=9)
-    first = WorkerProcess(kafka_bootstrap, work / "first", work / "pipelines.yaml", log_path=work / "first.log")
-    second = WorkerProcess(
-        kafka_bootstrap,
-        work / "second",
-        work / "pipelines.yaml",
-        app_id=first.app_id,
-        topic_prefix=first.topic_prefix,
-        log_path=work / "second.log",
-    )
-    offline = run_offline(records, work / "pipelines.yaml", first.topic_prefix)
-    producer = BackgroundProducer(kafka_bootstrap, records, 50, 0.08)
+    n = len(records)
+    env = {"STREAMPROC_PARTITIONS": str(PARTITIONS)}
+    a = WorkerProcess(kafka_bootstrap, work / "a", work / "pipelines.yaml", log_path=work / "a.log", extra_env=env)
+
+    def another(name: str) -> WorkerProcess:
+        return WorkerProcess(
+            kafka_bootstrap,
+            work / name,
+            work / "pipelines.yaml",
+            app_id=a.app_id,
+            topic_prefix=a.topic_prefix,
+            log_path=work / f"{name}.log",
+            extra_env=env,
+        )
+
+    b, c, d = another("b"), another("c"), another("d")
+    every = {(t, p) for t in topics.values() for p in range(PARTITIONS)}
+    offline = run_offline(records, work / "pipelines.yaml", a.topic_prefix)
+    producer = GatedProducer(kafka_bootstrap, records, 10, 0.1)
+    timings: dict[str, dict[str, float]] = {}
     try:
-        first.start()
-        first.wait_ready()
+        started = time.time()
+        a.start()
+        a.wait_ready()
+        b.start()
+        b.wait_ready()
+        timings["a and b share"] = hand_over([a, b], every, started, "two workers sharing the source partitions")
+        a_had, b_had = a.assigned(), b.assigned()
+        moved: dict[str, set[tuple[str, int]]] = {}
+
+        producer.allow(0.4)
         producer.start()
         wait_for(
-            lambda: first.total("streamproc_events_in_total") >= len(records) * 0.2,
+            lambda: a.total("streamproc_events_in_total") > 0.1 * n and b.total("streamproc_events_in_total") > 0,
             120,
             interval=0.1,
-            message="the first worker to consume a fifth of the stream",
+            message="both workers consuming",
         )
-        second.start()
-        wait_for(
-            lambda: second.total("streamproc_events_in_total") > 0,
-            120,
-            interval=0.2,
-            message="the second worker to take over partitions",
-        )
-        in_first_alone = int(first.total("streamproc_events_in_total"))
-        assert producer.is_alive(), "the stream ended before the hand-over; slow the producer down"
-        first.stop()
+        a_in = int(a.total("streamproc_events_in_total"))
+        producer.allow(0.6)
+        killed = time.time()
+        a.kill()
+        sent_at_kill = producer.sent
+        timings["a killed, b takes all"] = hand_over([b], every, killed, "the survivor to take every partition")
+        moved["a killed, b takes all"] = b.assigned() - b_had
+
+        producer.allow(0.8)
+        joined = time.time()
+        c.start()
+        timings["c joins"] = hand_over([b, c], every, joined, "a new worker to take partitions over")
+        moved["c joins"] = c.assigned()
+
+        producer.allow(1.0)
+        joined = time.time()
+        d.start()
+        # Faust's co-partitioned assignor caps a worker at ceil(4 / 3) = 2 partitions per topic and
+        # keeps assignments that fit (sticky): with b and c at 2 each, the third gets none.
+        timings["d joins"] = hand_over([b, c, d], every, joined, "the group to rebalance with a third worker", idle=d)
+        moved["d joins"] = d.assigned()
         producer.join_ok()
+
         ends = end_offsets(kafka_bootstrap, topics.values())
-        assert sum(ends.values()) == len(records)
-        clean = read_clean_when_committed(
-            kafka_bootstrap, second, ends, ENTITIES, "the remaining worker to commit every source offset"
-        )
+        assert sum(ends.values()) == n
+        clean = read_clean_when_committed(kafka_bootstrap, b, ends, ENTITIES, "the group to commit every offset")
+        reader = WatermarkReader(kafka_bootstrap)
+        changelog_ends = {}
+        for t in topics.values():
+            name = f"{a.app_id}-state-{t}-changelog"
+            real: dict[int, int] = {}
+            for m in read_topic(kafka_bootstrap, name):
+                real[m.partition()] = m.offset() + 1
+            changelog_ends[t] = (reader.ends(name, range(PARTITIONS)), real)
+        reader.close()
+        tables = changelog_tables(kafka_bootstrap, a.app_id, topics.values())
+        owners = [(w, w.assigned()) for w in (b, c, d)]  # the final owners
+        consumed = {str(w.log_path.stem): int(w.total("streamproc_events_in_total")) for w in (b, c, d)}
+        for w in (b, c, d):
+            w.stop()  # a clean close: their RocksDB partitions are read below
+        local = {tp: local_table(w.datadir, *tp) for w, tps in owners for tp in tps}
         yield {
-            "records": records,
+            "n": n,
             "offline": offline,
             "clean": clean,
-            "first": in_first_alone,
-            "first_rc": first.proc.returncode if first.proc else None,
-            "second": int(second.total("streamproc_events_in_total")),
+            "tables": tables,
+            "local": local,
+            "changelog_ends": changelog_ends,
+            "timings": timings,
+            "a_had": a_had,
+            "a_in": a_in,
+            "sent_at_kill": sent_at_kill,
+            "consumed": consumed,
+            "moved": moved,
         }
     finally:
-        first.kill()
-        second.stop()
+        producer.allow(1.0)
+        a.kill()
+        for w in (b, c, d):
+            w.stop()
 
 
-def test_both_workers_processed_part_of_the_stream(rebalance_run) -> None:
-    n = len(rebalance_run["records"])
-    assert 0 < rebalance_run["first"] < n
-    assert rebalance_run["second"] > 0
-    assert rebalance_run["first_rc"] == 0, "the first worker did not stop cleanly"
-
-
-def test_no_change_is_lost_across_hand_overs(rebalance_run) -> None:
-    assert_final_state_matches(rebalance_run["clean"], rebalance_run["offline"])
-
-
-def test_key_positions_equal_dry_run_and_copies_are_exact(rebalance_run, capsys: pytest.CaptureFixture[str]) -> None:
-    assert_key_positions_match(rebalance_run["clean"], rebalance_run["offline"])
-    redelivered = count_exact_redeliveries(rebalance_run["clean"])
+def test_each_hand_over_was_observed(rebalance_run, capsys: pytest.CaptureFixture[str]) -> None:
+    run = rebalance_run
+    assert run["a_had"] and run["a_in"] > 0, "the killed worker owned and processed nothing"
+    assert 0 < run["sent_at_kill"] < run["n"], "the kill did not happen mid-stream"
+    assert run["consumed"]["b"] > 0 and run["consumed"]["c"] > 0, run["consumed"]
+    assert list(run["timings"]) == ["a and b share", "a killed, b takes all", "c joins", "d joins"]
+    assert run["moved"]["a killed, b takes all"] == run["a_had"], "the killed worker's partitions did not move"
+    assert run["moved"]["c joins"], "no partition moved to the added worker"
     with capsys.disabled():
-        print(
-            f"\n[rebalance] events in: first worker {rebalance_run['first']} (before the second joined), "
-            f"second {rebalance_run['second']}; redelivered clean events: {redelivered}"
-        )
+        print(f"\n[rebalance] {run['n']} records; killed worker consumed {run['a_in']}; after: {run['consumed']}")
+        for what, t in run["timings"].items():
+            print(
+                f"[rebalance] {what}: {len(run['moved'].get(what, ()))} source partitions moved; "
+                f"assigned after {t['assigned']:.1f}s, recovered after {t['ready']:.1f}s"
+            )
+
+
+def test_no_change_is_lost_and_the_state_equals_dry_run(rebalance_run) -> None:
+    assert_final_state_matches(rebalance_run["clean"], rebalance_run["offline"])
+    tables, local = rebalance_run["tables"], rebalance_run["local"]
+    assert merged(tables) == rebalance_run["offline"].state
+    assert len(local) == len(ENTITIES) * PARTITIONS, "the final owners' partitions"
+    for tp, (data, offset) in local.items():
+        assert data == tables[tp], f"{tp}: the owner's local table differs from the changelog"
+        real_end = rebalance_run["changelog_ends"][tp[0]][1][tp[1]]
+        assert offset == real_end - 1, f"{tp}: persisted changelog offset {offset}, changelog end {real_end}"
+    for topic, (reported, real) in rebalance_run["changelog_ends"].items():
+        assert {p: e for p, e in reported.items() if e} == real, f"{topic}: reported changelog ends differ"
+
+
+def test_key_positions_equal_dry_run_and_only_exact_copies_are_added(
+    rebalance_run, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert_key_positions_match(rebalance_run["clean"], rebalance_run["offline"])
+    copies = exact_copies(rebalance_run["clean"], rebalance_run["offline"])
+    with capsys.disabled():
+        print(f"\n[rebalance] redelivered clean events (byte-equal copies at the same position): {copies}")

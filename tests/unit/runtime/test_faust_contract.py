@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import importlib
 import inspect
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import aiokafka
 import faust
 import faust.stores
+import faust.tables.recovery
 import faust.transport
 import pytest
 from faust.tables.base import Collection
@@ -222,3 +224,43 @@ def test_track_marks_messages_in_flight_and_the_stream_inbound(app: StreamprocAp
     consumer.track(app.consumer, messages)
     assert set(app.consumer._unacked_messages) == set(messages)  # type: ignore[attr-defined]
     assert set(app.monitor.stream_inbound_time) == {TP("t", 0), TP("t", 1)}
+
+
+# ------------------------------------------------------------------------- (e) recovery's end of a changelog
+
+
+def test_recovery_takes_a_changelog_end_from_list_offsets(app: StreamprocApp) -> None:
+    """The embedded broker's exact hand-over rests on this (runtime/ingest.py): Faust's recovery
+    reads a changelog partition up to the consumer's ``highwaters`` (ListOffsets) minus 1, and
+    refuses a persisted offset beyond it only under the public ``recovery_consistency_check``."""
+
+    class ListOffsets:
+        async def highwaters(self, *tps: TP) -> dict[TP, int]:
+            return dict.fromkeys(tps, 7)
+
+    recovery = app.tables.recovery  # type: ignore[attr-defined]  # TableManager, not TableManagerT
+    tp = TP("contract-state-t-changelog", 0)
+    destination: Counter[TP] = Counter()
+    asyncio.run(recovery._build_highwaters(ListOffsets(), {tp}, destination, "active"))
+    assert destination[tp] == 6
+    assert "consumer.highwaters(" in inspect.getsource(type(recovery)._build_highwaters)
+    assert "if self.app.conf.recovery_consistency_check:" in inspect.getsource(type(recovery))
+    assert app.conf.recovery_consistency_check is True  # Faust's default, kept on real Kafka
+
+
+# ------------------------------------------------------------------------- (f) read offsets around a rebalance
+
+
+def test_a_revocation_forgets_read_offsets_and_the_seek_after_assignment_sets_them() -> None:
+    """``BatchDrainConsumer`` takes a source partition's records only once it is sought after a
+    rebalance, which it tells by the read offset Faust removes on revocation and sets in
+    ``perform_seek``; Faust's recovery seeks after resuming the partitions (the window the
+    consumer guards, tests/unit/runtime/test_drain_seek.py)."""
+    revoked = inspect.getsource(faust.transport.consumer.Consumer.on_partitions_revoked)
+    assert "self._read_offset.pop(tp, None)" in revoked
+    seek = inspect.getsource(faust.transport.consumer.Consumer.perform_seek)
+    assert "await self.seek_to_committed()" in seek and "read_offset.update(" in seek
+    recovery = inspect.getsource(faust.tables.recovery.Recovery)
+    assert recovery.count("consumer.perform_seek()") == 2
+    for resumed in recovery.split("consumer.perform_seek()")[:2]:
+        assert "consumer.resume_partitions(" in resumed.rsplit("async def ", 1)[-1]
