@@ -35,8 +35,8 @@ test: $(STAMP) services lint
 	$(BIN)/python -m pytest -v -rs --durations=15
 
 lint: $(STAMP)
-	$(BIN)/ruff check streamproc tests bench
-	$(BIN)/ruff format --check streamproc tests bench
+	$(BIN)/ruff check streamproc tests bench fuzz
+	$(BIN)/ruff format --check streamproc tests bench fuzz
 	$(BIN)/mypy
 
 unit: $(STAMP)
@@ -50,6 +50,19 @@ bench: $(STAMP)
 
 bench-sinks: $(STAMP) services
 	$(BIN)/python bench/sinks_bench.py --events 3000 --docs 1500
+
+# The chaos campaign (docs/RELIABILITY.md): 20 SIGKILLs, 5 target outages, every target counted;
+# e.g. `make chaos CHAOS_ARGS="--seed 7 --json chaos.json"`. Exit status 1 on any loss or duplicate.
+.PHONY: chaos
+chaos: $(STAMP) services
+	$(BIN)/python -m bench.chaos $(CHAOS_ARGS)
+
+# Every atheris target of fuzz/ for FUZZ_SECONDS each (the short run is part of `make test`);
+# reproducers land in fuzz/crashes/, the grown corpora in var/fuzz/ (docs/RELIABILITY.md, Fuzzing)
+FUZZ_SECONDS ?= 300
+.PHONY: fuzz
+fuzz: $(STAMP)
+	$(BIN)/python -m fuzz.run --seconds $(FUZZ_SECONDS)
 
 dev: $(STAMP)
 	$(BIN)/streamproc dev

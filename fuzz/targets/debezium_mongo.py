@@ -1,0 +1,18 @@
+"""Fuzz target: ``streamproc.sources.debezium_mongo`` — Debezium MongoDB envelopes (change streams and legacy oplog).
+
+Input: one framed record (``topic LF key LF value``, :func:`fuzz.harness.split_record`)
+decoded by the :class:`~streamproc.sources.Decoder` with the format fixed to ``debezium-mongodb``;
+the decoder's own JSON, Connect-envelope and StringConverter handling runs as in the worker.
+"""
+
+from __future__ import annotations
+
+from fuzz.harness import decoder_target
+from fuzz.mutator import record_mutator
+from streamproc.sources import Decoder
+
+__all__ = ["test_one_input", "custom_mutator"]
+
+custom_mutator = record_mutator
+
+test_one_input = decoder_target(Decoder(), "debezium-mongodb", "fulfillment.inventory.customers")
