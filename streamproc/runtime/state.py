@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, cast
 
 from faust.stores import rocksdb
+from rocksdict import Rdict
 
 from streamproc.runtime import faust_compat
 
@@ -36,8 +37,12 @@ class BatchStore(rocksdb.Store):
 
     def get_in(self, partition: int, key: bytes) -> bytes | None:
         """The value of ``key`` in ``partition``'s database (``None`` when absent)."""
-        value: bytes | None = faust_compat.partition_db(self, partition).get(key)
+        value: bytes | None = self.partition_db(partition).get(key)
         return value
+
+    def partition_db(self, partition: int) -> Rdict:
+        """``partition``'s RocksDB database (opened on first use)."""
+        return faust_compat.partition_db(self, partition)
 
     def write_batch(self, values: Mapping[bytes, tuple[int, bytes]], offsets: Mapping[int, int]) -> None:
         """``values`` (key → (partition, value)) and the changelog offset each partition reached
@@ -50,7 +55,7 @@ class BatchState:
     """Table view for one batch: reads fall through to the RocksDB partition of the message being
     processed (``partition``), writes stay local until :meth:`write`."""
 
-    __slots__ = ("store", "changelog", "overlay", "partition")
+    __slots__ = ("store", "changelog", "overlay", "partition", "_dbs")
 
     def __init__(self, table: CollectionT) -> None:
         store = cast("Collection", table).data  # CollectionT does not declare it
@@ -60,12 +65,17 @@ class BatchState:
         self.changelog: str = table.changelog_topic.get_topic_name()
         self.overlay: dict[bytes, tuple[int, bytes]] = {}
         self.partition = 0
+        self._dbs: dict[int, Rdict] = {}  # per batch: one lookup per partition, not per message
 
     def get(self, key: bytes) -> bytes | None:
         hit = self.overlay.get(key)
         if hit is not None:
             return hit[1]
-        return self.store.get_in(self.partition, key)
+        db = self._dbs.get(self.partition)
+        if db is None:
+            db = self._dbs[self.partition] = self.store.partition_db(self.partition)
+        value: bytes | None = db.get(key)
+        return value
 
     def set(self, key: bytes, value: bytes) -> None:
         self.overlay[key] = (self.partition, value)
