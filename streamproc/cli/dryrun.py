@@ -44,13 +44,16 @@ def run(args: argparse.Namespace) -> int:
 
 def outcome_json(outcome: Emit | DeadLetter | Dropped) -> dict[str, Any]:
     if isinstance(outcome, Emit):
-        return {
+        line = {
             "kind": "event",
             "topic": outcome.topic,
             "key": loads(outcome.key),
             "headers": {k: v.decode() for k, v in outcome.headers},
             "value": loads(outcome.value),
         }
+        if outcome.warnings:  # the failed ``warn`` rules by name (the event is emitted anyway)
+            line["validation_warnings"] = list(outcome.warnings)
+        return line
     if isinstance(outcome, DeadLetter):
         return {"kind": "dlq", "error_class": outcome.error_class, "reason": outcome.reason}
     out: dict[str, Any] = {"kind": "dropped", "reason": outcome.reason}

@@ -17,7 +17,7 @@ from pydantic_core import PydanticCustomError
 
 from streamproc.model import FORMATS, Op
 from streamproc.pipeline.path_syntax import WILDCARD, parse_path
-from streamproc.pipeline.vocabulary import EPOCH_UNITS, FIELD_TYPES, RedactMode
+from streamproc.pipeline.vocabulary import EPOCH_UNITS, FIELD_TYPES, ON_INVALID, SEVERITIES, RedactMode
 
 __all__ = [
     "STRICT",
@@ -36,6 +36,8 @@ __all__ = [
     "ModeName",
     "FieldType",
     "EpochUnit",
+    "Severity",
+    "OnInvalid",
     "FormatName",
     "Number",
     "NonNegInt",
@@ -149,6 +151,8 @@ OpName = Annotated[Op, choice("operation", Op, Op)]
 ModeName = Annotated[RedactMode, choice("redaction mode", RedactMode, RedactMode)]
 FieldType = Annotated[str, choice("type", FIELD_TYPES)]
 EpochUnit = Annotated[str, choice("unit", EPOCH_UNITS)]
+Severity = Annotated[str, choice("severity", SEVERITIES)]
+OnInvalid = Annotated[str, choice("on_invalid", ON_INVALID)]
 FormatName = Annotated[str, choice("format", FORMATS)]
 Number = Annotated[int | float, BeforeValidator(check_number)]
 NonNegInt = Annotated[int, Field(ge=0)]

@@ -27,9 +27,11 @@ from streamproc.config.fields import (
     NonEmptyStr,
     NonNegInt,
     Number,
+    OnInvalid,
     OpName,
     PathList,
     PathStr,
+    Severity,
     TopicName,
     Version,
     key_field_reached,
@@ -54,11 +56,16 @@ _LENGTH_TYPES = (None, "string", "array")
 
 
 class ValidationRule(BaseModel):
-    """One field's checks. ``null`` passes every check except ``required``."""
+    """One field's checks. ``null`` passes every check except ``required``. ``severity``: ``error``
+    (the event goes to the DLQ) or ``warn`` (it is emitted, the rule's name in
+    ``validation_warnings``); unset, the source's ``on_invalid`` decides. ``name`` (default: the
+    field path) names the rule in warnings, DLQ reasons and the ``rule`` label of the metric."""
 
     model_config = STRICT
 
     field: PathStr
+    name: NonEmptyStr | None = None
+    severity: Severity | None = None
     required: bool = False
     type: FieldType | None = None
     min: Number | None = None
@@ -161,6 +168,7 @@ class Defaults(BaseModel):
     operations: Annotated[list[OpName], Field(min_length=1)] | None = None
     key: Annotated[list[NonEmptyStr], Field(min_length=1)] | None = None
     format: FormatName | None = None
+    on_invalid: OnInvalid | None = None
 
 
 class SourceSpec(BaseModel):
@@ -174,6 +182,7 @@ class SourceSpec(BaseModel):
     format: FormatName | None = None
     key: Annotated[list[NonEmptyStr], Field(min_length=1)] | None = None
     operations: Annotated[list[OpName], Field(min_length=1)] | None = None
+    on_invalid: OnInvalid | None = None
     event_types: dict[OpName, NonEmptyStr] = Field(default_factory=dict)
     validation: list[ValidationRule] = Field(default_factory=list, alias="validate")
     transform: list[TransformStep] = Field(default_factory=list)
@@ -197,6 +206,12 @@ class SourceSpec(BaseModel):
                     {"n": n, "step": step},
                 )
         return self
+
+    def severity(self, rule: ValidationRule) -> str:
+        """A rule's effective severity: its own, else ``warn`` when ``on_invalid`` is ``emit``, else ``error``."""
+        if rule.severity is not None:
+            return rule.severity
+        return "warn" if self.on_invalid == "emit" else "error"
 
     @property
     def ops(self) -> frozenset[Op]:
@@ -249,6 +264,8 @@ class PipelinesSpec(BaseModel):
                 problems.append(f"sources[{n}]: 'key' is not set here nor in 'defaults'")
             if src.format is None and d.format is not None:
                 src.format = d.format
+            if src.on_invalid is None:
+                src.on_invalid = d.on_invalid or "dlq"
             if src.entity in seen_entity:
                 problems.append(
                     f"sources[{n}].entity: duplicate entity '{src.entity}' "

@@ -29,7 +29,7 @@ class CompiledSource:
         self.spec = spec
         self.entity = spec.entity
         self.ops: frozenset[Op] = spec.ops
-        self._validator = Validator(spec.validation)
+        self._validator = Validator(spec.validation, [spec.severity(r) for r in spec.validation])
         self._transformer = Transformer(spec.transform)
         self._redactor = Redactor(spec.redact, redaction_key)
 
@@ -40,13 +40,14 @@ class CompiledSource:
     def event_type(self, op: Op | str) -> str:
         return self.spec.event_type(op)
 
-    def validate(self, doc: dict[str, Any], *, partial: bool) -> None:
-        """Raise :class:`~streamproc.errors.ValidationFailed` (``"<field>: <problem>"``)."""
-        self._validator.validate(doc, partial=partial)
+    def validate(self, doc: dict[str, Any], *, partial: bool) -> tuple[str, ...]:
+        """Raise :class:`~streamproc.pipeline.validate.RuleFailed` (``"<field>: <problem>"``) for
+        an ``error`` rule; return the names of the failing ``warn`` rules."""
+        return self._validator.validate(doc, partial=partial)
 
-    def validate_update(self, update: Update) -> None:
+    def validate_update(self, update: Update) -> tuple[str, ...]:
         """``validate(update.set, partial=True)``, plus: no required field unset or set to null."""
-        self._validator.validate_update(update)
+        return self._validator.validate_update(update)
 
     def transform_doc(self, doc: dict[str, Any]) -> dict[str, Any]:
         return self._transformer.transform_doc(doc)

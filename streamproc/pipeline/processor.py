@@ -44,11 +44,16 @@ __all__ = [
     "StateEntry",
     "Processor",
     "KEY_ID_HEADER",
+    "WARNINGS_HEADER",
     "ROUTE_CACHE_SIZE",
 ]
 
 KEY_ID_HEADER = "streamproc.key_id"
 """Header of every clean event naming the redaction key (:func:`~streamproc.pipeline.redact.key_id`)."""
+
+WARNINGS_HEADER = "validation_warnings"
+"""Header (comma-separated) and value field (a list) of a clean event that failed ``warn`` rules:
+the rules' names, never a value. Absent when no rule warned."""
 
 ROUTE_CACHE_SIZE = 10_000
 """Most (topic, namespace) pairs the processor remembers; the namespace comes from the payload."""
@@ -73,6 +78,7 @@ class Emit:
     headers: list[tuple[str, bytes]]
     ts_ms: int | None
     op: str
+    warnings: tuple[str, ...] = ()  # names of the failed ``warn`` rules (``validation_warnings``)
 
 
 @dataclass(slots=True)
@@ -214,11 +220,12 @@ class Processor:
             return self._emit(src, ev, {}, None, None, None, True)
 
         key = c.redact_key(self._entity_key(src, ev))
+        warnings: tuple[str, ...] = ()
         if op is not Op.DELETE:
             if ev.after is not None:
-                c.validate(ev.after, partial=False)
+                warnings = c.validate(ev.after, partial=False)
             elif ev.update is not None:
-                c.validate_update(ev.update)
+                warnings = c.validate_update(ev.update)
 
         key_bytes = encode_json(key, "the key")
         skey = entity.encode() + b"\x00" + key_bytes
@@ -248,7 +255,7 @@ class Processor:
             doc, complete = None, False
         if before is None and op is not Op.DELETE and prev_doc is not None:
             before = prev_doc
-        emit = self._emit(src, ev, key, before, doc, update, complete, key_bytes)
+        emit = self._emit(src, ev, key, before, doc, update, complete, key_bytes, warnings)
         position, hashes = kept_position(ev.position, hashes, prev)
         state.set(skey, StateEntry(position, doc, op is Op.DELETE, hashes).encode())
         return emit
@@ -263,11 +270,12 @@ class Processor:
         update: Update | None,
         complete: bool,
         key_bytes: bytes | None = None,
+        warnings: tuple[str, ...] = (),
     ) -> Emit:
         op = ev.op.value
         event_type = src.event_type(ev.op)
         position = dumps(list(ev.position))
-        value = {
+        value: dict[str, Any] = {
             "entity": src.entity,
             "event_type": event_type,
             "op": op,
@@ -282,6 +290,8 @@ class Processor:
             "after": after,
             "update": update.to_json() if update is not None else None,
         }
+        if warnings:
+            value[WARNINGS_HEADER] = list(warnings)
         headers = [
             ("op", op.encode()),
             ("entity", src.entity.encode()),
@@ -290,6 +300,8 @@ class Processor:
             ("source_ts_ms", str(ev.ts_ms if ev.ts_ms is not None else "").encode()),
             (KEY_ID_HEADER, self.key_id.encode()),
         ]
+        if warnings:
+            headers.append((WARNINGS_HEADER, ",".join(warnings).encode()))
         return Emit(
             src.entity,
             self.clean_topic(src.entity),
@@ -298,4 +310,5 @@ class Processor:
             headers,
             ev.ts_ms,
             op,
+            warnings,
         )

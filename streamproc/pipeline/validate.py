@@ -1,15 +1,17 @@
 """Business-rule validation of documents and partial updates.
 
 Rules run on the decoded document, before any transform, so they name the source's own
-field names. A failure raises :class:`~streamproc.errors.ValidationFailed` whose message is
-``<field>: <problem>`` — it names the rule and field and never the value. ``null`` passes
-every check except ``required``.
+field names. A failing ``error`` rule raises :class:`RuleFailed` (a
+:class:`~streamproc.errors.ValidationFailed`) whose message is ``<field>: <problem>`` — it names
+the rule and field and never the value; a failing ``warn`` rule only adds its name to the
+returned warnings. ``null`` passes every check except ``required``.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
@@ -23,7 +25,7 @@ from streamproc.pipeline.update_keys import DEEPER, PREFIX, collect_from_update_
 if TYPE_CHECKING:
     from streamproc.config.pipelines import ValidationRule
 
-__all__ = ["FieldRule", "Validator", "is_date"]
+__all__ = ["FieldRule", "RuleFailed", "Validator", "is_date"]
 
 _MISSING = object()
 
@@ -108,11 +110,15 @@ class FieldRule:
         "max_length",
         "enum",
         "pattern",
+        "rule",
+        "warn",
     )
 
-    def __init__(self, rule: ValidationRule) -> None:
+    def __init__(self, rule: ValidationRule, warn: bool = False) -> None:
         path = parse_path(rule.field)
         self.name = rule.field
+        self.rule = rule.name or rule.field
+        self.warn = warn
         self.segments = path.segments
         self.each = path.each
         self.required = rule.required
@@ -161,69 +167,105 @@ class FieldRule:
                 return "does not match the pattern"
         return None
 
-    def fail(self, problem: str) -> ValidationFailed:
-        return ValidationFailed(f"{self.name}: {problem}")
+    def fail(self, problem: str) -> RuleFailed:
+        named = f" (rule {self.rule})" if self.rule != self.name else ""
+        return RuleFailed(self.rule, f"{self.name}: {problem}{named}")
+
+    def report(self, problem: str, warned: list[str]) -> None:
+        """A ``warn`` rule adds its name to ``warned`` (once); an ``error`` rule raises."""
+        if not self.warn:
+            raise self.fail(problem)
+        if self.rule not in warned:
+            warned.append(self.rule)
+
+
+class RuleFailed(ValidationFailed):
+    """An ``error`` rule failed; ``rule`` is its name (``parity`` reports it for ``dlq-by-rule``)."""
+
+    def __init__(self, rule: str, message: str) -> None:
+        super().__init__(message)
+        self.rule = rule
 
 
 class Validator:
-    """All rules of one source, in the order configured; the first failure is raised."""
+    """All rules of one source, in the order configured. The first failing ``error`` rule raises
+    :class:`RuleFailed`; the names of the failing ``warn`` rules are returned, in rule order."""
 
     __slots__ = ("rules", "_required")
 
-    def __init__(self, rules: list[ValidationRule]) -> None:
-        self.rules = tuple(FieldRule(r) for r in rules)
+    def __init__(self, rules: list[ValidationRule], severities: Sequence[str] | None = None) -> None:
+        sev = list(severities) if severities is not None else ["error"] * len(rules)
+        if len(sev) != len(rules):
+            raise ValueError("one severity per rule")
+        self.rules = tuple(FieldRule(r, s == "warn") for r, s in zip(rules, sev, strict=True))
         self._required = tuple(r for r in self.rules if r.required)
 
-    def validate(self, doc: dict[str, Any], *, partial: bool) -> None:
-        """Check a full document, or (``partial``) only the fields a partial update sets.
+    def validate(self, doc: dict[str, Any], *, partial: bool) -> tuple[str, ...]:
+        """Check a full document, or (``partial``) only the fields a partial update sets; the
+        names of the ``warn`` rules that failed.
 
         With ``partial`` the document may use MongoDB dotted keys (an update's ``set``);
         ``required`` is not checked.
         """
         if not self.rules:
-            return
+            return ()
+        warned: list[str] = []
         dotted = partial and any("." in k for k in doc)
         cache: dict[str, list[str]] = {}
         for rule in self.rules:
-            if rule.top is not None and not dotted:
-                value = doc.get(rule.top, _MISSING)
-                if value is _MISSING:
-                    if rule.required and not partial:
-                        raise rule.fail("required field missing")
-                    continue
-                if value is None and rule.required and not partial:
-                    raise rule.fail("required field is null")
-                problem = rule.problem(value)
-                if problem is not None:
-                    raise rule.fail(problem)
-                continue
-            if dotted:
-                values = collect_from_update_set(doc, rule.segments, rule.each, cache)
-            else:
-                values, missing = collect(doc, rule.segments, rule.each)
-                if rule.required and not partial:
-                    if missing:
-                        raise rule.fail("required field missing")
-                    if any(v is None for v in values):
-                        raise rule.fail("required field is null")
-            for v in values:
-                problem = rule.problem(v)
-                if problem is not None:
-                    raise rule.fail(problem)
+            problem = _doc_problem(rule, doc, partial, dotted, cache)
+            if problem is not None:
+                rule.report(problem, warned)
+        return tuple(warned)
 
-    def validate_update(self, update: Update) -> None:
+    def validate_update(self, update: Update) -> tuple[str, ...]:
         """Check a partial update: the values it sets (as ``partial``), and that it neither
         unsets a required field (or an ancestor of one) nor sets one to ``null``, nor sets an
-        ancestor to a value lacking it (an object without it, a scalar, scalar array elements)."""
-        self.validate(update.set, partial=True)
+        ancestor to a value lacking it (an object without it, a scalar, scalar array elements).
+        Returns the names of the ``warn`` rules that failed."""
+        warned = list(self.validate(update.set, partial=True))
         for rule in self._required:
-            for path in update.unset:
-                m = match_update_key(rule.segments, path.split("."))
-                if m is not None and m.kind != DEEPER:
-                    raise rule.fail("required field removed")
-            for key, value in update.set.items():
-                m = match_update_key(rule.segments, key.split("."))
-                if m is not None and m.kind == PREFIX and all(collect(value, tail)[1] for tail in m.tails):
-                    raise rule.fail("required field missing")
-            if update.set and any(v is None for v in collect_from_update_set(update.set, rule.segments, rule.each)):
-                raise rule.fail("required field is null")
+            problem = _update_problem(rule, update)
+            if problem is not None:
+                rule.report(problem, warned)
+        return tuple(warned)
+
+
+def _doc_problem(
+    rule: FieldRule, doc: dict[str, Any], partial: bool, dotted: bool, cache: dict[str, list[str]]
+) -> str | None:
+    if rule.top is not None and not dotted:
+        value = doc.get(rule.top, _MISSING)
+        if value is _MISSING:
+            return "required field missing" if rule.required and not partial else None
+        if value is None and rule.required and not partial:
+            return "required field is null"
+        return rule.problem(value)
+    if dotted:
+        values = collect_from_update_set(doc, rule.segments, rule.each, cache)
+    else:
+        values, missing = collect(doc, rule.segments, rule.each)
+        if rule.required and not partial:
+            if missing:
+                return "required field missing"
+            if any(v is None for v in values):
+                return "required field is null"
+    for v in values:
+        problem = rule.problem(v)
+        if problem is not None:
+            return problem
+    return None
+
+
+def _update_problem(rule: FieldRule, update: Update) -> str | None:
+    for path in update.unset:
+        m = match_update_key(rule.segments, path.split("."))
+        if m is not None and m.kind != DEEPER:
+            return "required field removed"
+    for key, value in update.set.items():
+        m = match_update_key(rule.segments, key.split("."))
+        if m is not None and m.kind == PREFIX and all(collect(value, tail)[1] for tail in m.tails):
+            return "required field missing"
+    if update.set and any(v is None for v in collect_from_update_set(update.set, rule.segments, rule.each)):
+        return "required field is null"
+    return None

@@ -18,6 +18,8 @@ __all__ = [
     "TRANSFORM_KINDS",
     "EPOCH_UNITS",
     "NON_INJECTIVE",
+    "SEVERITIES",
+    "ON_INVALID",
 ]
 
 
@@ -33,6 +35,13 @@ class RedactMode(enum.StrEnum):
 
 FIELD_TYPES: tuple[str, ...] = ("string", "number", "integer", "boolean", "object", "array", "date")
 """The ``type`` values of a validation rule."""
+
+SEVERITIES: tuple[str, ...] = ("error", "warn")
+"""A validation rule's ``severity``: ``error`` sends the event to the DLQ, ``warn`` emits it with the
+rule's name in ``validation_warnings``."""
+
+ON_INVALID: tuple[str, ...] = ("dlq", "emit")
+"""A source's ``on_invalid``: the severity of its rules that set none (``dlq`` → error, ``emit`` → warn)."""
 
 DEFAULT_OPERATIONS: tuple[Op, ...] = (
     Op.INSERT,

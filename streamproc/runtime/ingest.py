@@ -158,6 +158,10 @@ class IngestRuntime:
         counts: dict[tuple[str, str], int] = {}
         for e in emitted:
             counts[(e.entity, e.op)] = counts.get((e.entity, e.op), 0) + 1
+            if e.warnings:
+                m.events_warned.labels(e.entity).inc()
+                for rule in e.warnings:
+                    m.validation_warnings.labels(e.entity, rule).inc()
             if e.ts_ms is not None:
                 m.latency.labels(e.entity).observe(max(0.0, (now_ms - e.ts_ms) / 1000))
         for (entity, op), n in counts.items():

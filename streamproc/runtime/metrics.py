@@ -39,6 +39,19 @@ class Metrics:
             ["topic", "error_class"],
             registry=r,
         )
+        self.validation_warnings = Counter(
+            "streamproc_validation_warnings_total",
+            "Failed validation rules of severity warn (the event was emitted); one per rule and event",
+            ["entity", "rule"],
+            registry=r,
+        )
+        self.events_warned = Counter(
+            "streamproc_events_warned_total",
+            "Clean events emitted with at least one validation warning (malformed share: "
+            "(warned + dlq{error_class=invalid}) / in)",
+            ["entity"],
+            registry=r,
+        )
         self.latency = Histogram(
             "streamproc_end_to_end_latency_seconds",
             "Source change time to clean event acknowledged by the broker",
