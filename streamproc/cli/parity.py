@@ -1,10 +1,13 @@
-"""``streamproc parity``: compare two trigger-compatible S3 trees and print the report.
+"""``streamproc parity``: compare two trigger-compatible trees (S3 prefixes or local directories)
+and print the report: counts per class, the match rate, ``--explain N`` examples (object keys
+and field paths, never a value), ``--json`` the same as one JSON document.
 
-The comparison and the S3 listing are in :mod:`streamproc.sinks.s3.parity`; this module adds the
-arguments, the S3 client from the settings (``STREAMPROC_AWS__*``), the report text and the exit
-code: ``OK`` (0) when the match rate is at or above the threshold, ``FAILURE`` (1) below it (or
-nothing to compare, or S3 could not be reached), ``USAGE`` (2) for usage errors (bad URL, bad
-``--since``, missing bucket, access denied).
+The trees are listed and read by :mod:`streamproc.sinks.s3.parity`, classified by
+:mod:`streamproc.sinks.s3.parity_compare`; with ``--config`` each left (trigger-side) document is
+run through the entity's pipeline first (:mod:`streamproc.runtime.parity_pipeline`). Exit code:
+``OK`` (0) when the match rate is at or above the threshold, ``FAILURE`` (1) below it (or nothing
+to compare, or a side could not be read), ``USAGE`` (2) for usage and config errors (bad URL or
+directory, bad ``--since``, missing bucket, access denied, an invalid pipelines file).
 """
 
 from __future__ import annotations
@@ -13,20 +16,22 @@ import argparse
 import datetime as _dt
 import sys
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from streamproc.errors import ConfigError, ExitCode
 from streamproc.jsonutil import dumps_str
 from streamproc.sinks.s3.parity import (
-    ParityReport,
-    S3Url,
+    LocalDir,
+    Location,
     SideFailure,
     Tree,
-    compare,
     list_tree,
-    parse_s3_url,
+    parse_location,
     parse_since,
 )
+from streamproc.sinks.s3.parity_classes import CLASSES, Pipeline
+from streamproc.sinks.s3.parity_compare import ParityReport, compare
 
 if TYPE_CHECKING:
     from streamproc.config.settings import Settings
@@ -36,18 +41,41 @@ __all__ = ["add_arguments", "run", "run_parity", "client_from_settings"]
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The arguments of ``streamproc parity``."""
-    parser.add_argument("--left", required=True, help="s3://bucket/env/collection (e.g. the triggers' prod/)")
-    parser.add_argument("--right", required=True, help="s3://bucket/env/collection (e.g. streamproc's dev/)")
+    parser.add_argument(
+        "--left", required=True, help="s3://bucket/env/collection or a local copy (e.g. the triggers' prod/)"
+    )
+    parser.add_argument(
+        "--right", required=True, help="s3://bucket/env/collection or a local copy (e.g. streamproc's dev/)"
+    )
     parser.add_argument("--since", default=None, help="only changes with sourceMillis at or after this ISO time")
     parser.add_argument("--threshold", type=float, default=99.9, help="minimum match rate in percent (default 99.9)")
     parser.add_argument("--json", dest="as_json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--config", type=Path, default=None, help="pipelines file: run each left document through its pipeline"
+    )
+    parser.add_argument("--entity", default=None, help="with --config: the source (default: from the left path)")
+    parser.add_argument("--explain", type=int, default=0, metavar="N", help="up to N examples per class (keys, paths)")
+    parser.add_argument("--numeric-equal", action="store_true", help="count numeric-representation pairs as matches")
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None, s3_client: Any = None) -> int:
     """The body of ``streamproc parity`` for arguments added by :func:`add_arguments`; without
-    ``s3_client``, a client is built from the settings."""
-    client = s3_client if s3_client is not None else client_from_settings()
-    return run_parity(args.left, args.right, args.since, args.threshold, args.as_json, out or sys.stdout, client)
+    ``s3_client``, a client is built from the settings when a side is on S3."""
+    local = all(not str(x).startswith("s3://") for x in (args.left, args.right))
+    client = s3_client if s3_client is not None or local else client_from_settings()
+    return run_parity(
+        args.left,
+        args.right,
+        args.since,
+        args.threshold,
+        args.as_json,
+        out or sys.stdout,
+        client,
+        config=args.config,
+        entity=args.entity,
+        explain=args.explain,
+        numeric_equal=args.numeric_equal,
+    )
 
 
 def client_from_settings(settings: Settings | None = None) -> Any:
@@ -61,6 +89,8 @@ def client_from_settings(settings: Settings | None = None) -> Any:
 def _human(r: ParityReport) -> Iterable[str]:
     yield f"left:  {r.left}  {r.left_documents} documents in {r.left_objects} objects"
     yield f"right: {r.right}  {r.right_documents} documents in {r.right_objects} objects"
+    if r.pipeline is not None:
+        yield f"pipeline: left documents run through the pipeline of entity '{r.pipeline}'"
     if r.since_ms is not None:
         since = _dt.datetime.fromtimestamp(r.since_ms / 1000, tz=_dt.UTC).isoformat()
         yield f"since: {since} (sourceMillis >= {r.since_ms})"
@@ -74,17 +104,39 @@ def _human(r: ParityReport) -> Iterable[str]:
     yield f"mismatches:       {r.mismatches}"
     yield f"missing on left:  {r.missing_left}  (only on the right)"
     yield f"missing on right: {r.missing_right}  (only on the left)"
+    yield "classes:"
+    for cls in CLASSES:
+        rules = ""
+        if cls == "dlq-by-rule" and r.rules:
+            rules = "  (" + ", ".join(f"{name}: {n}" for name, n in r.rules.items()) + ")"
+        yield f"  {cls:<24}{r.classes.get(cls, 0):>8}{rules}"
+    for cls, examples in r.examples.items():
+        yield f"examples of {cls}:"
+        for ex in examples:
+            extra = ""
+            if "paths" in ex:
+                extra = "  fields: " + (", ".join(p or "<whole document>" for p in ex["paths"]) or "-")
+            if "rule" in ex:
+                extra = f"  rule: {ex['rule']}"
+            yield f"  {ex['key']}{extra}"
     if not r.pairs:
         yield "match rate: n/a — no documents under either prefix, nothing was compared → FAIL"
         return
     verdict = "PASS" if r.passed else "FAIL"
-    yield f"match rate: {r.match_rate:.2f}% (threshold {r.threshold:g}%) → {verdict}"
+    counted = "identical + equal-after-pipeline" + (" + numeric-representation" if r.numeric_equal else "")
+    yield f"match rate: {r.match_rate:.2f}% ({counted}; threshold {r.threshold:g}%) → {verdict}"
 
 
-def _aws_failure(exc: BaseException, url: S3Url) -> tuple[ExitCode, str]:
-    """Exit code and message of an S3 failure on the side ``url``; any other exception is re-raised.
-    Messages name the side, the bucket and the AWS error code, never an object key."""
+def _aws_failure(exc: BaseException, url: Location) -> tuple[ExitCode, str]:
+    """Exit code and message of a failure to read the side ``url`` (S3, or a local directory);
+    any other exception is re-raised. Messages name the side, the bucket and the AWS error code
+    (or the OS error's name), never an object key."""
     from botocore.exceptions import BotoCoreError, ClientError
+
+    if isinstance(exc, OSError) and isinstance(url, LocalDir):
+        return ExitCode.FAILURE, f"{url}: cannot read the directory ({type(exc).__name__})"
+    if isinstance(url, LocalDir):
+        raise exc
 
     from streamproc.sinks.s3.errors import DENIED_CODES, NO_KEY_CODES, code_status
 
@@ -92,7 +144,7 @@ def _aws_failure(exc: BaseException, url: S3Url) -> tuple[ExitCode, str]:
         code, status = code_status(exc)
         what = code or str(status)
         if code == "NoSuchBucket":
-            return ExitCode.USAGE, f"{url}: bucket '{url.bucket}' does not exist"
+            return ExitCode.USAGE, f"{url}: bucket '{getattr(url, 'bucket', '')}' does not exist"
         if code in DENIED_CODES or status in (401, 403):
             return ExitCode.USAGE, f"{url}: access denied ({what}); check credentials and IAM policy"
         if code in NO_KEY_CODES:
@@ -101,6 +153,17 @@ def _aws_failure(exc: BaseException, url: S3Url) -> tuple[ExitCode, str]:
     if isinstance(exc, BotoCoreError):
         return ExitCode.FAILURE, f"{url}: cannot reach S3 ({type(exc).__name__})"
     raise exc
+
+
+def _pipeline(config: Path, entity: str | None, left: Location) -> tuple[Pipeline, str]:
+    from streamproc.config.loader import load_pipelines
+    from streamproc.config.settings import load_settings
+    from streamproc.runtime.parity_pipeline import entity_of, parity_pipeline
+
+    spec = load_pipelines(config)
+    collection = (left.path.name if isinstance(left, LocalDir) else left.prefix.rstrip("/").rsplit("/", 1)[-1]) or ""
+    name = entity_of(spec, collection, entity)
+    return parity_pipeline(load_settings(), spec, name), name
 
 
 def run_parity(
@@ -114,14 +177,25 @@ def run_parity(
     *,
     err: TextIO | None = None,
     workers: int = 16,
+    config: Path | None = None,
+    entity: str | None = None,
+    explain: int = 0,
+    numeric_equal: bool = False,
 ) -> int:
-    """Compare ``left`` and ``right`` (``s3://bucket/prefix``), print the report, return the exit code."""
+    """Compare ``left`` and ``right`` (``s3://bucket/prefix`` or a directory), print the report,
+    return the exit code."""
     err = err or sys.stderr
+    pipeline: Pipeline | None = None
+    name: str | None = None
     try:
-        lurl, rurl = parse_s3_url(left), parse_s3_url(right)
+        lurl, rurl = parse_location(left), parse_location(right)
         since_ms = parse_since(since)
         if not 0 <= threshold <= 100:
             raise ConfigError(f"--threshold {threshold}: must be between 0 and 100")
+        if explain < 0:
+            raise ConfigError(f"--explain {explain}: must be 0 or more")
+        if config is not None:
+            pipeline, name = _pipeline(config, entity, lurl)
     except ConfigError as exc:
         err.write(f"streamproc parity: {exc}\n")
         return ExitCode.USAGE
@@ -129,12 +203,23 @@ def run_parity(
     for url in (lurl, rurl):
         try:
             trees.append(list_tree(s3_client, url, since_ms))
-        except Exception as exc:  # noqa: BLE001 - _aws_failure re-raises anything that is not botocore's
-            code, message = _aws_failure(exc, url)
+        except Exception as exc:  # noqa: BLE001 - _aws_failure re-raises anything that is not an I/O failure
+            code, message = _aws_failure(exc.__cause__ or exc if isinstance(exc, SideFailure) else exc, url)
             err.write(f"streamproc parity: {message}\n")
             return code
     try:
-        report = compare(s3_client, trees[0], trees[1], threshold, since_ms, workers)
+        report = compare(
+            s3_client,
+            trees[0],
+            trees[1],
+            threshold,
+            since_ms,
+            workers,
+            pipeline=pipeline,
+            entity=name,
+            explain=explain,
+            numeric_equal=numeric_equal,
+        )
     except SideFailure as exc:
         code, message = _aws_failure(exc.__cause__ or exc, exc.url)
         err.write(f"streamproc parity: {message}\n")

@@ -144,6 +144,10 @@ class Processor:
         self._router = SourceRouter(spec.sources)
         self._routes: OrderedDict[tuple[str, str | None], _Route] = OrderedDict()
 
+    def compiled(self, entity: str) -> CompiledSource | None:
+        """The compiled steps of ``entity``'s source (``streamproc parity --config`` reuses them)."""
+        return self._compiled.get(entity)
+
     def clean_topic(self, entity: str) -> str:
         return f"{self.topic_prefix}.events.{entity}"
 

@@ -1,13 +1,12 @@
-"""Shadow-mode parity, pure comparison and S3 listing: two trigger-compatible S3 trees compared
-document by document (the command ``streamproc parity`` is in ``streamproc.cli.parity``).
+"""Shadow-mode parity, the trees: two trigger-compatible trees listed and read (the comparison
+is in :mod:`.parity_compare`, the classes in :mod:`.parity_classes`, the command ``streamproc
+parity`` in ``streamproc.cli.parity``).
 
 Typical use: the Atlas triggers write ``s3://bucket/prod/<collection>/`` and a shadow streamproc
-writes ``s3://bucket/dev/<collection>/``. Objects are paired by their base key
-``<documentId>-<sourceMillis>`` (parts ``…-0``, ``…-1``, … joined in order); a pair matches when
-the SHA-256 of the concatenated parts is equal on both sides. A pair whose parts have equal ETags
-in the listing (in order) matches without a download; a pair whose total sizes differ does not;
-only the others are downloaded and hashed (multipart and SSE-KMS ETags can differ for equal bytes,
-so the hash decides). The match rate is ``matches / (union of pairs) * 100``.
+writes ``s3://bucket/dev/<collection>/``. A side is ``s3://bucket/prefix`` or a local directory
+holding the same tree (as ``aws s3 sync s3://bucket/prefix DIR`` writes it: one file per object,
+its path the key below the prefix). Objects are grouped by their base key
+``<documentId>-<sourceMillis>`` (parts ``…-0``, ``…-1``, … joined in order).
 
 The S3 client is passed in (any boto3-like S3 client); nothing here reads settings.
 """
@@ -15,24 +14,26 @@ The S3 client is passed in (any boto3-like S3 client); nothing here reads settin
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
+import os
 import re
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from streamproc.errors import ConfigError
 
 __all__ = [
     "S3Url",
+    "LocalDir",
+    "Location",
     "parse_s3_url",
+    "parse_location",
     "parse_since",
     "parse_object_name",
     "Tree",
-    "ParityReport",
     "SideFailure",
     "list_tree",
-    "compare",
+    "read_document",
 ]
 
 _DIGITS = re.compile(r"[0-9]+")
@@ -49,6 +50,18 @@ class S3Url:
         return f"s3://{self.bucket}/{self.prefix}"
 
 
+@dataclass(frozen=True, slots=True)
+class LocalDir:
+    """A local directory holding a tree as ``aws s3 sync`` writes it."""
+
+    path: Path
+
+    def __str__(self) -> str:
+        return f"{self.path}/"
+
+
+Location = S3Url | LocalDir
+
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.\-_]{1,253}[a-z0-9]")
 
 
@@ -61,6 +74,18 @@ def parse_s3_url(url: str) -> S3Url:
         raise ConfigError(f"{url!r}: '{bucket}' is not a valid bucket name")
     prefix = prefix.strip("/")
     return S3Url(bucket, prefix + "/" if prefix else "")
+
+
+def parse_location(value: str) -> Location:
+    """``s3://bucket/prefix`` or an existing local directory; ConfigError otherwise."""
+    if isinstance(value, str) and not value.startswith("s3://") and value and Path(value).is_dir():
+        return LocalDir(Path(value))
+    try:
+        return parse_s3_url(value)
+    except ConfigError as exc:
+        if isinstance(value, str) and not value.startswith("s3://"):
+            raise ConfigError(f"{value!r}: not an s3:// URL (s3://bucket/env/collection) nor a directory") from None
+        raise exc
 
 
 def parse_since(value: str | None) -> int | None:
@@ -94,7 +119,7 @@ def parse_object_name(name: str) -> tuple[str, int, int | None] | None:
 class Tree:
     """One side: base key → its object keys in part order; per object key its ETag and size as listed."""
 
-    url: S3Url
+    url: Location
     documents: dict[tuple[str, int], list[str]] = field(default_factory=dict)
     objects: int = 0
     unrecognised: int = 0
@@ -112,126 +137,70 @@ class Tree:
         return None if any(n is None for n in sizes) else sum(sizes)  # type: ignore[arg-type]
 
 
-def list_tree(client: Any, url: S3Url, since_ms: int | None = None) -> Tree:
-    """Every object under the prefix (ListObjectsV2, paginated), grouped by document and source time."""
-    tree = Tree(url)
-    parts: dict[tuple[str, int], list[tuple[int, str]]] = {}
+def _listing(client: Any, url: Location) -> Any:
+    """(name below the prefix, key, ETag or None, size) of every object of the side."""
+    if isinstance(url, LocalDir):
+        root = url.path
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames.sort()
+            for name in sorted(filenames):
+                full = Path(dirpath) / name
+                rel = full.relative_to(root).as_posix()
+                yield rel, rel, None, full.stat().st_size
+        return
     paginator = client.get_paginator("list_objects_v2")
     for page in paginator.paginate(Bucket=url.bucket, Prefix=url.prefix):
         for obj in page.get("Contents") or ():
             key = obj["Key"]
-            parsed = parse_object_name(key[len(url.prefix) :])
-            if parsed is None:
-                tree.unrecognised += 1
-                continue
-            doc, ms, part = parsed
-            if since_ms is not None and ms < since_ms:
-                continue
-            tree.objects += 1
-            parts.setdefault((doc, ms), []).append((-1 if part is None else part, key))
-            if obj.get("ETag"):
-                tree.etags[key] = obj["ETag"]
-            if isinstance(obj.get("Size"), int):
-                tree.sizes[key] = obj["Size"]
+            size = obj.get("Size")
+            yield key[len(url.prefix) :], key, obj.get("ETag") or None, size if isinstance(size, int) else None
+
+
+def list_tree(client: Any, url: Location, since_ms: int | None = None) -> Tree:
+    """Every object of the side (ListObjectsV2, paginated, or a directory walk), grouped by
+    document and source time. A local directory that cannot be read raises :class:`SideFailure`."""
+    tree = Tree(url)
+    parts: dict[tuple[str, int], list[tuple[int, str]]] = {}
+    try:
+        listing = list(_listing(client, url)) if isinstance(url, LocalDir) else _listing(client, url)
+    except OSError as exc:
+        raise SideFailure(url) from exc
+    for name, key, etag, size in listing:
+        parsed = parse_object_name(name)
+        if parsed is None:
+            tree.unrecognised += 1
+            continue
+        doc, ms, part = parsed
+        if since_ms is not None and ms < since_ms:
+            continue
+        tree.objects += 1
+        parts.setdefault((doc, ms), []).append((-1 if part is None else part, key))
+        if etag:
+            tree.etags[key] = etag
+        if size is not None:
+            tree.sizes[key] = size
     for base, items in parts.items():
         tree.documents[base] = [k for _, k in sorted(items)]
     return tree
 
 
 class SideFailure(Exception):
-    """An S3 call for one side failed; ``url`` names the side, ``__cause__`` is the SDK's exception."""
+    """Reading one side failed; ``url`` names the side, ``__cause__`` is the SDK's (or the OS's) exception."""
 
-    def __init__(self, url: S3Url) -> None:
+    def __init__(self, url: Location) -> None:
         super().__init__(str(url))
         self.url = url
 
 
-def _checksum(client: Any, url: S3Url, keys: list[str]) -> str:
-    h = hashlib.sha256()
+def read_document(client: Any, url: Location, keys: list[str]) -> bytes:
+    """The bytes of one document: its parts concatenated in order."""
+    out = bytearray()
     try:
         for key in keys:
-            body = client.get_object(Bucket=url.bucket, Key=key)["Body"]
-            while chunk := body.read(1 << 20):
-                h.update(chunk)
+            if isinstance(url, LocalDir):
+                out += (url.path / key).read_bytes()
+            else:
+                out += client.get_object(Bucket=url.bucket, Key=key)["Body"].read()
     except Exception as exc:
         raise SideFailure(url) from exc
-    return h.hexdigest()
-
-
-def _same_without_download(left: Tree, right: Tree, base: tuple[str, int]) -> bool | None:
-    """True: equal ETags part by part; False: different total sizes; None: only the bytes can tell."""
-    tags = left.etags_of(base)
-    if tags is not None and tags == right.etags_of(base):
-        return True
-    sizes = left.size_of(base), right.size_of(base)
-    if None not in sizes and sizes[0] != sizes[1]:
-        return False
-    return None
-
-
-@dataclass(slots=True)
-class ParityReport:
-    left: str
-    right: str
-    left_documents: int
-    right_documents: int
-    left_objects: int
-    right_objects: int
-    left_unrecognised: int
-    right_unrecognised: int
-    pairs: int
-    matches: int
-    mismatches: int
-    missing_left: int  # only on the right
-    missing_right: int  # only on the left
-    match_rate: float
-    threshold: float
-    since_ms: int | None
-
-    @property
-    def passed(self) -> bool:
-        return self.pairs > 0 and self.match_rate >= self.threshold
-
-    def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "passed": self.passed}
-
-
-def compare(
-    client: Any, left: Tree, right: Tree, threshold: float, since_ms: int | None = None, workers: int = 16
-) -> ParityReport:
-    """Pair and compare the documents of two listed trees. A failed download raises
-    :class:`SideFailure` naming the side (its ``__cause__`` is the SDK's exception)."""
-    common = sorted(left.documents.keys() & right.documents.keys())
-    known = {b: _same_without_download(left, right, b) for b in common}
-    fetch = [b for b in common if known[b] is None]
-    jobs = [(left.url, left.documents[b]) for b in fetch] + [(right.url, right.documents[b]) for b in fetch]
-    with ThreadPoolExecutor(max(1, workers)) as pool:
-        try:
-            sums = list(pool.map(lambda job: _checksum(client, *job), jobs))
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)  # no further downloads after a failure
-            raise
-    k = len(fetch)
-    matches = sum(1 for same in known.values() if same) + sum(1 for i in range(k) if sums[i] == sums[k + i])
-    n = len(common)
-    missing_left = len(right.documents.keys() - left.documents.keys())
-    missing_right = len(left.documents.keys() - right.documents.keys())
-    pairs = n + missing_left + missing_right
-    return ParityReport(
-        left=str(left.url),
-        right=str(right.url),
-        left_documents=len(left.documents),
-        right_documents=len(right.documents),
-        left_objects=left.objects,
-        right_objects=right.objects,
-        left_unrecognised=left.unrecognised,
-        right_unrecognised=right.unrecognised,
-        pairs=pairs,
-        matches=matches,
-        mismatches=n - matches,
-        missing_left=missing_left,
-        missing_right=missing_right,
-        match_rate=round(matches / pairs * 100, 4) if pairs else 0.0,
-        threshold=threshold,
-        since_ms=since_ms,
-    )
+    return bytes(out)

@@ -12,12 +12,12 @@ import pytest
 from streamproc.cli.parity import add_arguments, run_parity
 from streamproc.errors import ConfigError
 from streamproc.sinks.s3.parity import (
-    ParityReport,
     S3Url,
     parse_object_name,
     parse_s3_url,
     parse_since,
 )
+from streamproc.sinks.s3.parity_compare import ParityReport
 from tests.unit.sinks.s3.aws_errors import client_error
 
 
