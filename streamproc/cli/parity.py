@@ -155,7 +155,7 @@ def _aws_failure(exc: BaseException, url: Location) -> tuple[ExitCode, str]:
     raise exc
 
 
-def _pipeline(config: Path, entity: str | None, left: Location) -> tuple[Pipeline, str]:
+def _pipeline(config: Path, entity: str | None, left: Location, settings: Settings | None) -> tuple[Pipeline, str]:
     from streamproc.config.loader import load_pipelines
     from streamproc.config.settings import load_settings
     from streamproc.runtime.parity_pipeline import entity_of, parity_pipeline
@@ -163,7 +163,7 @@ def _pipeline(config: Path, entity: str | None, left: Location) -> tuple[Pipelin
     spec = load_pipelines(config)
     collection = (left.path.name if isinstance(left, LocalDir) else left.prefix.rstrip("/").rsplit("/", 1)[-1]) or ""
     name = entity_of(spec, collection, entity)
-    return parity_pipeline(load_settings(), spec, name), name
+    return parity_pipeline(settings or load_settings(), spec, name), name
 
 
 def run_parity(
@@ -181,9 +181,10 @@ def run_parity(
     entity: str | None = None,
     explain: int = 0,
     numeric_equal: bool = False,
+    settings: Settings | None = None,
 ) -> int:
     """Compare ``left`` and ``right`` (``s3://bucket/prefix`` or a directory), print the report,
-    return the exit code."""
+    return the exit code. ``settings`` (default: from the environment) gives the redaction key."""
     err = err or sys.stderr
     pipeline: Pipeline | None = None
     name: str | None = None
@@ -195,7 +196,7 @@ def run_parity(
         if explain < 0:
             raise ConfigError(f"--explain {explain}: must be 0 or more")
         if config is not None:
-            pipeline, name = _pipeline(config, entity, lurl)
+            pipeline, name = _pipeline(config, entity, lurl, settings)
     except ConfigError as exc:
         err.write(f"streamproc parity: {exc}\n")
         return ExitCode.USAGE
