@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from streamproc.config.pipelines import PipelinesSpec
     from streamproc.config.settings import Settings
     from streamproc.pipeline.compiled import CompiledSource
+    from streamproc.pipeline.processor import Processor
 
 __all__ = ["entity_of", "parity_pipeline", "pipeline_of"]
 
@@ -71,10 +72,12 @@ def pipeline_of(compiled: CompiledSource, key_fields: list[str]) -> Pipeline:
     return run
 
 
-def parity_pipeline(settings: Settings, spec: PipelinesSpec, entity: str) -> Pipeline:
+def parity_pipeline(
+    settings: Settings, spec: PipelinesSpec, entity: str, processor: Processor | None = None
+) -> Pipeline:
     """The pipeline of ``entity`` built as the worker builds it (offline: the development key is
-    accepted, nothing leaves this process but the report)."""
-    processor = build_processor(settings, spec, offline=True)
+    accepted, nothing leaves this process but the report); ``processor``: one built already."""
+    processor = processor or build_processor(settings, spec, offline=True)
     compiled = processor.compiled(entity)
     src = spec.source(entity)
     if compiled is None or src is None:
