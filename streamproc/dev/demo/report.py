@@ -51,9 +51,12 @@ def report_metrics(
         f"  dropped: {dup} duplicates (injected {inj['duplicate']}), {stale} stale reorderings "
         f"(injected {inj['reordered']}); skipped: {skipped} tombstones"
     )
+    warned = metric_total(m, "streamproc_events_warned")
+    invalid = metric_total(m, "streamproc_events_dlq", error_class="invalid")
     say(
-        f"  dead-letter: {dlq} on {prefix}.dlq (injected {inj['malformed']} malformed + "
-        f"{inj['invalid']} rule violations)"
+        f"  dead-letter: {dlq} on {prefix}.dlq ({invalid} by an error rule; injected {inj['malformed']} malformed); "
+        f"emitted with validation_warnings: {warned} (injected {inj['invalid']} rule violations, "
+        "which the shipped rules of the trigger collections warn about)"
     )
     busy = sum(m.get("streamproc_batch_seconds_sum", {}).values())  # the worker's own batch timing
     say(

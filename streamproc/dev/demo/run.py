@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -18,10 +19,12 @@ from streamproc.dev.broker import free_port, maybe_embedded
 from streamproc.dev.demo.generator import COLLECTIONS, Record, generate
 from streamproc.dev.demo.metrics import Metrics, metric_total, scrape, sinks_done
 from streamproc.dev.demo.report import Say, pii_summary, report_metrics, report_targets
+from streamproc.dev.demo.shadow import TRIGGER_ENV, parity_table, put_objects, shadow_config, trigger_objects
 from streamproc.errors import ExitCode
 from streamproc.runtime.admin import ensure_topics
 
 if TYPE_CHECKING:
+    from streamproc.config.pipelines import PipelinesSpec
     from streamproc.config.settings import AwsSettings
     from streamproc.dev.services import LocalServices
 
@@ -108,7 +111,14 @@ def _run(
 ) -> int:
     from streamproc.config.loader import load_pipelines
 
-    spec = load_pipelines(services.settings.pipelines)
+    shipped = Path(os.environ.get("STREAMPROC_PIPELINES") or services.settings.pipelines)
+    spec = load_pipelines(shipped)
+    shadow = spec.sinks.s3_trigger is not None
+    if shadow:  # streamproc writes dev/ while the played triggers write prod/
+        pipelines = shadow_config(shipped, work / "pipelines.yaml")
+        spec = load_pipelines(pipelines)
+    else:
+        pipelines = shipped
     stream = generate(documents=documents, updates=updates)
     topics = sorted({f"cdc.{db}.{c}" for c, (db, *_r) in COLLECTIONS.items()})
     ensure_topics(bootstrap, topics, partitions=4)
@@ -135,8 +145,7 @@ def _run(
         STREAMPROC_WEB_HOST="127.0.0.1",
     )
     env.update(services.env())
-    if "STREAMPROC_PIPELINES" in os.environ:
-        env["STREAMPROC_PIPELINES"] = os.environ["STREAMPROC_PIPELINES"]
+    env["STREAMPROC_PIPELINES"] = str(pipelines)
     sinks = [s for s in SINKS if s != "opensearch" or services.settings.opensearch.url]
     log_path = work / "worker.log"
     say(
@@ -152,6 +161,7 @@ def _run(
         )
     consumer = QueueConsumer(services.settings.aws)
     consumer.start()
+    triggers = _TriggerPlayer(services, spec, stream.records) if shadow else None
     try:
         expected = len(stream.records)
         started = time.monotonic()
@@ -193,4 +203,58 @@ def _run(
     for line in pii_summary(spec, str(services.settings.pipelines), entities):
         say(line)
     report_targets(say, services, spec, consumer.finish())
-    return 0
+    if triggers is None:
+        return 0
+    return _report_shadow(say, services, spec, triggers)
+
+
+class _TriggerPlayer(threading.Thread):
+    """Writes what the Atlas triggers would have written (prod/) while the worker writes dev/."""
+
+    def __init__(self, services: LocalServices, spec: PipelinesSpec, records: Sequence[Record]) -> None:
+        super().__init__(name="demo-triggers", daemon=True)
+        from streamproc.sinks.s3.aws import make_client
+
+        assert spec.sinks.s3_trigger is not None
+        self.trig = spec.sinks.s3_trigger
+        self.s3 = make_client("s3", services.settings.aws)
+        self.records = records
+        self.written = 0
+        self.error: str | None = None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            with contextlib.suppress(Exception):  # already there, or created by the sink meanwhile
+                self.s3.create_bucket(Bucket=self.trig.bucket)
+            colls = {self.trig.collection(e): self.trig.collection(e) for e in self.trig.entities}
+            self.written = put_objects(self.s3, self.trig.bucket, list(trigger_objects(self.records, colls)))
+        except Exception as exc:  # noqa: BLE001 - reported by the demo, which then fails
+            self.error = type(exc).__name__
+
+
+def _report_shadow(say: Say, services: LocalServices, spec: PipelinesSpec, triggers: _TriggerPlayer) -> int:
+    from streamproc.config.settings import Settings
+
+    triggers.join(300)
+    trig = spec.sinks.s3_trigger
+    assert trig is not None
+    if triggers.error is not None or triggers.is_alive():
+        say(f"demo: the played triggers could not write s3://{trig.bucket}/{TRIGGER_ENV} ({triggers.error})")
+        return ExitCode.FAILURE
+    say(
+        f"Shadow run: the Atlas triggers played for the same changes wrote {triggers.written} objects "
+        f"to s3://{trig.bucket}/{TRIGGER_ENV} (unredacted, JSON.stringify); streamproc wrote {trig.env}. "
+        "streamproc parity --config --numeric-equal per collection:"
+    )
+    settings = Settings(dev=True, aws=services.settings.aws)  # the worker's redaction key (dev mode)
+    lines, reports = parity_table(triggers.s3, settings, spec, trig.bucket)
+    for line in lines:
+        say(line)
+    failed = [str(r.pipeline) for r in reports if not r.passed]
+    verdict = f"FAILED for {', '.join(failed)}" if failed else "passed by every collection"
+    say(
+        "  strict: identical + equal-after-pipeline; match: + numeric-representation (Decimal128/Int64 "
+        f"spelling). Gate 99.9%: {verdict}"
+    )
+    return ExitCode.FAILURE if failed else 0
