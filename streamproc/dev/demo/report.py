@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from streamproc.config.pipelines import PipelinesSpec
     from streamproc.dev.services import LocalServices
 
-__all__ = ["report_metrics", "pii_summary", "report_targets", "Say"]
+__all__ = ["report_metrics", "pii_summary", "report_targets", "report_next", "Say"]
 
 Say = Callable[[str], None]
 
@@ -128,8 +128,13 @@ def report_targets(say: Say, services: LocalServices, spec: PipelinesSpec, recei
     dsn = s.warehouse.dsn.get_secret_value() if s.warehouse.dsn else ""
     if dsn.startswith("duckdb://"):
         say(f"    warehouse (DuckDB {dsn.removeprefix('duckdb://')}): {_duckdb_rows(dsn)}")
+
+
+def report_next(say: Say) -> None:
+    """The report's closing lines: where to look next."""
     say("Where to look next:")
     say("  - README.md (set-up), docs/ARCHITECTURE.md, docs/OPERATIONS.md (Kafka UI, replay, DLQ), docs/SINKS-*.md")
+    say("  - docs/MIGRATION.md: leaving the Atlas triggers per collection (shadow, parity gate, cutover, rollback)")
     say("  - streamproc dry-run --config config/pipelines.yaml dump.jsonl  # events + sink actions, offline")
     say("  - streamproc decode dump.jsonl                                   # inspect raw CDC messages")
     say(

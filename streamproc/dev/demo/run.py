@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from streamproc.dev.broker import free_port, maybe_embedded
 from streamproc.dev.demo.generator import COLLECTIONS, Record, generate
 from streamproc.dev.demo.metrics import Metrics, metric_total, scrape, sinks_done
-from streamproc.dev.demo.report import Say, pii_summary, report_metrics, report_targets
+from streamproc.dev.demo.report import Say, pii_summary, report_metrics, report_next, report_targets
 from streamproc.dev.demo.shadow import TRIGGER_ENV, parity_table, put_objects, shadow_config, trigger_objects
 from streamproc.errors import ExitCode
 from streamproc.runtime.admin import ensure_topics
@@ -203,9 +203,9 @@ def _run(
     for line in pii_summary(spec, str(services.settings.pipelines), entities):
         say(line)
     report_targets(say, services, spec, consumer.finish())
-    if triggers is None:
-        return 0
-    return _report_shadow(say, services, spec, triggers)
+    code = 0 if triggers is None else _report_shadow(say, services, spec, triggers)
+    report_next(say)
+    return code
 
 
 class _TriggerPlayer(threading.Thread):
@@ -245,7 +245,7 @@ def _report_shadow(say: Say, services: LocalServices, spec: PipelinesSpec, trigg
     say(
         f"Shadow run: the Atlas triggers played for the same changes wrote {triggers.written} objects "
         f"to s3://{trig.bucket}/{TRIGGER_ENV} (unredacted, JSON.stringify); streamproc wrote {trig.env}. "
-        "streamproc parity --config --numeric-equal per collection:"
+        "streamproc parity --config --numeric-equal per collection (docs/MIGRATION.md):"
     )
     settings = Settings(dev=True, aws=services.settings.aws)  # the worker's redaction key (dev mode)
     lines, reports = parity_table(triggers.s3, settings, spec, trig.bucket)
