@@ -147,10 +147,12 @@ def build(topics: dict[str, str], c: Canaries, docs: int = 12) -> tuple[list[tup
     # deliberately bad records carrying canaries: they go to the DLQ, raw, by design
     users = topics["cdc.Facilitron_common.users"]
     bad_oid = f"{c.rnd.getrandbits(96):024x}"
-    invalid = {"_id": {"$oid": bad_oid}, **c.person(email=c.text("bad"))}  # no '@': rule violation
+    # no key field anywhere: a structural error, to the DLQ whatever the rules' severity (the
+    # shipped business rules of users only warn: a bad email alone is emitted, redacted)
+    invalid = c.person(email=c.text("bad"))
     dlq_values = [envelope("users", "c", nxt(), bad_oid, after=invalid), b"\x01not-json " + c.text("poison").encode()]
     bad_key = json.dumps({"id": json.dumps({"$oid": bad_oid})}).encode()
-    records += [(users, bad_key, v) for v in dlq_values]
+    records += [(users, None, dlq_values[0]), (users, bad_key, dlq_values[1])]
     return records, dlq_values
 
 
