@@ -179,3 +179,16 @@ def test_a_warned_partial_update_is_merged_and_emitted(processor):
     assert json.loads(out.value)["after"] == {"_id": "o1", "status": "paid", "note": 5}
     bad = processor.process(mongo("orders", 3, set_={"status": "lost"}, _id="o1"), state)
     assert type(bad) is DeadLetter and bad.reason == "status: not one of the allowed values"
+
+
+def test_dry_run_shows_the_warnings(processor):
+    from streamproc.cli.dryrun import outcome_json
+
+    out = processor.process(mongo("users", 1, {"_id": "u1", "email": "nope", "age": -2, "tenant": "t"}), DictState())
+    line = outcome_json(out)
+    assert line["kind"] == "event" and line["validation_warnings"] == ["email", "age-not-negative"]
+    assert line["headers"][WARNINGS_HEADER] == "email,age-not-negative"
+    clean = outcome_json(
+        processor.process(mongo("users", 2, {"_id": "u2", "email": "a@b.c", "tenant": "t"}), DictState())
+    )
+    assert "validation_warnings" not in clean
