@@ -49,7 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     dryrun.add_arguments(dr)
     dr.set_defaults(func=dryrun.run)
 
-    pa = sub.add_parser("parity", help="compare two trigger-compatible S3 trees (shadow-mode parity)")
+    pa = sub.add_parser(
+        "parity", help="compare two trigger-compatible trees, S3 or local (shadow-mode parity, classes per pair)"
+    )
     parity.add_arguments(pa)
     pa.set_defaults(func=parity.run)
 
