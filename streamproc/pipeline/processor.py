@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from streamproc.errors import DecodeError, StreamprocError, ValidationFailed
@@ -27,6 +26,7 @@ from streamproc.pipeline.compiled import CompiledSource, compile_source
 from streamproc.pipeline.limits import DEFAULT_LIMITS, LimitExceeded, Limits, check_event, measure
 from streamproc.pipeline.merge import apply_update
 from streamproc.pipeline.ordering import StateEntry, change_hash, encode_json, kept_position, verdict
+from streamproc.pipeline.outcome import DeadLetter, Dropped, Emit, Outcome, RawMessage
 from streamproc.pipeline.redact import key_id
 from streamproc.pipeline.routing import SourceRouter
 
@@ -57,46 +57,6 @@ the rules' names, never a value. Absent when no rule warned."""
 
 ROUTE_CACHE_SIZE = 10_000
 """Most (topic, namespace) pairs the processor remembers; the namespace comes from the payload."""
-
-
-@dataclass(slots=True)
-class RawMessage:
-    topic: str
-    key: bytes | None
-    value: bytes | None
-    headers: list[tuple[str, bytes]] = field(default_factory=list)
-    partition: int = 0
-    offset: int | None = None
-
-
-@dataclass(slots=True)
-class Emit:
-    entity: str
-    topic: str
-    key: bytes
-    value: bytes
-    headers: list[tuple[str, bytes]]
-    ts_ms: int | None
-    op: str
-    warnings: tuple[str, ...] = ()  # names of the failed ``warn`` rules (``validation_warnings``)
-
-
-@dataclass(slots=True)
-class DeadLetter:
-    error_class: str  # poison | invalid | configuration | internal
-    reason: str  # names fields/rules/formats/limits, never values
-    stage: str  # decode | limits | validate | transform
-    exception: str
-
-
-@dataclass(slots=True)
-class Dropped:
-    reason: str  # duplicate | stale | filtered
-    entity: str | None = None
-    detail: str | None = None  # for filtered: operation | unrouted | tombstone | transaction | …
-
-
-Outcome = Emit | DeadLetter | Dropped
 
 
 class MessageDecoder(Protocol):
