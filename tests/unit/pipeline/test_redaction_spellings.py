@@ -19,7 +19,7 @@ from streamproc.config.pipelines import SourceSpec
 from streamproc.errors import ValidationFailed
 from streamproc.model import Update
 from streamproc.pipeline.compiled import compile_source
-from streamproc.pipeline.processor import KEY_ID_HEADER, DeadLetter, Emit, Processor, RawMessage
+from streamproc.pipeline.processor import KEY_ID_HEADER, Emit, Processor, RawMessage
 from streamproc.pipeline.redact import key_id
 from streamproc.sources import Decoder
 
