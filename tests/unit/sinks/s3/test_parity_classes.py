@@ -231,3 +231,20 @@ def test_an_unreadable_local_object_names_the_side_not_the_key(trees):
     code, out, err = _parity(left, right, config)
     assert code == 1 and out == "" and f"{right}/: cannot read the directory (FileNotFoundError)" in err
     assert "u9-" not in err
+
+
+def test_the_pipeline_function_is_the_workers_steps(tmp_path):
+    from streamproc.config.loader import load_pipelines
+    from streamproc.runtime.parity_pipeline import parity_pipeline
+
+    config = tmp_path / "pipelines.yaml"
+    config.write_text(textwrap.dedent(CONFIG))
+    run = parity_pipeline(SETTINGS, load_pipelines(config), "users")
+    clean = run({"_id": "u1", "email": "Jane.Doe@Example.com", "ssn": "1", "tenant": "t"})
+    assert clean.rule is None and clean.doc["email"] != "jane.doe@example.com" and "ssn" not in clean.doc
+    assert clean.doc["email"].endswith("@e******.com")  # lower-cased by the transform, then masked
+    assert run({"_id": "u1"}) == Piped({"_id": "u1"})  # a delete's documentKey: only the key's redaction
+    assert run({"email": "a@b.c"}) == Piped(rule="key:_id")  # the worker dead-letters a missing key
+    assert run({"_id": "u1", "email": "nope", "tenant": 5}) == Piped(rule="tenant-is-text")
+    warned = run({"_id": "u1", "email": "nope"})  # a warn rule does not stop the document
+    assert warned.rule is None and warned.doc["_id"] == "u1"
