@@ -27,6 +27,7 @@ __all__ = [
     "AwsSettings",
     "OpenSearchSettings",
     "WarehouseSettings",
+    "EventBridgeSettings",
     "SinkRuntimeSettings",
     "ROLES",
     "load_settings",
@@ -79,6 +80,31 @@ class WarehouseSettings(BaseModel):
     )
 
 
+class EventBridgeSettings(BaseModel):
+    """The EventBridge sink's bus, Source prefix and endpoint; set ones win over ``sinks.eventbridge``."""
+
+    bus: str | None = Field(
+        default=None, description="Event bus name or ARN; unset: sinks.eventbridge.bus, else 'default'."
+    )
+    source_prefix: str | None = Field(
+        default=None,
+        description="Entries' Source is <source_prefix>.<entity>; unset: sinks.eventbridge.source_prefix, "
+        "else 'streamproc'.",
+    )
+    endpoint_url: str | None = Field(
+        default=None, description="EventBridge endpoint (moto, LocalStack); unset: STREAMPROC_AWS__ENDPOINT_URL."
+    )
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if "," in value or not http_urls(value):
+            raise ValueError("not an http(s) URL")
+        return value
+
+
 class SinkRuntimeSettings(BaseModel):
     """Batching, retry and circuit-breaker settings shared by every sink role."""
 
@@ -112,7 +138,7 @@ class LimitsSettings(BaseModel):
     )
 
 
-ROLES: tuple[str, ...] = ("ingest", "s3", "opensearch", "warehouse")
+ROLES: tuple[str, ...] = ("ingest", "s3", "opensearch", "warehouse", "eventbridge")
 
 
 class Settings(BaseSettings):
@@ -156,6 +182,7 @@ class Settings(BaseSettings):
     aws: AwsSettings = AwsSettings()
     opensearch: OpenSearchSettings = OpenSearchSettings()
     warehouse: WarehouseSettings = WarehouseSettings()
+    eventbridge: EventBridgeSettings = EventBridgeSettings()
     sink: SinkRuntimeSettings = SinkRuntimeSettings()
     limits: LimitsSettings = LimitsSettings()
     #: set by ``--allow-dev-key`` only (:meth:`allowing_dev_key`), never from the environment
