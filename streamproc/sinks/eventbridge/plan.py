@@ -13,11 +13,13 @@ import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from streamproc.config.sink_eventbridge import EventBridgeSpec
 from streamproc.jsonutil import dumps, dumps_str, loads
 from streamproc.sinks.base import SinkRecord, utc_from_ms
+
+if TYPE_CHECKING:
+    from streamproc.config.sink_eventbridge import EventBridgeSpec
 
 __all__ = [
     "MAX_ENTRY_BYTES",
