@@ -177,6 +177,9 @@ class Settings(BaseSettings):
         description="For tests only (0: off): seconds each ingest batch waits after Kafka acknowledged its "
         "output, before its state and offsets are written, so a test can kill the worker in that window.",
     )
+    schema_max_fields: int = Field(
+        default=500, ge=1, description="Most top-level fields the schema-drift check tracks per entity."
+    )
     dev: bool = Field(default=False, description="Development mode: allows the built-in redaction key.")
     roles: str = Field(default=",".join(ROLES), description="Roles one worker process runs.")
     aws: AwsSettings = AwsSettings()

@@ -73,6 +73,9 @@ class Emit:
     headers: list[tuple[str, bytes]]
     ts_ms: int | None
     op: str
+    #: the redacted document after the change (what ``value`` holds as ``after``; not a copy), for
+    #: the schema-drift check; ``None`` for a delete or a partial update of an unknown document
+    doc: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)
@@ -298,4 +301,5 @@ class Processor:
             headers,
             ev.ts_ms,
             op,
+            after,
         )

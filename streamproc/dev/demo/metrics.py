@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
+
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -43,11 +45,19 @@ def metric_total(metrics: Metrics, name: str, **match: str) -> int:
     )
 
 
-def sinks_done(metrics: Metrics, sinks: list[str]) -> bool:
-    """Every sink has written (or sent to the DLQ) every clean event the ingest stage produced."""
+def sinks_done(metrics: Metrics, sinks: list[str], entities: Mapping[str, Collection[str]] | None = None) -> bool:
+    """Every sink has written (or sent to the DLQ) every clean event the ingest stage produced —
+    of its ``entities[sink]`` only, for a sink that writes only some entities."""
     out = metric_total(metrics, "streamproc_events_out")
+
+    def expected(sink: str) -> int:
+        only = (entities or {}).get(sink)
+        if only is None:
+            return out
+        return sum(metric_total(metrics, "streamproc_events_out", entity=e) for e in only)
+
     return out > 0 and all(
         metric_total(metrics, "streamproc_sink_records", sink=s) + metric_total(metrics, "streamproc_sink_dlq", sink=s)
-        >= out
+        >= expected(s)
         for s in sinks
     )

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = ["run_demo", "QueueConsumer", "SINKS"]
 
-SINKS = ("s3", "s3-archive", "opensearch", "warehouse")
+SINKS = ("s3", "s3-archive", "opensearch", "warehouse", "eventbridge")
 
 
 def _produce(bootstrap: str, records: Sequence[Record]) -> None:
@@ -138,6 +138,19 @@ def _run(
     if "STREAMPROC_PIPELINES" in os.environ:
         env["STREAMPROC_PIPELINES"] = os.environ["STREAMPROC_PIPELINES"]
     sinks = [s for s in SINKS if s != "opensearch" or services.settings.opensearch.url]
+    only: dict[str, list[str]] = {}
+    if spec.sinks.eventbridge is not None:
+        from streamproc.dev.demo import eventbridge
+
+        eventbridge.create_route(services.settings.aws)
+        env.update(eventbridge.worker_env())
+        only["eventbridge"] = spec.sinks.eventbridge.entities
+        say(
+            f"      EventBridge: bus {eventbridge.BUS}, rule {eventbridge.RULE} (Source {eventbridge.SOURCE_PREFIX}.*) "
+            f"→ SQS {eventbridge.QUEUE}"
+        )
+    else:
+        sinks.remove("eventbridge")
     log_path = work / "worker.log"
     say(
         f"[3/6] starting `streamproc worker` with every role: ingest + sinks {', '.join(sinks)} "
@@ -176,7 +189,7 @@ def _run(
                 "[5/6] sinks "
                 + "  ".join(f"{s} {metric_total(metrics, 'streamproc_sink_records', sink=s):>5}/{out}" for s in sinks)
             )
-            if sinks_done(metrics, sinks):
+            if sinks_done(metrics, sinks, only):
                 break
         all_done = time.monotonic() - (first_seen or started)
     finally:
@@ -185,7 +198,7 @@ def _run(
             proc.wait(30)
         except subprocess.TimeoutExpired:
             proc.kill()
-    if seen < expected or not sinks_done(metrics, sinks):
+    if seen < expected or not sinks_done(metrics, sinks, only):
         say(f"demo: not everything arrived within {timeout:.0f}s ({seen}/{expected} ingested); see {log_path}")
         return ExitCode.FAILURE
     report_metrics(say, metrics, inj, seen, all_done, prefix, sinks)
