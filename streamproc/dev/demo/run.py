@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from streamproc.dev.broker import free_port, maybe_embedded
 from streamproc.dev.demo.generator import COLLECTIONS, Record, generate
-from streamproc.dev.demo.metrics import Metrics, metric_total, scrape, sinks_done
+from streamproc.dev.demo.metrics import Metrics, expected_records, metric_total, scrape, sinks_done
 from streamproc.dev.demo.report import Say, pii_summary, report_metrics, report_targets
 from streamproc.errors import ExitCode
 from streamproc.runtime.admin import ensure_topics
@@ -184,10 +184,13 @@ def _run(
                 bar = "#" * int(30 * seen / expected)
                 say(f"[4/6] ingest {seen:>6}/{expected} [{bar:<30}]")
                 continue
-            out = metric_total(metrics, "streamproc_events_out")
             say(
                 "[5/6] sinks "
-                + "  ".join(f"{s} {metric_total(metrics, 'streamproc_sink_records', sink=s):>5}/{out}" for s in sinks)
+                + "  ".join(
+                    f"{s} {metric_total(metrics, 'streamproc_sink_records', sink=s):>5}/"
+                    f"{expected_records(metrics, s, only)}"
+                    for s in sinks
+                )
             )
             if sinks_done(metrics, sinks, only):
                 break
