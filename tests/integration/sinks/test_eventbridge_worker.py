@@ -109,6 +109,8 @@ def test_an_outage_holds_only_eventbridge_which_loses_nothing_and_leaks_no_pii(
         assert set(got["all"]) == set(expected), "the catch-all rule got exactly every entry"
         assert set(got["users"]) == {i for i, entity in expected.items() if entity == "users"}
         assert {d["entityType"] for d in got["all"].values()} == set(ENTITIES)
+        # processedAt is the clean message's Kafka timestamp (set when ingest produced it), after the source time
+        assert all(d["metadata"]["processedAt"] > d["timestamp"] for d in got["all"].values())
 
         found: list[str] = []
         for raw in bodies.values():
