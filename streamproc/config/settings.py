@@ -18,6 +18,7 @@ from pydantic_settings.exceptions import SettingsError
 
 from streamproc.config.env_checks import http_urls, not_utf8, settings_error_problem, validation_problems
 from streamproc.config.kafka_security import KafkaSecuritySettings
+from streamproc.config.sink_eventbridge import bus_problem, source_problem
 from streamproc.errors import ConfigError
 
 __all__ = [
@@ -103,6 +104,20 @@ class EventBridgeSettings(BaseModel):
         if "," in value or not http_urls(value):
             raise ValueError("not an http(s) URL")
         return value
+
+    @field_validator("bus")
+    @classmethod
+    def _bus(cls, value: str | None) -> str | None:
+        if value and (why := bus_problem(value)):
+            raise ValueError(why)
+        return value or None
+
+    @field_validator("source_prefix")
+    @classmethod
+    def _source_prefix(cls, value: str | None) -> str | None:
+        if value and (why := source_problem(value)):
+            raise ValueError(why)
+        return value or None
 
 
 class SinkRuntimeSettings(BaseModel):

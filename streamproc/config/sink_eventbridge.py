@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["EventBridgeSpec", "PointerSpec", "DEFAULT_BUS", "DEFAULT_SOURCE_PREFIX"]
+__all__ = ["EventBridgeSpec", "PointerSpec", "DEFAULT_BUS", "DEFAULT_SOURCE_PREFIX", "bus_problem", "source_problem"]
 
 _STRICT = ConfigDict(extra="forbid")
 DEFAULT_BUS = "default"
@@ -22,6 +22,18 @@ DEFAULT_SOURCE_PREFIX = "streamproc"
 # EventBridge: a bus name or ARN; Source: letters, digits, '.', '-', '_', '/' (no "aws." prefix).
 _BUS = re.compile(r"^(arn:aws[\w-]*:events:[\w-]+:\d{12}:event-bus/)?[\w.\-/]{1,256}$")
 _SOURCE = re.compile(r"^[A-Za-z0-9][\w.\-/]{0,200}$")
+
+
+def bus_problem(bus: str) -> str | None:
+    """What is wrong with an event bus name or ARN (naming no value), or ``None``."""
+    return None if _BUS.match(bus) else "not an event bus name or ARN (letters, digits, '.', '-', '_', '/')"
+
+
+def source_problem(prefix: str) -> str | None:
+    """What is wrong with a Source prefix (naming no value), or ``None``."""
+    if _SOURCE.match(prefix) and not prefix.startswith("aws."):
+        return None
+    return "letters, digits, '.', '-', '_', '/', not starting with 'aws.'"
 
 
 class PointerSpec(BaseModel):
@@ -48,12 +60,10 @@ class EventBridgeSpec(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> EventBridgeSpec:
-        if self.bus is not None and not _BUS.match(self.bus):
-            raise ValueError("bus: not an event bus name or ARN (letters, digits, '.', '-', '_', '/')")
-        if self.source_prefix is not None and (
-            not _SOURCE.match(self.source_prefix) or self.source_prefix.startswith("aws.")
-        ):
-            raise ValueError("source_prefix: letters, digits, '.', '-', '_', '/', not starting with 'aws.'")
+        if self.bus is not None and (why := bus_problem(self.bus)):
+            raise ValueError(f"bus: {why}")
+        if self.source_prefix is not None and (why := source_problem(self.source_prefix)):
+            raise ValueError(f"source_prefix: {why}")
         if self.oversize == "s3-pointer" and self.pointer is None:
             raise ValueError("oversize: s3-pointer needs a 'pointer: {bucket: ..., prefix: ...}'")
         if self.oversize == "dlq" and self.pointer is not None:
