@@ -292,7 +292,7 @@ class PipelinesSpec(BaseModel):
     def _unknown_sink_entities(self, entities: set[str]) -> list[str]:
         """A sink section naming an entity no source has is a typo that would silently write nothing."""
         named: list[tuple[str, Any]] = []
-        for section in ("s3_trigger", "s3_archive", "opensearch", "warehouse"):
+        for section in ("s3_trigger", "s3_archive", "opensearch", "warehouse", "eventbridge"):
             spec = getattr(self.sinks, section)
             if spec is None:
                 continue

@@ -18,6 +18,7 @@ from pydantic_settings.exceptions import SettingsError
 
 from streamproc.config.env_checks import http_urls, not_utf8, settings_error_problem, validation_problems
 from streamproc.config.kafka_security import KafkaSecuritySettings
+from streamproc.config.sink_eventbridge import bus_problem, source_problem
 from streamproc.errors import ConfigError
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "AwsSettings",
     "OpenSearchSettings",
     "WarehouseSettings",
+    "EventBridgeSettings",
     "SinkRuntimeSettings",
     "ROLES",
     "load_settings",
@@ -79,6 +81,45 @@ class WarehouseSettings(BaseModel):
     )
 
 
+class EventBridgeSettings(BaseModel):
+    """The EventBridge sink's bus, Source prefix and endpoint; set ones win over ``sinks.eventbridge``."""
+
+    bus: str | None = Field(
+        default=None, description="Event bus name or ARN; unset: sinks.eventbridge.bus, else 'default'."
+    )
+    source_prefix: str | None = Field(
+        default=None,
+        description="Entries' Source is <source_prefix>.<entity>; unset: sinks.eventbridge.source_prefix, "
+        "else 'streamproc'.",
+    )
+    endpoint_url: str | None = Field(
+        default=None, description="EventBridge endpoint (moto, LocalStack); unset: STREAMPROC_AWS__ENDPOINT_URL."
+    )
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if "," in value or not http_urls(value):
+            raise ValueError("not an http(s) URL")
+        return value
+
+    @field_validator("bus")
+    @classmethod
+    def _bus(cls, value: str | None) -> str | None:
+        if value and (why := bus_problem(value)):
+            raise ValueError(why)
+        return value or None
+
+    @field_validator("source_prefix")
+    @classmethod
+    def _source_prefix(cls, value: str | None) -> str | None:
+        if value and (why := source_problem(value)):
+            raise ValueError(why)
+        return value or None
+
+
 class SinkRuntimeSettings(BaseModel):
     """Batching, retry and circuit-breaker settings shared by every sink role."""
 
@@ -112,7 +153,7 @@ class LimitsSettings(BaseModel):
     )
 
 
-ROLES: tuple[str, ...] = ("ingest", "s3", "opensearch", "warehouse")
+ROLES: tuple[str, ...] = ("ingest", "s3", "opensearch", "warehouse", "eventbridge")
 
 
 class Settings(BaseSettings):
@@ -151,11 +192,15 @@ class Settings(BaseSettings):
         description="For tests only (0: off): seconds each ingest batch waits after Kafka acknowledged its "
         "output, before its state and offsets are written, so a test can kill the worker in that window.",
     )
+    schema_max_fields: int = Field(
+        default=500, ge=1, description="Most top-level fields the schema-drift check tracks per entity."
+    )
     dev: bool = Field(default=False, description="Development mode: allows the built-in redaction key.")
     roles: str = Field(default=",".join(ROLES), description="Roles one worker process runs.")
     aws: AwsSettings = AwsSettings()
     opensearch: OpenSearchSettings = OpenSearchSettings()
     warehouse: WarehouseSettings = WarehouseSettings()
+    eventbridge: EventBridgeSettings = EventBridgeSettings()
     sink: SinkRuntimeSettings = SinkRuntimeSettings()
     limits: LimitsSettings = LimitsSettings()
     #: set by ``--allow-dev-key`` only (:meth:`allowing_dev_key`), never from the environment

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
+from streamproc.config.sink_eventbridge import EventBridgeSpec
 from streamproc.config.sink_opensearch import OpenSearchSpec
 from streamproc.config.sink_s3 import S3ArchiveSpec, S3TriggerSpec
 from streamproc.config.sink_warehouse import WarehouseSpec
@@ -23,3 +24,4 @@ class SinksSpec(BaseModel):
     s3_archive: S3ArchiveSpec | None = None
     opensearch: OpenSearchSpec | None = None
     warehouse: WarehouseSpec | None = None
+    eventbridge: EventBridgeSpec | None = None

@@ -1,5 +1,5 @@
 """Local stand-ins for the sink targets, for ``streamproc dev`` and the demo (never for
-production): moto in server mode for S3 and SQS, DuckDB as the warehouse, and
+production): moto in server mode for S3, SQS and EventBridge, DuckDB as the warehouse, and
 the OpenSearch stand-in of :mod:`streamproc.dev.opensearch_fake` (a fake, honestly named).
 
 Only what is not configured is started: a configured endpoint always wins.

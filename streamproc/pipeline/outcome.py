@@ -4,6 +4,7 @@ its outcome (a clean event, a dead letter or a drop). Re-exported by :mod:`.proc
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = ["RawMessage", "Emit", "DeadLetter", "Dropped", "Outcome"]
 
@@ -28,6 +29,9 @@ class Emit:
     ts_ms: int | None
     op: str
     warnings: tuple[str, ...] = ()  # names of the failed ``warn`` rules (``validation_warnings``)
+    #: the redacted document after the change (what ``value`` holds as ``after``; not a copy), for
+    #: the schema-drift check; ``None`` for a delete or a partial update of an unknown document
+    doc: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)

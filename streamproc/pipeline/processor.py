@@ -275,4 +275,5 @@ class Processor:
             ev.ts_ms,
             op,
             warnings,
+            after,
         )

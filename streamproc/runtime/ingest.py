@@ -37,6 +37,7 @@ from streamproc.config.pipelines import PipelinesSpec
 from streamproc.config.settings import Settings, load_settings
 from streamproc.pipeline.dlq import dlq_headers
 from streamproc.pipeline.processor import DeadLetter, Dropped, Emit, Processor, RawMessage
+from streamproc.pipeline.schema_drift import Change, DriftBatch
 from streamproc.runtime import consumer as batch_consumer
 from streamproc.runtime.admin import ensure_topics
 from streamproc.runtime.apps import StreamprocApp, fail_stop, faust_app, group_settings, observe_lag, require_bootstrap
@@ -120,6 +121,8 @@ class IngestRuntime:
         process = self.processor.process
         dlq_topic = self.settings.dlq_topic
         emitted: list[Emit] = []
+        drift = DriftBatch(state, self.settings.schema_max_fields)
+        changes: list[Change] = []
         dropped = dlq = 0
         for msg in messages:
             state.partition = msg.partition
@@ -129,6 +132,8 @@ class IngestRuntime:
             if type(outcome) is Emit:
                 produce(outcome.topic, outcome.key, outcome.value, outcome.headers)
                 emitted.append(outcome)
+                if outcome.doc is not None:
+                    changes += drift.observe(outcome.entity, outcome.doc)
             elif type(outcome) is Dropped:
                 dropped += 1
                 if outcome.entity is None and outcome.detail not in ("unrouted", "operation"):
@@ -166,6 +171,7 @@ class IngestRuntime:
                 m.latency.labels(e.entity).observe(max(0.0, (now_ms - e.ts_ms) / 1000))
         for (entity, op), n in counts.items():
             m.events_out.labels(entity, op).inc(n)
+        self._report_drift(topic, changes)
         m.events_in.labels(topic).inc(len(messages))
         observe_lag(self.app.consumer, messages, m.consumer_lag)
         m.batch_seconds.labels(topic).observe(time.perf_counter() - started)
@@ -174,6 +180,27 @@ class IngestRuntime:
         t["out"] += len(emitted)
         t["dropped"] += dropped
         t["dlq"] += dlq
+
+    def _report_drift(self, topic: str, changes: list[Change]) -> None:
+        """Count and log the batch's schema changes, once its state (which records them) is written."""
+        for c in changes:
+            self.metrics.schema_changes.labels(c.entity, c.kind).inc()
+            if c.kind == "capped":
+                log.warning(
+                    "schema drift: %s reached %d tracked fields (STREAMPROC_SCHEMA_MAX_FIELDS); new fields are "
+                    "no longer tracked",
+                    c.entity,
+                    self.settings.schema_max_fields,
+                )
+            else:
+                log.info(
+                    "schema drift: %s %s %r (%s) on %s",
+                    c.entity,
+                    c.kind.replace("_", " "),
+                    c.field,
+                    "→".join(c.types),
+                    topic,
+                )
 
     async def _finish(self, state: BatchState, size: int) -> None:
         producer = self.producer

@@ -65,6 +65,13 @@ class Metrics:
         self.consumer_lag = Gauge(
             "streamproc_consumer_lag", "High watermark minus next offset", ["topic", "partition"], registry=r
         )
+        self.schema_changes = Counter(
+            "streamproc_schema_changes_total",
+            "Schema drift of clean documents; kind: new_field, type_change (a top-level field's JSON type), "
+            "capped (the entity reached STREAMPROC_SCHEMA_MAX_FIELDS)",
+            ["entity", "kind"],
+            registry=r,
+        )
 
 
 class SinkMetrics:

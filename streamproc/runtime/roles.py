@@ -14,13 +14,18 @@ __all__ = ["SINK_ROLES", "section_missing", "configured_roles", "entity_namespac
 
 log = logging.getLogger("streamproc.sink")
 
-SINK_ROLES: tuple[str, ...] = ("s3", "opensearch", "warehouse")
+SINK_ROLES: tuple[str, ...] = ("s3", "opensearch", "warehouse", "eventbridge")
 
 
 def section_missing(role: str, spec: PipelinesSpec) -> str | None:
     """Why the pipelines file does not configure ``role``, or ``None``."""
     sinks = spec.sinks
-    present = {"s3": sinks.s3_trigger or sinks.s3_archive, "opensearch": sinks.opensearch, "warehouse": sinks.warehouse}
+    present = {
+        "s3": sinks.s3_trigger or sinks.s3_archive,
+        "opensearch": sinks.opensearch,
+        "warehouse": sinks.warehouse,
+        "eventbridge": sinks.eventbridge,
+    }
     if role not in present:
         return f"unknown sink role '{role}'"
     if present[role] is None:
@@ -95,6 +100,18 @@ def build_sinks(role: str, settings: Settings, spec: PipelinesSpec) -> list[Sink
         from streamproc.sinks.warehouse.sink import WarehouseSink
 
         return [WarehouseSink(sinks.warehouse, settings.warehouse)]
+    if role == "eventbridge" and sinks.eventbridge is not None:
+        from streamproc.sinks.eventbridge.sink import EventBridgeSink
+
+        eb = settings.eventbridge
+        return [
+            EventBridgeSink(
+                sinks.eventbridge.resolved(eb.bus, eb.source_prefix),
+                settings.aws,
+                events_endpoint=eb.endpoint_url,
+                create_missing=create,
+            )
+        ]
     if role not in SINK_ROLES:
         raise ConfigError(f"unknown sink role '{role}'")
     raise ConfigError(f"role '{role}' cannot run: {section_missing(role, spec)}")

@@ -1,6 +1,6 @@
 """Builds the Faust apps of a sink role: one app per sink, each with its own consumer group on the
 clean topics (``<app_id without -ingest>-sink-<sink name>``: ``-sink-s3`` and ``-sink-s3-archive``
-in role ``s3``, ``-sink-opensearch``, ``-sink-warehouse``), so one sink's outage never holds
+in role ``s3``, ``-sink-opensearch``, ``-sink-warehouse``, ``-sink-eventbridge``), so one sink's outage never holds
 another — not even the two sinks of role ``s3`` — and each can be replayed alone (reset that
 group's offsets).
 
@@ -48,6 +48,11 @@ def _window(sink: Sink, settings: Settings) -> tuple[int, float, int]:
     """(max records, max seconds, max bytes) of one sink's batches: its own, else the settings'."""
     conf = settings.sink
     return sink.batch_limits or (conf.batch_records, conf.batch_seconds, conf.batch_bytes)
+
+
+def _timestamp_ms(seconds: float | None) -> int | None:
+    """A Faust message's timestamp (seconds, from the Kafka record's milliseconds) as epoch ms."""
+    return round(seconds * 1000) if isinstance(seconds, (int, float)) and seconds > 0 else None
 
 
 def sink_fail_stop(where: str, exc: BaseException) -> None:
@@ -168,7 +173,11 @@ class SinkRole:
             m = ev.message
             headers = cast("list[tuple[str, bytes]]", list(m.headers or ()))  # aiokafka's are pairs
             try:
-                out.append(record_from_message(m.topic, m.partition, m.offset, m.key, m.value, headers))
+                out.append(
+                    record_from_message(
+                        m.topic, m.partition, m.offset, m.key, m.value, headers, _timestamp_ms(m.timestamp)
+                    )
+                )
             except DecodeError as exc:
                 self._to_dlq(
                     RawMessage(m.topic, m.key, m.value, headers, m.partition, m.offset),

@@ -62,6 +62,9 @@ class SinkRecord:
     raw_key: bytes | None = field(default=None, repr=False)  # original bytes, for the DLQ
     raw_value: bytes | None = field(default=None, repr=False)
     headers: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
+    #: the clean message's Kafka timestamp (epoch ms): when the ingest worker produced it; equal for
+    #: a redelivered message, ``None`` when unknown (dry-run)
+    timestamp_ms: int | None = None
 
     @property
     def size(self) -> int:
@@ -75,6 +78,7 @@ def record_from_message(
     key: bytes | None,
     value: bytes | None,
     headers: Iterable[tuple[str, bytes]] = (),
+    timestamp_ms: int | None = None,
 ) -> SinkRecord:
     """Parse a clean-topic message; :class:`DecodeError` (poison, names no values) if it is not one."""
     if value is None:
@@ -114,6 +118,7 @@ def record_from_message(
         raw_key=key,
         raw_value=value,
         headers=tuple(headers),
+        timestamp_ms=timestamp_ms,
     )
 
 

@@ -64,9 +64,14 @@ def changelog_tables(bootstrap: str, app_id: str, topics: Iterable[str]) -> dict
 
 
 def merged(tables: dict[tuple[str, int], dict[bytes, bytes]]) -> dict[bytes, bytes]:
-    """One dict of every table partition (a key in two partitions is an error)."""
+    """One dict of every table partition's per-key state (a key in two partitions is an error).
+    The schema-drift keys (one per entity in each partition, ``pipeline/schema_drift.py``), which
+    the dry-run does not keep, are left out."""
+    from streamproc.pipeline.schema_drift import is_schema_key
+
     out: dict[bytes, bytes] = {}
-    for part in tables.values():
+    for table in tables.values():
+        part = {k: v for k, v in table.items() if not is_schema_key(k)}
         assert not set(part) & set(out), "a table key in two changelog partitions"
         out.update(part)
     return out

@@ -147,9 +147,9 @@ def check_sink_actions(everything: list[dict[str, Any]]) -> None:
             break
         actions.append(o)
     kinds = [a["kind"] for a in actions]
-    assert kinds == ["s3", "sqs", "opensearch", "warehouse"], kinds
-    assert [a["sink"] for a in actions] == ["s3", "s3", "opensearch", "warehouse"]
-    s3, sqs, osr, wh = actions
+    assert kinds == ["s3", "sqs", "opensearch", "warehouse", "eventbridge"], kinds
+    assert [a["sink"] for a in actions] == ["s3", "s3", "opensearch", "warehouse", "eventbridge"]
+    s3, sqs, osr, wh, eb = actions
     assert s3["bucket"] == "streamproc-changes"
     assert s3["key"] == f"prod/users/{OID}-1767225600000"
     assert len(s3["sha256"]) == 64 and s3["bytes"] > 0
@@ -161,6 +161,11 @@ def check_sink_actions(everything: list[dict[str, Any]]) -> None:
     assert (osr["action"], osr["index"], osr["id"]) == ("index", "facilitron_common_users", OID)
     assert isinstance(osr["version"], int) and osr["version"] > 0
     assert wh["table"] == "public.users" and wh["op"] == "upsert" and wh["row"]["_id"] == OID
+    assert set(eb) == {"kind", "bus", "source", "detail_type", "id", "detail", "sink"}
+    assert (eb["bus"], eb["source"], eb["detail_type"]) == ("default", "streamproc.users", "user.created")
+    assert eb["id"].startswith("evt_1767225600000_") and eb["detail"]["eventId"] == eb["id"]
+    assert eb["detail"]["entityId"] == OID and eb["detail"]["operation"] == "INSERT"
+    assert eb["detail"]["changes"]["email"] == {"old": None, "new": "j***@e******.com"}
     archive = [o for o in everything if o["kind"] == "s3" and o["bucket"] == "streamproc-lake"]
     assert archive and all(a["key"].startswith("archive/") for a in archive)
     assert everything[-len(archive) :] == archive  # the archive batches the whole input, at the end

@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
+
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-__all__ = ["Metrics", "parse_metrics", "scrape", "metric_total", "sinks_done"]
+__all__ = ["Metrics", "parse_metrics", "scrape", "metric_total", "expected_records", "sinks_done"]
 
 Metrics = dict[str, dict[tuple[tuple[str, str], ...], float]]
 """Sample name (``_total`` dropped) → sorted label pairs → value."""
@@ -43,11 +45,19 @@ def metric_total(metrics: Metrics, name: str, **match: str) -> int:
     )
 
 
-def sinks_done(metrics: Metrics, sinks: list[str]) -> bool:
-    """Every sink has written (or sent to the DLQ) every clean event the ingest stage produced."""
-    out = metric_total(metrics, "streamproc_events_out")
-    return out > 0 and all(
+def expected_records(metrics: Metrics, sink: str, entities: Mapping[str, Collection[str]] | None = None) -> int:
+    """The clean events ``sink`` is to write: all, or those of ``entities[sink]`` when given."""
+    only = (entities or {}).get(sink)
+    if only is None:
+        return metric_total(metrics, "streamproc_events_out")
+    return sum(metric_total(metrics, "streamproc_events_out", entity=e) for e in only)
+
+
+def sinks_done(metrics: Metrics, sinks: list[str], entities: Mapping[str, Collection[str]] | None = None) -> bool:
+    """Every sink has written (or sent to the DLQ) every clean event the ingest stage produced —
+    of its ``entities[sink]`` only, for a sink that writes only some entities."""
+    return metric_total(metrics, "streamproc_events_out") > 0 and all(
         metric_total(metrics, "streamproc_sink_records", sink=s) + metric_total(metrics, "streamproc_sink_dlq", sink=s)
-        >= out
+        >= expected_records(metrics, s, entities)
         for s in sinks
     )

@@ -118,10 +118,20 @@ def report_targets(say: Say, services: LocalServices, spec: PipelinesSpec, recei
             if "/_streamproc/" not in "/" + obj["Key"]
         )
         say(f"    s3://{bucket}/{prefix}: {n} {what}")
+    received = Counter(received)
+    routed = None
+    if sinks.eventbridge is not None:
+        from streamproc.dev.demo.eventbridge import BUS, QUEUE, RULE
+
+        routed = (
+            f"    EventBridge: {received.pop(QUEUE, 0)} entries arrived in SQS {QUEUE} through rule {RULE} on bus {BUS}"
+        )
     say(
         f"    SQS: {sum(received.values())} messages received (and deleted) by the demo's consumer "
         f"from {len(received)} queues"
     )
+    if routed is not None:
+        say(routed)
     if services.opensearch is not None:
         docs = {i: len(services.opensearch.documents(i)) for i in services.opensearch.indices()}
         say(f"    OpenSearch (stand-in): {sum(docs.values())} documents in {len(docs)} indices")

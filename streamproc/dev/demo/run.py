@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from streamproc.dev.broker import free_port, maybe_embedded
 from streamproc.dev.demo.generator import COLLECTIONS, Record, generate
-from streamproc.dev.demo.metrics import Metrics, metric_total, scrape, sinks_done
+from streamproc.dev.demo.metrics import Metrics, expected_records, metric_total, scrape, sinks_done
 from streamproc.dev.demo.report import Say, pii_summary, report_metrics, report_next, report_targets
 from streamproc.dev.demo.shadow import TRIGGER_ENV, parity_table, put_objects, shadow_config, trigger_objects
 from streamproc.errors import ExitCode
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = ["run_demo", "QueueConsumer", "SINKS"]
 
-SINKS = ("s3", "s3-archive", "opensearch", "warehouse")
+SINKS = ("s3", "s3-archive", "opensearch", "warehouse", "eventbridge")
 
 
 def _produce(bootstrap: str, records: Sequence[Record]) -> None:
@@ -147,6 +147,19 @@ def _run(
     env.update(services.env())
     env["STREAMPROC_PIPELINES"] = str(pipelines)
     sinks = [s for s in SINKS if s != "opensearch" or services.settings.opensearch.url]
+    only: dict[str, list[str]] = {}
+    if spec.sinks.eventbridge is not None:
+        from streamproc.dev.demo import eventbridge
+
+        eventbridge.create_route(services.settings.aws)
+        env.update(eventbridge.worker_env())
+        only["eventbridge"] = spec.sinks.eventbridge.entities
+        say(
+            f"      EventBridge: bus {eventbridge.BUS}, rule {eventbridge.RULE} (Source {eventbridge.SOURCE_PREFIX}.*) "
+            f"→ SQS {eventbridge.QUEUE}"
+        )
+    else:
+        sinks.remove("eventbridge")
     log_path = work / "worker.log"
     say(
         f"[3/6] starting `streamproc worker` with every role: ingest + sinks {', '.join(sinks)} "
@@ -181,12 +194,15 @@ def _run(
                 bar = "#" * int(30 * seen / expected)
                 say(f"[4/6] ingest {seen:>6}/{expected} [{bar:<30}]")
                 continue
-            out = metric_total(metrics, "streamproc_events_out")
             say(
                 "[5/6] sinks "
-                + "  ".join(f"{s} {metric_total(metrics, 'streamproc_sink_records', sink=s):>5}/{out}" for s in sinks)
+                + "  ".join(
+                    f"{s} {metric_total(metrics, 'streamproc_sink_records', sink=s):>5}/"
+                    f"{expected_records(metrics, s, only)}"
+                    for s in sinks
+                )
             )
-            if sinks_done(metrics, sinks):
+            if sinks_done(metrics, sinks, only):
                 break
         all_done = time.monotonic() - (first_seen or started)
     finally:
@@ -195,7 +211,7 @@ def _run(
             proc.wait(30)
         except subprocess.TimeoutExpired:
             proc.kill()
-    if seen < expected or not sinks_done(metrics, sinks):
+    if seen < expected or not sinks_done(metrics, sinks, only):
         say(f"demo: not everything arrived within {timeout:.0f}s ({seen}/{expected} ingested); see {log_path}")
         return ExitCode.FAILURE
     report_metrics(say, metrics, inj, seen, all_done, prefix, sinks)

@@ -1,9 +1,13 @@
 """One end-to-end test stack: unique topics and a pipelines file with every sink, moto (S3 + SQS),
-the OpenSearch stand-in, a throw-away PostgreSQL, and one worker process per role."""
+the OpenSearch stand-in, a throw-away PostgreSQL, and one worker process per role. With
+``eventbridge=True`` also the EventBridge sink: a bus whose rule ``users`` selects DetailType
+``user.*`` into one queue and rule ``all`` everything into another, reached through a moto server
+of its own (:attr:`Stack.eb_moto`, same state as :attr:`Stack.moto`) so it can go down alone."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import uuid
 from pathlib import Path
 
@@ -25,13 +29,22 @@ __all__ = ["Stack", "ENTITIES", "SINKS_OF_ROLE"]
 ENTITIES = ("reservations", "users")
 DOCUMENTS = 80  # per entity; about 550 source records in all
 #: The sinks of each sink role; each sink consumes in its own group ``<app>-sink-<sink>``.
-SINKS_OF_ROLE = {"s3": ("s3", "s3-archive"), "opensearch": ("opensearch",), "warehouse": ("warehouse",)}
+SINKS_OF_ROLE = {
+    "s3": ("s3", "s3-archive"),
+    "opensearch": ("opensearch",),
+    "warehouse": ("warehouse",),
+    "eventbridge": ("eventbridge",),
+}
+#: The roles every stack runs (``eventbridge`` only with ``Stack(eventbridge=True)``).
+BASE_ROLES = ("s3", "opensearch", "warehouse")
 
 
 class Stack:
     """Broker topics, services and the four worker processes of one test."""
 
-    def __init__(self, bootstrap: str, work: Path, entities: tuple[str, ...] = ENTITIES) -> None:
+    def __init__(
+        self, bootstrap: str, work: Path, entities: tuple[str, ...] = ENTITIES, eventbridge: bool = False
+    ) -> None:
         self.entities = entities
         self.bootstrap = bootstrap
         self.work = work
@@ -55,11 +68,18 @@ class Stack:
             raise
         self.dsn = self.postgres.dsn_for(self.postgres.create_database(f"wh_{self.uniq}"))
         self.config = work / "pipelines.yaml"
+        self.bus = f"{self.uniq}-bus"
+        self.eb_queues: dict[str, str] = {}  # rule → queue URL
+        self.eb_moto: MotoService | None = None
+        extra: dict[str, object] = {}
+        if eventbridge:
+            extra["eventbridge"] = {"entities": list(entities), "bus": self.bus, "source_prefix": "coredb"}
         self.topics = unique_config(
             self.config,
             entities,
             self.uniq,
             sinks={
+                **extra,
                 "s3_trigger": {
                     "bucket": self.bucket,
                     "env": "prod/",
@@ -76,10 +96,27 @@ class Stack:
         for q in self.queues.values():
             attrs = {"FifoQueue": "true"} if q.endswith(".fifo") else {}
             sqs.create_queue(QueueName=q, Attributes=attrs)
+        if eventbridge:
+            self._create_bus()
         self.app_id = f"it-{self.uniq}"
         self.prefix = self.uniq
         self.batch_records = 100
         self.aws_endpoint: str | None = None  # workers reach S3/SQS here instead (e.g. a fault proxy)
+
+    def _create_bus(self) -> None:
+        self.eb_moto = MotoService().start()
+        self._services.callback(self.eb_moto.stop)
+        events, sqs = self.moto.client("events"), self.moto.client("sqs")
+        events.create_event_bus(Name=self.bus)
+        for rule, pattern in (
+            ("users", {"detail-type": [{"prefix": "user."}]}),
+            ("all", {"source": [{"prefix": ""}]}),
+        ):
+            url = sqs.create_queue(QueueName=f"{self.uniq}-eb-{rule}")["QueueUrl"]
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            events.put_rule(Name=f"{self.uniq}-{rule}", EventBusName=self.bus, EventPattern=json.dumps(pattern))
+            events.put_targets(Rule=f"{self.uniq}-{rule}", EventBusName=self.bus, Targets=[{"Id": "q", "Arn": arn}])
+            self.eb_queues[rule] = url
 
     def env(self) -> dict[str, str]:
         aws = self.moto.aws_settings()
@@ -92,6 +129,7 @@ class Stack:
             "STREAMPROC_SINK__RETRY_MAX": "2",
             "STREAMPROC_SINK__BREAKER_FAILURES": "3",
             "STREAMPROC_SINK__BREAKER_RESET": "3",
+            **({"STREAMPROC_EVENTBRIDGE__ENDPOINT_URL": self.eb_moto.endpoint_url} if self.eb_moto else {}),
         }
 
     def worker(self, role: str, loglevel: str = "info") -> WorkerProcess:
@@ -123,7 +161,7 @@ class Stack:
     def clean_topics(self) -> list[str]:
         return [f"{self.prefix}.events.{e}" for e in self.entities]
 
-    def wait_drained(self, timeout: float = 180.0, roles: tuple[str, ...] = tuple(SINKS_OF_ROLE)) -> None:
+    def wait_drained(self, timeout: float = 180.0, roles: tuple[str, ...] = BASE_ROLES) -> None:
         """The ingest group and every consumer group of the sinks of ``roles`` have committed
         everything; call once nothing more is produced."""
 

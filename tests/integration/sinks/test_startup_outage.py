@@ -20,14 +20,14 @@ import httpx
 import pytest
 
 from tests.integration.sinks.checks import check_everything
-from tests.integration.sinks.stack import SINKS_OF_ROLE, Stack
+from tests.integration.sinks.stack import BASE_ROLES, SINKS_OF_ROLE, Stack
 from tests.integration.workers import metric_total, produce
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 OUTAGE = 20.0  # seconds of /readyz answers while every target is down
 ALL_ROLES = "ingest,s3,opensearch,warehouse"
-SINKS = [sink for sinks in SINKS_OF_ROLE.values() for sink in sinks]
+SINKS = [sink for role in BASE_ROLES for sink in SINKS_OF_ROLE[role]]
 
 
 def test_every_target_down_at_start_is_waited_out_and_everything_lands_once(

@@ -66,3 +66,18 @@ def test_metrics_are_read_by_the_prometheus_parser_counters_without_total() -> N
     assert metrics["streamproc_batch_seconds_sum"] == {(("topic", "t"),): 0.5}
     assert "streamproc_unlabelled" not in metrics
     assert sinks_done(metrics, ["s3"]) and not sinks_done(metrics, ["s3", "warehouse"])
+
+
+def test_a_sink_of_some_entities_is_done_when_it_wrote_their_events() -> None:
+    registry = CollectorRegistry()
+    out = Counter("streamproc_events_out_total", "x", ["entity", "op"], registry=registry)
+    records = Counter("streamproc_sink_records_total", "x", ["sink", "entity"], registry=registry)
+    out.labels("users", "insert").inc(3)
+    out.labels("reservations", "insert").inc(4)
+    records.labels("eventbridge", "users").inc(2)
+    only = {"eventbridge": ["users"]}
+    assert not sinks_done(parse_metrics(generate_latest(registry).decode()), ["eventbridge"], only)
+    records.labels("eventbridge", "users").inc(1)
+    metrics = parse_metrics(generate_latest(registry).decode())
+    assert sinks_done(metrics, ["eventbridge"], only)
+    assert not sinks_done(metrics, ["eventbridge"])  # without the filter: all 7 events expected

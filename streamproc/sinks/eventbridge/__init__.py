@@ -1,0 +1,1 @@
+"""The EventBridge sink: one PutEvents entry per clean event (``plan.py`` pure, ``sink.py`` I/O)."""
