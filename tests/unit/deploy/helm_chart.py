@@ -45,15 +45,15 @@ def merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def render_files(values: dict[str, Any]) -> dict[str, str]:
+def render_files(values: dict[str, Any], release: str = RELEASE) -> dict[str, str]:
     """Template path → rendered text (schema-checked by the SDK before rendering)."""
-    return chart().render(values, name=RELEASE, namespace=NAMESPACE)
+    return chart().render(values, name=release, namespace=NAMESPACE)
 
 
-def render(values: dict[str, Any]) -> list[Manifest]:
+def render(values: dict[str, Any], release: str = RELEASE) -> list[Manifest]:
     """Every manifest the chart renders for ``values`` (NOTES.txt excluded)."""
     out: list[Manifest] = []
-    for path, text in sorted(render_files(values).items()):
+    for path, text in sorted(render_files(values, release).items()):
         if path.endswith("NOTES.txt"):
             continue
         out.extend(doc for doc in yaml.safe_load_all(text) if doc)

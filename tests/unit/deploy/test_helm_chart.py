@@ -158,3 +158,17 @@ def test_service_monitor_selects_every_metrics_service_and_labels_job_and_role()
     assert relabel["targetLabel"] == "role"
     assert relabel["sourceLabels"] == ["__meta_kubernetes_service_label_app_kubernetes_io_component"]
     assert monitor["endpoints"][0]["port"] == "metrics" and monitor["endpoints"][0]["path"] == "/metrics"
+
+
+def test_the_readme_install_values_render_and_validate() -> None:
+    """The values file of the README's "Install with existing secrets" renders as documented."""
+    readme = (CHART.parents[1] / "README.md").read_text()
+    block = readme.split("cat > streamproc-values.yaml <<'YAML'\n", 1)[1].split("\nYAML\n", 1)[0]
+    docs = render(yaml.safe_load(block), release="streamproc")
+    assert [e for doc in docs for e in validation_errors(doc, NEWEST[-1])] == []
+    names = {d["metadata"]["name"] for d in docs}
+    assert {"streamproc-ingest", "streamproc-s3", "streamproc-opensearch", "streamproc-warehouse"} <= names
+    # the names the README's kubectl commands use
+    sts = one(docs, "StatefulSet", "streamproc-ingest")
+    assert sts["spec"]["volumeClaimTemplates"][0]["metadata"]["name"] == "data"  # PVC data-streamproc-ingest-0
+    assert sts["spec"]["volumeClaimTemplates"][0]["metadata"]["labels"]["app.kubernetes.io/component"] == "ingest"
