@@ -140,7 +140,10 @@ settings, overridden by `env` and then by the role's `env`; secrets as reference
 {{- $_ := set $plain "STREAMPROC_AWS__ENDPOINT_URL" $v.aws.endpointUrl -}}
 {{- end -}}
 {{- end -}}
-{{- if eq .role "opensearch" -}}
+{{- /* aggregations writes its results to the warehouse and OpenSearch when they are configured */ -}}
+{{- $opensearch := or (eq .role "opensearch") (and (eq .role "aggregations") $v.opensearch.url) -}}
+{{- $warehouse := or (eq .role "warehouse") (eq .role "aggregations") -}}
+{{- if $opensearch -}}
 {{- $_ := set $plain "STREAMPROC_OPENSEARCH__URL" $v.opensearch.url -}}
 {{- $_ := set $plain "STREAMPROC_OPENSEARCH__VERIFY_CERTS" $v.opensearch.verifyCerts -}}
 {{- if $v.opensearch.username -}}
@@ -166,10 +169,10 @@ settings, overridden by `env` and then by the role's `env`; secrets as reference
 {{ include "streamproc.secretEnv" (dict "name" "STREAMPROC_AWS__ACCESS_KEY_ID" "secret" $v.aws.existingSecret "key" $v.aws.accessKeyIdKey) }}
 {{ include "streamproc.secretEnv" (dict "name" "STREAMPROC_AWS__SECRET_ACCESS_KEY" "secret" $v.aws.existingSecret "key" $v.aws.secretAccessKeyKey) }}
 {{- end }}
-{{- if and $v.opensearch.existingSecret (eq .role "opensearch") }}
+{{- if and $v.opensearch.existingSecret $opensearch }}
 {{ include "streamproc.secretEnv" (dict "name" "STREAMPROC_OPENSEARCH__PASSWORD" "secret" $v.opensearch.existingSecret "key" $v.opensearch.passwordKey) }}
 {{- end }}
-{{- if and $v.warehouse.existingSecret (eq .role "warehouse") }}
+{{- if and $v.warehouse.existingSecret $warehouse }}
 {{ include "streamproc.secretEnv" (dict "name" "STREAMPROC_WAREHOUSE__DSN" "secret" $v.warehouse.existingSecret "key" $v.warehouse.dsnKey) }}
 {{- end }}
 {{- with $v.extraEnv }}

@@ -68,9 +68,10 @@ def test_there_are_the_four_scenarios_and_three_kubernetes_versions() -> None:
     assert len(NEWEST) == 3 and Version(NEWEST[0]) >= Version("1.30"), NEWEST
 
 
+@pytest.mark.parametrize("version", NEWEST)
 @pytest.mark.parametrize("name", SCENARIOS)
-def test_helm_lint_reports_no_error_or_warning(name: str) -> None:
-    report = helm_python.lint(CHART, scenario(name), strict=True)
+def test_helm_lint_reports_no_error_or_warning(name: str, version: str) -> None:
+    report = helm_python.lint(CHART, scenario(name), strict=True, kube_version=f"v{version}.0")
     problems = [m for m in report["messages"] if m["severity"] >= 2]
     assert report["errors"] == [] and problems == [], report
 

@@ -136,6 +136,25 @@ def test_only_the_ingest_role_gets_the_redaction_key() -> None:
     assert ref == {"name": "streamproc-redaction", "key": "redaction-key"}
 
 
+def test_aggregations_reach_the_warehouse_and_opensearch_when_they_are_configured() -> None:
+    docs = render(EVERY_ROLE)
+    env = env_of(workload(docs, "aggregations"))
+    assert env["STREAMPROC_WAREHOUSE__DSN"]["valueFrom"]["secretKeyRef"] == {
+        "name": "streamproc-warehouse",
+        "key": "dsn",
+    }
+    assert env["STREAMPROC_OPENSEARCH__URL"]["value"] == "https://opensearch.search:9200"
+    assert env["STREAMPROC_OPENSEARCH__PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "streamproc-opensearch"
+    bare = env_of(
+        workload(render(merged(scenario("minimal"), {"roles": {"aggregations": {"enabled": True}}})), "aggregations")
+    )
+    assert not {"STREAMPROC_WAREHOUSE__DSN", "STREAMPROC_OPENSEARCH__URL", "STREAMPROC_OPENSEARCH__PASSWORD"} & set(
+        bare
+    )
+    for sink in ("s3", "eventbridge"):
+        assert "STREAMPROC_WAREHOUSE__DSN" not in env_of(workload(docs, sink))
+
+
 def checksums(values: dict[str, object]) -> set[str]:
     docs = render(values)
     return {
