@@ -282,3 +282,21 @@ def test_role_placement_and_disruption_budget_are_applied() -> None:
     pdbs = {p["metadata"]["name"]: p["spec"] for p in of_kind(docs, "PodDisruptionBudget")}
     assert pdbs[role_name("s3")]["minAvailable"] == 1 and pdbs[role_name("ingest")]["maxUnavailable"] == 1
     assert role_name("warehouse") not in pdbs
+
+
+def test_network_policy_opens_only_the_metrics_port_and_restricts_egress_when_asked() -> None:
+    [policy] = of_kind(render(scenario("all-roles")), "NetworkPolicy")
+    spec = policy["spec"]
+    assert spec["podSelector"]["matchLabels"] == {
+        "app.kubernetes.io/name": "streamproc",
+        "app.kubernetes.io/instance": "sp",
+    }
+    [rule] = spec["ingress"]
+    assert rule["ports"] == [{"port": "metrics", "protocol": "TCP"}]
+    assert rule["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
+    assert spec["policyTypes"] == ["Ingress", "Egress"]
+    dns, kafka = spec["egress"]
+    assert {p["port"] for p in dns["ports"]} == {53} and kafka["ports"] == [{"port": 9092, "protocol": "TCP"}]
+    open_egress = merged(scenario("all-roles"), {"networkPolicy": {"egress": []}})
+    [policy] = of_kind(render(open_egress), "NetworkPolicy")
+    assert policy["spec"]["policyTypes"] == ["Ingress"] and "egress" not in policy["spec"]
