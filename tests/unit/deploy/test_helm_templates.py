@@ -279,6 +279,8 @@ def test_role_placement_and_disruption_budget_are_applied() -> None:
     assert pod["tolerations"][0]["key"] == "dedicated" and pod["affinity"]["podAntiAffinity"]
     assert pod["topologySpreadConstraints"][0]["topologyKey"] == "topology.kubernetes.io/zone"
     assert workload(docs, "ingest")["spec"]["replicas"] == 6
+    annotations = workload(docs, "ingest")["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["example.com/team"] == "data" and "checksum/config" in annotations
     pdbs = {p["metadata"]["name"]: p["spec"] for p in of_kind(docs, "PodDisruptionBudget")}
     assert pdbs[role_name("s3")]["minAvailable"] == 1 and pdbs[role_name("ingest")]["maxUnavailable"] == 1
     assert role_name("warehouse") not in pdbs
@@ -300,3 +302,16 @@ def test_network_policy_opens_only_the_metrics_port_and_restricts_egress_when_as
     open_egress = merged(scenario("all-roles"), {"networkPolicy": {"egress": []}})
     [policy] = of_kind(render(open_egress), "NetworkPolicy")
     assert policy["spec"]["policyTypes"] == ["Ingress"] and "egress" not in policy["spec"]
+
+
+def test_the_repository_pipelines_file_is_carried_unchanged_into_the_config_map() -> None:
+    text = (CHART.parents[1] / "config" / "pipelines.yaml").read_text()
+    docs = render(merged(scenario("minimal"), {"config": {"pipelines": text}}))
+    [cm] = [c for c in of_kind(docs, "ConfigMap") if c["metadata"]["name"].endswith("-config")]
+    assert yaml.safe_load(cm["data"]["pipelines.yaml"]) == yaml.safe_load(text)
+    assert cm["data"]["pipelines.yaml"].strip() == text.strip()
+    [volume] = [v for v in workload(docs, "ingest")["spec"]["template"]["spec"]["volumes"] if v["name"] == "config"]
+    assert volume["configMap"] == {
+        "name": cm["metadata"]["name"],
+        "items": [{"key": "pipelines.yaml", "path": "pipelines.yaml"}],
+    }
