@@ -9,6 +9,7 @@ Where a Docker engine runs, the stack is brought up and the demo stream goes thr
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
 import shutil
@@ -234,6 +235,46 @@ def test_the_init_service_creates_what_the_s3_role_needs(monkeypatch: pytest.Mon
         moto.stop()
 
 
+def test_the_init_service_installs_what_the_opensearch_role_needs(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """opensearch-init's command, run against the OpenSearch stand-in (a fake); then the
+    opensearch role's sink, started with ``create_missing`` off, finds its index template."""
+    from streamproc.dev.opensearch_fake import OpenSearchFake
+
+    _, svc = workers()["opensearch"]
+    settings, spec = role_settings(svc, monkeypatch)
+    init = SERVICES["opensearch-init"]
+    missing = "index template"
+
+    def start_and_stop() -> list[str]:
+        caplog.clear()
+
+        async def run() -> None:
+            await sink.start()
+            await sink.stop()
+
+        asyncio.run(run())
+        return [r.getMessage() for r in caplog.records if missing in r.getMessage()]
+
+    with OpenSearchFake() as fake, caplog.at_level(logging.WARNING):
+        local = settings.model_copy(update={"opensearch": settings.opensearch.model_copy(update={"url": fake.url})})
+        [sink] = build_sinks("opensearch", local, spec)
+        assert start_and_stop(), "without the init service the sink warns that its template is missing"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMPROC_")}
+        env.update(environment(init), STREAMPROC_OPENSEARCH__URL=fake.url)
+        command = [*init["command"][:3], str(mounted(init, init["command"][3]))]
+        res = subprocess.run(
+            [sys.executable, "-m", "streamproc.cli.main", *command],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert start_and_stop() == []
+
+
 # --------------------------------------------------------------------------- monitoring, UI
 
 
@@ -306,12 +347,21 @@ def test_the_stack_runs_the_demo_stream(tmp_path: Path) -> None:
     project = f"streamproc-test-{os.getpid()}"
     compose = ["docker", "compose", "-p", project, "-f", str(COMPOSE_FILE)]
     env = {**os.environ, **DOTENV}
-    up = subprocess.run([*compose, "up", "-d", "--build", "--wait"], cwd=REPO, env=env, timeout=1500)
+    up = subprocess.run([*compose, "up", "-d", "--build"], cwd=REPO, env=env, timeout=1500)
     try:
         assert up.returncode == 0
+        ports = {"ingest": 6066, "s3": 6067, "opensearch": 6068, "warehouse": 6069}
+
+        def ready(role: str) -> bool:
+            try:
+                return httpx.get(f"http://127.0.0.1:{ports[role]}/readyz", timeout=5).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        for role in ports:  # after the init services: each role waits for its own
+            wait_for(lambda r=role: ready(r), 600, interval=5.0, message=f"streamproc-{role} ready")
         stream = generate(documents=20, updates=2, seed=3)
         produce("localhost:29092", [(r.topic, r.key, r.value) for r in stream.records])
-        ports = {"ingest": 6066, "s3": 6067, "opensearch": 6068, "warehouse": 6069}
 
         def total(role: str, name: str) -> float:
             try:
