@@ -40,6 +40,8 @@ SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
 RULES = REPO / "helm" / "streamproc" / "files" / "prometheus" / "alerts.yml"
 DASHBOARDS = REPO / "helm" / "streamproc" / "files" / "dashboards"
 IMAGE = "streamproc:local"
+#: roles other changes are adding: their services are in the file; checked once ROLES has them
+PENDING_ROLES = {"eventbridge", "aggregations"}
 #: what `.env` provides (compose refuses to start without the key: `${…:?…}`)
 DOTENV = {"STREAMPROC_REDACTION__KEY": "ab" * 32}
 
@@ -130,7 +132,8 @@ def init_names(spec: PipelinesSpec) -> tuple[set[str], set[str]]:
 
 def test_one_service_per_role_from_one_image() -> None:
     found = workers()
-    assert set(found) == set(ROLES), f"roles without a service: {set(ROLES) - set(found)}"
+    assert set(ROLES) <= set(found), f"roles without a service: {set(ROLES) - set(found)}"
+    assert set(found) <= set(ROLES) | PENDING_ROLES, f"services of unknown roles: {set(found) - set(ROLES)}"
     images = {svc["image"] for _, svc in found.values()} | {SERVICES["localstack-init"]["image"]}
     assert images == {IMAGE}
     builds = [svc["build"] for _, svc in found.values()]
@@ -139,8 +142,10 @@ def test_one_service_per_role_from_one_image() -> None:
     assert len(data) == len(found) == len(set(data)), "one data volume per service"
 
 
-@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("role", sorted(set(ROLES) | PENDING_ROLES))
 def test_each_role_has_what_it_needs(role: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    if role not in ROLES:
+        pytest.skip(f"role {role} is not in this tree's settings yet (another change adds it); its service waits")
     name, svc = workers()[role]
     settings, spec = role_settings(svc, monkeypatch)
     env = environment(svc)
@@ -187,6 +192,18 @@ def test_each_role_has_what_it_needs(role: str, monkeypatch: pytest.MonkeyPatch)
             db["POSTGRES_DB"],
         )
         depends(svc, dsn.hostname or "", "service_healthy")
+        assert secrets == {"STREAMPROC_WAREHOUSE__DSN"}
+    elif role == "eventbridge":  # read from the environment: this tree's Settings may predate it
+        assert host(env["STREAMPROC_AWS__ENDPOINT_URL"]) == "localstack"
+        depends(svc, "localstack-init", "service_completed_successfully")
+        assert env["STREAMPROC_EVENTBRIDGE__BUS"] == environment(SERVICES["localstack-init"])["INIT_EVENT_BUS"]
+        assert secrets == {"STREAMPROC_AWS__SECRET_ACCESS_KEY"}
+    elif role == "aggregations":
+        dsn = urlsplit(env["STREAMPROC_WAREHOUSE__DSN"])
+        depends(svc, dsn.hostname or "", "service_healthy")
+        assert env["STREAMPROC_WAREHOUSE__DSN"] == environment(workers()["warehouse"][1])["STREAMPROC_WAREHOUSE__DSN"]
+        assert host(env["STREAMPROC_OPENSEARCH__URL"]) == "opensearch"
+        depends(svc, "opensearch-init", "service_completed_successfully")
         assert secrets == {"STREAMPROC_WAREHOUSE__DSN"}
     else:  # a role added later: the test must learn what it needs
         pytest.fail(f"test_compose does not know what role {role} needs yet")
