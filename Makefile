@@ -20,12 +20,19 @@ $(STAMP): pyproject.toml constraints.txt
 
 setup: $(STAMP)
 
-# The warehouse tests start a throw-away PostgreSQL server from the Debian packages.
+# The warehouse tests start a throw-away PostgreSQL server from the Debian packages; the alert
+# tests run promtool and a real Prometheus from Debian's `prometheus` package (started by the
+# tests on a free port; the package's own service is disabled where systemd runs it).
 services:
 	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || { \
 	  echo "installing PostgreSQL from the Debian packages (warehouse tests)"; \
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends postgresql >/dev/null; }
+	@{ test -x /usr/bin/prometheus && test -x /usr/bin/promtool; } || { \
+	  echo "installing Prometheus from the Debian packages (promtool, alert and real-Prometheus tests)"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends prometheus >/dev/null && \
+	  { ! command -v systemctl >/dev/null || $(SUDO) systemctl disable --now prometheus >/dev/null 2>&1 || true; }; }
 
 demo: $(STAMP)
 	$(BIN)/streamproc demo
@@ -39,7 +46,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check streamproc tests bench fuzz
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) services
 	$(BIN)/python -m pytest tests/unit -q
 
 integration: $(STAMP) services

@@ -47,7 +47,7 @@ from streamproc.runtime.processor import build_processor
 from streamproc.runtime.producer import BatchProducer
 from streamproc.runtime.state import SCHEME as STATE_SCHEME
 from streamproc.runtime.state import BatchState
-from streamproc.runtime.web import install_web
+from streamproc.runtime.web import install_web, watch_recovery
 
 __all__ = ["create_app", "default_app", "IngestRuntime"]
 
@@ -161,6 +161,7 @@ class IngestRuntime:
             raise
         now_ms = time.time() * 1000
         counts: dict[tuple[str, str], int] = {}
+        newest: dict[str, float] = {}
         for e in emitted:
             counts[(e.entity, e.op)] = counts.get((e.entity, e.op), 0) + 1
             if e.warnings:
@@ -169,8 +170,11 @@ class IngestRuntime:
                     m.validation_warnings.labels(e.entity, rule).inc()
             if e.ts_ms is not None:
                 m.latency.labels(e.entity).observe(max(0.0, (now_ms - e.ts_ms) / 1000))
+                newest[e.entity] = max(newest.get(e.entity, 0.0), e.ts_ms)
         for (entity, op), n in counts.items():
             m.events_out.labels(entity, op).inc(n)
+        for entity, ts_ms in newest.items():
+            m.source_time.labels(entity).set(ts_ms / 1000)
         self._report_drift(topic, changes)
         m.events_in.labels(topic).inc(len(messages))
         observe_lag(self.app.consumer, messages, m.consumer_lag)
@@ -266,6 +270,7 @@ def create_app(
     app.on_partitions_assigned.connect(runtime.on_assigned)  # a weak reference: the runtime lives with the app
     for topic in sources:
         runtime.add_source(topic, counts[topic])
+    watch_recovery(app, metrics)
     if web:
         install_web(app, metrics.registry)
 

@@ -59,6 +59,12 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
+        self.source_time = Gauge(
+            "streamproc_clean_event_source_timestamp_seconds",
+            "Source change time (Unix seconds) of the newest clean event of the last batch; freshness = now minus this",
+            ["entity"],
+            registry=r,
+        )
         self.batch_seconds = Histogram(
             "streamproc_batch_seconds", "Time to process and flush one batch", ["topic"], registry=r
         )
@@ -70,6 +76,19 @@ class Metrics:
             "Schema drift of clean documents; kind: new_field, type_change (a top-level field's JSON type), "
             "capped (the entity reached STREAMPROC_SCHEMA_MAX_FIELDS)",
             ["entity", "kind"],
+            registry=r,
+        )
+        # read from Faust's table recovery when scraped (runtime/web.py: watch_recovery)
+        self.recovery_active = Gauge(
+            "streamproc_table_recovery_active",
+            "1 while the app's tables are recovered from their changelogs (not processing yet), else 0",
+            ["app"],
+            registry=r,
+        )
+        self.recovery_remaining = Gauge(
+            "streamproc_table_recovery_remaining",
+            "Changelog records still to read; kind: active (before processing resumes) or standby",
+            ["app", "kind"],
             registry=r,
         )
 

@@ -5,15 +5,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, cast
 
 from faust.tables.manager import TableManager
+from faust.tables.recovery import Recovery
 from faust.web import Request, Response, View
 from prometheus_client import CollectorRegistry, generate_latest
 
-from streamproc.runtime.metrics import CONTENT_TYPE
+from streamproc.runtime.metrics import CONTENT_TYPE, Metrics
 
 if TYPE_CHECKING:
     from streamproc.runtime.apps import StreamprocApp
 
-__all__ = ["install_web", "ready"]
+__all__ = ["install_web", "ready", "watch_recovery"]
 
 
 def ready(app: StreamprocApp) -> bool:
@@ -28,6 +29,24 @@ def ready(app: StreamprocApp) -> bool:
         and not app.rebalancing
         and not app.in_recovery
         and cast(TableManager, app.tables).recovery.completed.is_set()
+    )
+
+
+def watch_recovery(app: StreamprocApp, metrics: Metrics) -> None:
+    """Publish ``app``'s table recovery (Faust's public ``Recovery`` counters) as
+    ``streamproc_table_recovery_active`` and ``…_remaining``, computed at each scrape."""
+
+    def recovery() -> Recovery:
+        return cast(TableManager, app.tables).recovery
+
+    metrics.recovery_active.labels(app.conf.id).set_function(
+        lambda: 1.0 if app.in_recovery or not recovery().completed.is_set() else 0.0
+    )
+    metrics.recovery_remaining.labels(app.conf.id, "active").set_function(
+        lambda: float(recovery().active_remaining_total())
+    )
+    metrics.recovery_remaining.labels(app.conf.id, "standby").set_function(
+        lambda: float(recovery().standby_remaining_total())
     )
 
 
