@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["dumps", "loads", "dumps_str", "parse_json"]
+__all__ = ["dumps", "loads", "dumps_str", "parse_json", "json_type"]
 
 _OPTS = orjson.OPT_NON_STR_KEYS
 
@@ -64,3 +64,17 @@ def parse_json(data: bytes | bytearray | memoryview | str) -> Any:
 
 
 loads = parse_json
+
+
+def json_type(value: Any) -> str:
+    """The JSON type name of a parsed value (``null``, ``boolean``, ``number``, ``string``, ``array``,
+    ``object``); anything else a parser cannot return counts as ``string``."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, list):
+        return "array"
+    return "object" if isinstance(value, dict) else "string"

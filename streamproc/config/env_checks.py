@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from pydantic import ValidationError
 from pydantic_settings.exceptions import SettingsError
 
-__all__ = ["PREFIX", "http_urls", "not_utf8", "validation_problems", "settings_error_problem"]
+__all__ = ["PREFIX", "http_urls", "endpoint_url", "not_utf8", "validation_problems", "settings_error_problem"]
 
 PREFIX = "STREAMPROC_"
 
@@ -35,6 +35,15 @@ def http_urls(text: str) -> bool:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             return False
     return True
+
+
+def endpoint_url(value: str | None) -> str | None:
+    """A single http(s) endpoint URL, or ``None`` for unset/empty; ``ValueError`` otherwise."""
+    if not value:
+        return None
+    if "," in value or not http_urls(value):
+        raise ValueError("not an http(s) URL")
+    return value
 
 
 def not_utf8(data: Mapping[str, Any], binary: frozenset[tuple[str, ...]] = frozenset()) -> list[str]:

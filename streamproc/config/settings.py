@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, PrivateAttr, SecretStr, ValidationError, 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
-from streamproc.config.env_checks import http_urls, not_utf8, settings_error_problem, validation_problems
+from streamproc.config.env_checks import endpoint_url, http_urls, not_utf8, settings_error_problem, validation_problems
 from streamproc.config.kafka_security import KafkaSecuritySettings
 from streamproc.config.sink_eventbridge import bus_problem, source_problem
 from streamproc.errors import ConfigError
@@ -60,11 +60,7 @@ class AwsSettings(BaseModel):
     @field_validator("endpoint_url")
     @classmethod
     def _endpoint(cls, value: str | None) -> str | None:
-        if not value:
-            return None
-        if "," in value or not http_urls(value):
-            raise ValueError("not an http(s) URL")
-        return value
+        return endpoint_url(value)
 
 
 class OpenSearchSettings(BaseModel):
@@ -99,11 +95,7 @@ class EventBridgeSettings(BaseModel):
     @field_validator("endpoint_url")
     @classmethod
     def _endpoint(cls, value: str | None) -> str | None:
-        if not value:
-            return None
-        if "," in value or not http_urls(value):
-            raise ValueError("not an http(s) URL")
-        return value
+        return endpoint_url(value)
 
     @field_validator("bus")
     @classmethod

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from streamproc.jsonutil import dumps, loads
+from streamproc.jsonutil import dumps, json_type, loads
 
 __all__ = ["JSON_TYPES", "KINDS", "json_type", "Change", "EntitySchema", "DriftBatch", "schema_key", "is_schema_key"]
 
@@ -40,20 +40,6 @@ def schema_key(entity: str) -> bytes:
 
 def is_schema_key(key: bytes) -> bool:
     return key.endswith(_SUFFIX)
-
-
-def json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object" if isinstance(value, dict) else "string"
 
 
 @dataclass(frozen=True, slots=True)

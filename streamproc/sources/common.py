@@ -21,6 +21,7 @@ from functools import lru_cache
 from typing import Any
 
 from streamproc.errors import DecodeError
+from streamproc.jsonutil import json_type
 from streamproc.sources.jsontext import MAX_DEPTH, JSONTextError, parse_json
 
 __all__ = [
@@ -133,20 +134,9 @@ def epoch_us_from_iso(text: Any) -> int | None:
 
 
 def kind_of(value: Any) -> str:
-    """JSON type name of a parsed value, for error messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
+    """JSON type name of a parsed value, for error messages (a non-JSON value: its Python type)."""
+    kind = json_type(value)
+    return kind if kind != "string" or isinstance(value, str) else type(value).__name__
 
 
 def require_object(fmt: str, value: Any) -> dict[str, Any]:
