@@ -52,6 +52,12 @@ class Metrics:
         self.consumer_lag = Gauge(
             "streamproc_consumer_lag", "High watermark minus next offset", ["topic", "partition"], registry=r
         )
+        self.dlq_retries = Counter(
+            "streamproc_dlq_retry_total",
+            "Re-injected DLQ records processed; outcome: emitted, stale, duplicate, filtered, dlq",
+            ["topic", "outcome"],
+            registry=r,
+        )
 
 
 class SinkMetrics:
