@@ -6,7 +6,10 @@ Groups: ``ingest`` is ``STREAMPROC_APP_ID``; a sink role's group is ``settings.s
 (``s3`` has two, the trigger sink's and the archive's, whichever is configured); ``aggregations``
 is ``<app_id without -ingest>-aggregations``; ``--group`` names any group. Topics: the role's
 (source topics for ingest, clean topics otherwise), restricted by ``--entity`` and ``--topic``.
-It refuses (exit 1) while a group has members, and names them. ``--execute`` applies the plan,
+It refuses (exit 1) while a group has members, and names them and their hosts; a group the
+broker reports active without listing members (the embedded broker never lists them, and keeps
+a stopped group's state until the next join) is refused too unless ``--workers-stopped``
+confirms its workers are stopped. ``--execute`` applies the plan,
 removes the state ``--reset-state`` lists, and writes one audit record (log line and the
 compacted ``<prefix>.audit`` topic) with who, what, when and every partition's before/after."""
 
@@ -57,6 +60,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     to.add_argument("--shift-by", type=int, metavar="N", help="move the committed offset by N (negative: back)")
     p.add_argument("--reset-state", action="store_true", help="also remove the role's state (see the docs)")
     p.add_argument("--execute", action="store_true", help="apply; without it the plan is only shown")
+    p.add_argument(
+        "--workers-stopped",
+        action="store_true",
+        help="the broker lists no members but reports the group active (the embedded broker keeps a stopped "
+        "group's state): confirm every worker of it is stopped. Never overrides members the broker lists",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--config", default=None, help="pipelines YAML (default config/pipelines.yaml)")
     p.add_argument("--bootstrap", default=None, help="Kafka bootstrap servers (overrides the environment)")
@@ -164,15 +173,10 @@ def run(args: argparse.Namespace) -> ExitCode:
     admin = GroupAdmin(bootstrap, confluent_config(settings))
     try:
         infos = [admin.describe(g) for g, _ in groups]
-        active = [i for i in infos if i.active]
+        active = [i for i in infos if i.members or (i.active and not args.workers_stopped)]
         if active:
             for i in active:
-                members = ", ".join(f"{m} ({c}) at {h}" for m, c, h in i.members) or "the broker lists none by name"
-                print(
-                    f"streamproc replay: refused: consumer group {i.group} is active (state {i.state}); members: "
-                    f"{members}. Stop every worker of the group first.",
-                    file=sys.stderr,
-                )
+                print(_refusal(i), file=sys.stderr)
             return ExitCode.FAILURE
         counts = admin.partition_counts()
         tps = _partitions(args, role_topics, counts)
@@ -190,7 +194,7 @@ def run(args: argparse.Namespace) -> ExitCode:
             notes.append(f"{args.role} keeps no state of its own: it rewrites idempotently; nothing else to remove")
         if args.execute:
             for group, _, rows, removal in plans:
-                if admin.describe(group).active:  # a worker started since the check
+                if admin.describe(group).members:  # a worker started since the check
                     print(f"streamproc replay: refused: consumer group {group} became active", file=sys.stderr)
                     return ExitCode.FAILURE
                 admin.move(group, rows)
@@ -218,6 +222,20 @@ def run(args: argparse.Namespace) -> ExitCode:
         return ExitCode.OK
     finally:
         admin.close()
+
+
+def _refusal(info: Any) -> str:
+    if info.members:
+        members = ", ".join(f"{m} (client {c}) at {h}" for m, c, h in info.members)
+        return (
+            f"streamproc replay: refused: consumer group {info.group} has active members: {members}. "
+            "Stop every worker of the group first."
+        )
+    return (
+        f"streamproc replay: refused: consumer group {info.group} is active (state {info.state}); members: the "
+        "broker lists none by name. Stop every worker of the group first; where the broker keeps a stopped "
+        "group's state (the embedded broker does), confirm with --workers-stopped."
+    )
 
 
 def _what(args: argparse.Namespace, target: Target) -> dict[str, Any]:

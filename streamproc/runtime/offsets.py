@@ -47,6 +47,7 @@ class GroupAdmin:
     def __init__(self, bootstrap: str, client: Mapping[str, str] | None = None, timeout: float = 15.0) -> None:
         conf = {**(client or {}), "bootstrap.servers": bootstrap}
         self.timeout = timeout
+        self.bootstrap = bootstrap
         self.admin = AdminClient(dict(conf))
         self.reader = Consumer(
             {**conf, "group.id": f"streamproc-replay-reader-{uuid.uuid4().hex[:8]}", "enable.auto.commit": False}
@@ -174,8 +175,15 @@ class GroupAdmin:
             self.reader.unassign()
 
     def move(self, group: str, rows: list[PlanRow]) -> None:
-        """Commit each row's target as the group's offset (the group must have no members)."""
+        """Commit each row's target as the group's offset (the group must have no members). On
+        the embedded broker a stopped group it refuses this for is moved by a member's commit
+        (:mod:`streamproc.runtime.embedded_group`)."""
         if not rows:
+            return
+        if self.embedded and self.describe(group).state in ACTIVE_STATES:
+            from streamproc.runtime.embedded_group import commit_as_member
+
+            commit_as_member(self.bootstrap, group, {(r.topic, r.partition): r.target for r in rows})
             return
         request = [TopicPartition(r.topic, r.partition, r.target) for r in rows]
         fut = self.admin.alter_consumer_group_offsets(
