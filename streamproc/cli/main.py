@@ -1,5 +1,5 @@
 """``streamproc <command>``: the argument parser of every command and the dispatch to its module
-(worker, dev, decode, dry-run, parity, opensearch init, demo).
+(worker, dev, decode, dry-run, parity, opensearch init, replay, dlq, demo).
 
 Exit codes are :class:`~streamproc.errors.ExitCode`: ``OK`` done, ``FAILURE`` runtime failure,
 ``USAGE`` usage or configuration error, ``SOFTWARE`` an unexpected error, ``INTERRUPTED`` on Ctrl-C.
@@ -20,7 +20,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from streamproc.cli import decode, demo, dev, dryrun, opensearch, parity, worker
+from streamproc.cli import decode, demo, dev, dlq, dryrun, opensearch, parity, replay, worker
 from streamproc.errors import ConfigError, ExitCode, StreamprocError
 
 __all__ = ["build_parser", "main", "unexpected_error_text"]
@@ -29,7 +29,8 @@ __all__ = ["build_parser", "main", "unexpected_error_text"]
 def build_parser() -> argparse.ArgumentParser:
     """The whole ``streamproc`` parser; each sub-command's ``func`` runs it."""
     p = argparse.ArgumentParser(
-        prog="streamproc", description="streamproc: worker, dev, decode, dry-run, parity, opensearch init, demo"
+        prog="streamproc",
+        description="streamproc: worker, dev, decode, dry-run, parity, opensearch init, replay, dlq, demo",
     )
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -57,6 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     osp = sub.add_parser("opensearch", help="OpenSearch administration")
     opensearch.add_arguments(osp)
+
+    rp = sub.add_parser("replay", help="reset a role's consumer group offsets (preview by default)")
+    replay.add_arguments(rp)
+    rp.set_defaults(func=replay.run)
+
+    dq = sub.add_parser("dlq", help="inspect the dead-letter topic and re-inject its records")
+    dlq.add_arguments(dq)
 
     dm = sub.add_parser("demo", help="embedded broker + generated change stream + worker + report")
     demo.add_arguments(dm)

@@ -247,6 +247,16 @@ class Settings(BaseSettings):
     def dlq_topic(self) -> str:
         return f"{self.topic_prefix}.dlq"
 
+    @property
+    def retry_topic(self) -> str:
+        """DLQ records re-injected by ``streamproc dlq replay``; the ingest role consumes it."""
+        return f"{self.topic_prefix}.retry"
+
+    @property
+    def audit_topic(self) -> str:
+        """Compacted log of operator actions (``replay``, ``dlq replay``) and retry outcomes."""
+        return f"{self.topic_prefix}.audit"
+
     def clean_topic(self, entity: str) -> str:
         return f"{self.topic_prefix}.events.{entity}"
 

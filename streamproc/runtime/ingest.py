@@ -41,10 +41,12 @@ from streamproc.pipeline.schema_drift import Change, DriftBatch
 from streamproc.runtime import consumer as batch_consumer
 from streamproc.runtime.admin import ensure_topics
 from streamproc.runtime.apps import StreamprocApp, fail_stop, faust_app, group_settings, observe_lag, require_bootstrap
+from streamproc.runtime.audit_log import ensure_audit_topic
 from streamproc.runtime.kafka_config import confluent_config
 from streamproc.runtime.metrics import Metrics
 from streamproc.runtime.processor import build_processor
 from streamproc.runtime.producer import BatchProducer
+from streamproc.runtime.retry import add_retry_agent
 from streamproc.runtime.state import SCHEME as STATE_SCHEME
 from streamproc.runtime.state import BatchState
 from streamproc.runtime.web import install_web, watch_recovery
@@ -70,6 +72,9 @@ class IngestRuntime:
         self.embedded = embedded
         self.totals: dict[str, int] = {"in": 0, "out": 0, "dropped": 0, "dlq": 0}
         self.ready = False
+        #: source topic → its table, and the lock a source batch and a retry batch of it take in turn
+        self.tables: dict[str, CollectionT] = {}
+        self.locks: dict[str, asyncio.Lock] = {}
 
     def add_source(self, topic: str, partitions: int) -> None:
         app, s = self.app, self.settings
@@ -80,6 +85,8 @@ class IngestRuntime:
             value_type=bytes,
             help=f"last applied position and document per entity key of {topic}",
         )
+        self.tables[topic] = table
+        lock = self.locks[topic] = asyncio.Lock()
         channel = app.topic(topic, key_serializer="raw", value_serializer="raw", partitions=partitions)
         buffer = batch_consumer.buffer_for(app, topic)
 
@@ -93,7 +100,8 @@ class IngestRuntime:
                     continue
                 batch_consumer.track(consumer, messages)
                 try:
-                    await self.handle_batch(topic, table, messages)
+                    async with lock:  # a retry batch of this topic's state runs in between, never during
+                        await self.handle_batch(topic, table, messages)
                 except asyncio.CancelledError:
                     raise  # handle_batch completed its flush and state write first: acknowledged below
                 except BaseException as exc:  # noqa: BLE001 - fail-stop: exits, nothing is acknowledged
@@ -109,7 +117,8 @@ class IngestRuntime:
         log the source partitions this worker now owns, ``ingest partitions assigned:
         <topic>=0,2 <topic>=-`` (``-``: none)."""
         assigned = cast("AbstractSet[TP]", args[0])
-        owned = {t: sorted(tp.partition for tp in assigned if tp.topic == t) for t in sorted(self.app.source_buffers)}
+        sources = sorted(t for t in self.app.source_buffers if t != self.settings.retry_topic)
+        owned = {t: sorted(tp.partition for tp in assigned if tp.topic == t) for t in sources}
         text = " ".join(f"{t}={','.join(map(str, ps)) or '-'}" for t, ps in owned.items())
         log.info("ingest partitions assigned: %s", text)
 
@@ -153,7 +162,7 @@ class IngestRuntime:
                     outcome.stage,
                     outcome.reason,
                 )
-        finish = asyncio.ensure_future(self._finish(state, len(messages)))
+        finish = asyncio.ensure_future(self.finish_batch(state, len(messages)))
         try:
             await asyncio.shield(finish)
         except asyncio.CancelledError:
@@ -206,7 +215,8 @@ class IngestRuntime:
                     topic,
                 )
 
-    async def _finish(self, state: BatchState, size: int) -> None:
+    async def finish_batch(self, state: BatchState, size: int) -> None:
+        """Flush the batch's output, then its changelog, then write its state (module docstring)."""
         producer = self.producer
         await producer.flush()  # the batch's clean events and DLQ records are durable …
         hold = self.settings.test_hold_after_output
@@ -242,11 +252,12 @@ def create_app(
     outputs = [settings.clean_topic(s.entity) for s in spec.sources] + [settings.dlq_topic]
     counts = ensure_topics(
         bootstrap,
-        sources + outputs,
+        sources + outputs + [settings.retry_topic],
         settings.partitions,
         settings.replication_factor,
         client=confluent_config(settings),
     )
+    ensure_audit_topic(settings)  # retry outcomes are reported there
     group_conf, embedded = group_settings(settings)
     if embedded:
         log.info("embedded broker detected: each partition's last changelog record sent alone, short group timeouts")
@@ -271,6 +282,7 @@ def create_app(
     for topic in sources:
         runtime.add_source(topic, counts[topic])
     watch_recovery(app, metrics)
+    add_retry_agent(runtime, counts[settings.retry_topic])
     if web:
         install_web(app, metrics.registry)
 

@@ -91,6 +91,12 @@ class Metrics:
             ["app", "kind"],
             registry=r,
         )
+        self.dlq_retries = Counter(
+            "streamproc_dlq_retry_total",
+            "Re-injected DLQ records processed; outcome: emitted, stale, duplicate, filtered, dlq",
+            ["topic", "outcome"],
+            registry=r,
+        )
 
 
 class SinkMetrics:

@@ -81,11 +81,11 @@ def test_a_new_option_or_command_is_a_drift() -> None:
     parser = build_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     sub.choices["worker"].add_argument("--shiny", action="store_true", help="a new flag")
-    sub.add_parser("replay", help="a new command")
+    sub.add_parser("rewind", help="a new command")
     new, problems = docgen.generate(text, {"commands": docgen.command_table(parser)})
     assert "`--shiny`: a new flag" in new
-    assert "| `streamproc replay` | a new command |  |" in new
-    assert problems == ["commands: no text in the last column for `streamproc replay`"]
+    assert "| `streamproc rewind` | a new command |  |" in new
+    assert problems == ["commands: no text in the last column for `streamproc rewind`"]
 
 
 def test_a_new_exit_code_is_a_drift() -> None:

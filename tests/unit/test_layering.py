@@ -27,6 +27,7 @@ LAYERS: dict[str, int] = {
     "sources": 1,
     "pipeline": 1,
     "sinks": 1,
+    "operations": 1,
     "config": 2,
     "runtime": 3,
     "dev": 4,

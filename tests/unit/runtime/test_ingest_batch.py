@@ -1,4 +1,4 @@
-"""The ingest batch's end (:meth:`IngestRuntime._finish`) against a model of the embedded broker:
+"""The ingest batch's end (:meth:`IngestRuntime.finish_batch`) against a model of the embedded broker:
 each flush stores one record batch per partition, and ListOffsets answers the last batch's base
 offset + 1 (tansu 0.6). Sending each changelog partition's last record alone makes that answer
 the exact end, which is what a worker taking the partition over recovers up to."""
@@ -91,7 +91,7 @@ def run_batch(runtime: IngestRuntime, table: Collection, writes: list[tuple[int,
     for partition, key, value in writes:
         batch.partition = partition
         batch.set(key, value)
-    asyncio.run(runtime._finish(batch, len(writes)))
+    asyncio.run(runtime.finish_batch(batch, len(writes)))
     return batch
 
 
