@@ -26,8 +26,8 @@ class Delta:
     """One signed contribution to ``group`` at ``time_ms``.
 
     ``inputs``: metric name → the already extracted input (``count``: a number of inputs;
-    numeric metrics: a list of canonical decimal strings; ``count_distinct``: a list of JSON
-    values; ``top_k``: a list of ``[value, weight decimal string]``). ``skipped``: non-numeric
+    numeric metrics: a list of canonical decimal strings; ``count_distinct``: a list of canonical
+    JSON texts of the values; ``top_k``: a list of ``[canonical JSON text, weight decimal]``). ``skipped``: non-numeric
     inputs left out. ``incomplete``: 1 for an incomplete event attributed to this group and
     window (then ``sign`` is 0 and ``inputs`` empty). ``src`` (upstream partition, offset, index
     within the offset) deduplicates redelivered deltas; ``watermark_ms`` is the upstream

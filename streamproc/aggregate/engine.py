@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from streamproc.aggregate.delta import decode_message
+from streamproc.aggregate.delta import Delta, Tick, decode_message, tick
 from streamproc.aggregate.downstream import Result, WindowEngine
 from streamproc.aggregate.spec import AggregationSpec
 from streamproc.aggregate.upstream import upstream_step
@@ -25,9 +25,7 @@ class Engine:
         self.specs = list(specs)
         self.rows: dict[str, dict[bytes, dict[str, Any]]] = {s.name: {} for s in self.specs}
         self.watermarks: dict[tuple[str, int], int | None] = {}
-        self.engines = {
-            s.name: WindowEngine(s, {}, {}, upstream_partitions=upstream_partitions) for s in self.specs
-        }
+        self.engines = {s.name: WindowEngine(s, {}, {}, upstream_partitions=upstream_partitions) for s in self.specs}
 
     def feed(self, event: dict[str, Any], src: tuple[int, int]) -> list[Result]:
         """One clean event at (partition, offset): every result emitted because of it, in order
@@ -48,11 +46,18 @@ class Engine:
             engine = self.engines[spec.name]
             for delta in step.deltas:
                 msg = decode_message(delta.to_json())
-                out += engine.apply(msg) if not hasattr(msg, "closed_by") else []  # deltas only here
-            if step.watermark_ms is not None and not step.deltas:
-                out += engine.advance(src[0], step.watermark_ms, "watermark")
+                assert isinstance(msg, Delta)
+                out += engine.apply(msg)
+            if step.watermark_ms is not None and not step.deltas:  # a filtered event's time
+                out += self.tick(spec.name, src[0], step.watermark_ms, "watermark")
             out += engine.flush_updates(None)
         return out
+
+    def tick(self, aggregation: str, upstream_partition: int, watermark_ms: int, closed_by: str) -> list[Result]:
+        """A tick as the runtime sends it (e.g. ``closed_by: idle``)."""
+        msg = decode_message(tick(aggregation, upstream_partition, watermark_ms, closed_by))
+        assert isinstance(msg, Tick)
+        return self.engines[aggregation].on_tick(msg)
 
     def end_of_input(self) -> list[Result]:
         """Every window still open, final with ``closed_by: end-of-input``."""

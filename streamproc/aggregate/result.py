@@ -5,11 +5,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from streamproc.aggregate import metrics as M
 from streamproc.jsonutil import dumps
 
-__all__ = ["Result", "iso_ms"]
+if TYPE_CHECKING:
+    from streamproc.aggregate.delta import Delta
+    from streamproc.aggregate.spec import AggregationSpec
+
+__all__ = ["Result", "iso_ms", "cell_result", "late_result"]
 
 
 def iso_ms(ms: int) -> str:
@@ -44,3 +49,37 @@ class Result:
     def value_bytes(self) -> bytes:
         """Canonical JSON of :attr:`value` (the Kafka message value)."""
         return dumps(self.value)
+
+
+def cell_result(spec: AggregationSpec, cell: dict[str, Any], final: bool) -> Result:
+    """The result of a cell (see :mod:`streamproc.aggregate.cells`)."""
+    group = dict(cell["g"])
+    start = iso_ms(cell["s"])
+    value = {
+        "aggregation": spec.name,
+        "group": group,
+        "window_start": start,
+        "window_end": iso_ms(cell["e"]),
+        "metrics": {m.name: M.value(m, cell["m"][m.name]) for m in spec.metrics},
+        "final": final,
+        "revision": cell["n"] if spec.emit == "updates" else cell["r"],
+        "closed_by": cell["c"] if final else None,
+        "late_changes": cell["lc"],
+        "incomplete": cell["inc"],
+        "skipped": cell["sk"],
+    }
+    return Result("aggregate", {"aggregation": spec.name, "group": group, "window_start": start}, value)
+
+
+def late_result(spec: AggregationSpec, delta: Delta, start: int, end: int, reason: str) -> Result:
+    """A late record: the change's aggregation, clean-event key, group and window, no values."""
+    key = {"aggregation": spec.name, "key": delta.key}
+    value = {
+        **key,
+        "group": delta.group,
+        "window_start": iso_ms(start),
+        "window_end": iso_ms(end),
+        "sign": delta.sign,
+        "reason": reason,
+    }
+    return Result("late", key, value)
