@@ -135,7 +135,7 @@ class AggregationConfig(BaseModel):
     name: AggName
     entity: EntityName
     mode: Annotated[str, choice("mode", ("events", "rows"))] = "events"
-    time: PathStr = "source"
+    time: PathStr = Field(default="source", validate_default=True)
     window: WindowConfig
     timezone: Timezone = "UTC"
     group_by: list[PathStr] = Field(default_factory=list)
