@@ -50,7 +50,7 @@ def config(path: Path, *, grace: str, retain: str, sinks: list[str]) -> Path:
         yaml.safe_dump(
             {
                 "version": 1,
-                "sources": [{"entity": "charges", "topic": f"cdc.{uuid.uuid4().hex[:6]}.charges"}],
+                "sources": [{"entity": "charges", "topic": f"cdc.{uuid.uuid4().hex[:6]}.charges", "key": ["_id"]}],
                 "aggregations": [
                     {
                         "name": "charges_per_minute",
