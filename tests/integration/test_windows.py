@@ -51,6 +51,7 @@ def config(path: Path, *, grace: str, retain: str, sinks: list[str]) -> Path:
             {
                 "version": 1,
                 "sources": [{"entity": "charges", "topic": f"cdc.{uuid.uuid4().hex[:6]}.charges", "key": ["_id"]}],
+                **({"sinks": {"warehouse": {"schema": "public"}}} if "warehouse" in sinks else {}),
                 "aggregations": [
                     {
                         "name": "charges_per_minute",
