@@ -18,9 +18,8 @@ from .builders import HOUR, MINUTE, event, row, spec
 BERLIN = "Europe/Berlin"
 
 
-def ms(*args: int, tz: str = "UTC") -> int:
-    year, month, day, *rest = args
-    return int(datetime(year, month, day, *rest, tzinfo=ZoneInfo(tz)).timestamp() * 1000)
+def ms(year: int, month: int, day: int, hour: int = 0, minute: int = 0, tz: str = "UTC") -> int:
+    return int(datetime(year, month, day, hour, minute, tzinfo=ZoneInfo(tz)).timestamp() * 1000)
 
 
 def spans(window: WindowSpec, tz: str, t: int) -> list[tuple[str, str]]:
