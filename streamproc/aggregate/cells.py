@@ -41,14 +41,12 @@ class CellStore:
         self.upstream_partitions = max(1, upstream_partitions)
         self.rows = spec.mode == "rows"
         self.updates = spec.emit == "updates"
-        self._keys = {name: f"{partition}:{name}".encode() for name in ("m", "open", "closed", "dirty")}
-        self.last_emit: dict[str, int] = {}
+        self._keys = {name: f"{partition}:{name}".encode() for name in ("m", "open", "closed", "dirty", "emitted")}
 
-    # -- meta ------------------------------------------------------------------------------
-    def index(self, name: str) -> dict[str, list[int]]:
+    def index(self, name: str) -> dict[str, Any]:
         return dict(self.meta.get(self._keys[name]) or {})
 
-    def save_index(self, name: str, value: dict[str, list[int]]) -> None:
+    def save_index(self, name: str, value: dict[str, Any]) -> None:
         self.meta[self._keys[name]] = value
 
     def min_watermark(self, m: dict[str, Any]) -> int | None:
@@ -57,7 +55,6 @@ class CellStore:
             return None
         return min(wm.values())
 
-    # -- cells -----------------------------------------------------------------------------
     def cell_key(self, group: dict[str, Any], start: int) -> bytes:
         return dumps([self.spec.name, list(group.values()), start])
 
@@ -189,7 +186,6 @@ class CellStore:
         for k in gone:
             del idx[k]
             dirty.pop(k, None)
-            self.last_emit.pop(k, None)
             self.cells.pop(k.encode(), None)
         self.save_index("open", idx)
         self.save_index("dirty", dirty)
@@ -222,7 +218,6 @@ class CellStore:
             for _, k in due:
                 closed[k] = opened.pop(k)
                 dirty.pop(k, None)
-                self.last_emit.pop(k, None)
                 cell = {**self.cells[k.encode()], "c": closed_by}
                 cell["r"] += 1
                 self.cells[k.encode()] = cell
@@ -279,13 +274,18 @@ class CellStore:
         return out
 
     def flush_updates(self, now: int | None) -> list[Result]:
+        """Dirty cells not emitted within ``every`` (all if ``now`` is None); emission times are kept
+        in meta (``emitted``, only those younger than ``every``), across engine instances."""
         dirty = self.index("dirty")
         if not dirty:
             return []
-        out = []
         every = self.spec.every_ms
+        emitted = self.index("emitted")
+        if now is not None:
+            emitted = {k: t for k, t in emitted.items() if 0 <= now - t < every}
+        out = []
         for k in sorted(dirty):
-            if now is not None and now - self.last_emit.get(k, now - every) < every:
+            if now is not None and k in emitted:
                 continue
             cell = self.cells.get(k.encode())
             del dirty[k]
@@ -293,6 +293,7 @@ class CellStore:
                 continue
             out.append(self.result(cell, False))
             if now is not None:
-                self.last_emit[k] = now
+                emitted[k] = now
         self.save_index("dirty", dirty)
+        self.save_index("emitted", emitted)
         return out

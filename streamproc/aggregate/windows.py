@@ -62,7 +62,7 @@ def _short_windows(window: WindowSpec, tz: str, t: int) -> list[tuple[int, int]]
     tumbling = window.type == "tumbling"
     today = local_date(tz, t)
     out = []
-    for ordinal in (today,) if tumbling else (today - 1, today):
+    for ordinal in (today,) if tumbling else (today - 2, today - 1, today):  # a hop may start 2 days back
         midnight, next_midnight = local_midnight(tz, ordinal), local_midnight(tz, ordinal + 1)
         if t < midnight:
             continue
