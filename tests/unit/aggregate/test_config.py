@@ -56,15 +56,18 @@ def with_(**keys: Any) -> str:
         ),
         (
             with_(mode="rows", time="startDate", emit="final"),
-            "aggregations[0].emit: rows mode emits 'updates' (a row-time bucket has no watermark); 'final' is for events mode",
+            "aggregations[0].emit: rows mode emits 'updates' (a row-time bucket has no watermark); "
+            "'final' is for events mode",
         ),
         (
             with_(mode="rows", time="startDate", window={"type": "session", "gap": "1h"}),
-            "aggregations[0].window: session windows are for events mode only (rows mode would need to split sessions on retraction)",
+            "aggregations[0].window: session windows are for events mode only (rows mode would need to "
+            "split sessions on retraction)",
         ),
         (
             with_(window={"type": "session", "gap": "1h"}, emit="updates"),
-            "aggregations[0].emit: session windows emit 'final' (sessions merge, so updates would name vanishing windows)",
+            "aggregations[0].emit: session windows emit 'final' (sessions merge, so updates would name "
+            "vanishing windows)",
         ),
         (
             with_(mode="rows", time="startDate", where={"op": ["insert"]}),
@@ -72,7 +75,8 @@ def with_(**keys: Any) -> str:
         ),
         (
             with_(window={"type": "tumbling", "size": "1 hour"}),
-            "aggregations[0].window.size: invalid duration '1 hour'; expected a number and a unit: 500ms, 30s, 10m, 1h, 1d",
+            "aggregations[0].window.size: invalid duration '1 hour'; expected a number and a unit: "
+            "500ms, 30s, 10m, 1h, 1d",
         ),
         (with_(window={"type": "tumbling", "size": "0s"}), "aggregations[0].window.size: must be longer than 0"),
         (
@@ -97,7 +101,8 @@ def with_(**keys: Any) -> str:
         ),
         (
             with_(timezone="Mars/Olympus"),
-            "aggregations[0].timezone: unknown timezone 'Mars/Olympus'; expected an IANA name such as UTC or Europe/Berlin",
+            "aggregations[0].timezone: unknown timezone 'Mars/Olympus'; expected an IANA name such as "
+            "UTC or Europe/Berlin",
         ),
         (
             with_(metrics={"n": {"count": "*", "sum": "x"}}),
@@ -121,7 +126,8 @@ def with_(**keys: Any) -> str:
         ),
         (
             with_(where={"op": ["created"]}),
-            "aggregations[0].where.op[0]: unknown operation 'created'; expected one of insert, update, replace, upsert, delete, snapshot, truncate",
+            "aggregations[0].where.op[0]: unknown operation 'created'; expected one of insert, update, "
+            "replace, upsert, delete, snapshot, truncate",
         ),
         (
             with_(grace="-1s"),
