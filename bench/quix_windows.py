@@ -16,6 +16,7 @@ from quixstreams import Application  # only installed in var/quix-venv
 
 EXPECT = int(os.environ["BENCH_EVENTS"])
 DONE = Path(os.environ["BENCH_DONE_FILE"])
+START = Path(os.environ["BENCH_START_FILE"])
 seen = 0
 
 
@@ -26,6 +27,12 @@ def number(v: Any) -> float:
         return float(v)
     except (TypeError, ValueError):
         return 0.0
+
+
+def first() -> None:
+    """The wall-clock time of the first record taken (the clock's start)."""
+    if not START.exists():
+        START.write_text(str(time.time()))
 
 
 def count(n: int = 1) -> None:
@@ -81,6 +88,7 @@ def main() -> None:
     )
     sdf = app.dataframe(source)
     sdf = sdf.apply(lambda event: event.get("after") or {})
+    sdf = sdf.update(lambda doc: first())
     sdf = sdf.group_by("region")
     sdf = sdf.tumbling_window(timedelta(minutes=1), grace_ms=timedelta(seconds=10)).reduce(reducer, initializer).final()
     sdf = sdf.apply(result)

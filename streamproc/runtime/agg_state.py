@@ -38,7 +38,7 @@ CELLS, META, ROWS, WATERMARK = b"c\x00", b"m\x00", b"r\x00", b"w\x00"
 class AggBatch:
     """Overlay of one table for one batch: ``get``/``set`` by (partition, key); ``None`` deletes."""
 
-    __slots__ = ("store", "changelog", "overlay", "_dbs")
+    __slots__ = ("store", "changelog", "overlay", "views", "_dbs")
 
     def __init__(self, table: CollectionT) -> None:
         store = cast("Collection", table).data  # CollectionT does not declare it
@@ -47,6 +47,8 @@ class AggBatch:
         self.store = store
         self.changelog: str = table.changelog_topic.get_topic_name()
         self.overlay: dict[bytes, tuple[int, bytes | None]] = {}
+        #: the JSON views over this batch, whose changed values are encoded once, at the end
+        self.views: list[JsonView] = []
         self._dbs: dict[int, Rdict] = {}
 
     def _db(self, partition: int) -> Rdict:
@@ -81,6 +83,7 @@ class AggBatch:
     def produce_changelog(self, producer: BatchProducer, *, last_apart: bool = False) -> list[ChangelogRecord]:
         """Each touched key once to its partition's changelog (see ``BatchState.produce_changelog``);
         with ``last_apart`` each partition's last record is returned for :meth:`produce_last`."""
+        self.materialize()
         records = [faust_compat.changelog_record(k, v, p) for k, (p, v) in self.overlay.items()]
         held = set({partition: i for i, (_, _, partition) in enumerate(records)}.values()) if last_apart else set()
         for i, (key, value, partition) in enumerate(records):
@@ -88,25 +91,40 @@ class AggBatch:
                 producer.produce(self.changelog, key, value, partition=partition)
         return [records[i] for i in sorted(held)]
 
+    def materialize(self) -> None:
+        """Encode what the views changed into the overlay (each changed value once per batch)."""
+        for view in self.views:
+            view.materialize()
+
     def produce_last(self, producer: BatchProducer, records: list[ChangelogRecord]) -> None:
         for key, value, partition in records:
             producer.produce(self.changelog, key, value, partition=partition)
 
     def write(self, acked: dict[int, int]) -> None:
         """The overlay and each partition's changelog offset, one atomic write per partition."""
+        self.materialize()
         items = ((p, key, value) for key, (p, value) in self.overlay.items())
         faust_compat.write_partitions(self.store, items, acked)
 
 
 class JsonView(MutableMapping[bytes, dict[str, Any]]):
-    """JSON dicts of one partition under one key prefix of an :class:`AggBatch` (decoded once per
-    batch; every assignment is written back, every deletion becomes a tombstone)."""
+    """JSON dicts of one partition under one key prefix of an :class:`AggBatch`: decoded once per
+    batch, and every assigned value encoded once, when the batch is recorded
+    (:meth:`AggBatch.materialize`); a deletion becomes a tombstone."""
 
     def __init__(self, batch: AggBatch, partition: int, prefix: bytes) -> None:
         self.batch = batch
         self.partition = partition
         self.prefix = prefix
         self._cache: dict[bytes, dict[str, Any] | None] = {}
+        self._dirty: dict[bytes, None] = {}  # insertion-ordered
+        batch.views.append(self)
+
+    def materialize(self) -> None:
+        for key in self._dirty:
+            value = self._cache[key]
+            self.batch.set(self.partition, self.prefix + key, None if value is None else dumps(value))
+        self._dirty.clear()
 
     def __getitem__(self, key: bytes) -> dict[str, Any]:
         if key in self._cache:
@@ -120,15 +138,16 @@ class JsonView(MutableMapping[bytes, dict[str, Any]]):
 
     def __setitem__(self, key: bytes, value: dict[str, Any]) -> None:
         self._cache[key] = value
-        self.batch.set(self.partition, self.prefix + key, dumps(value))
+        self._dirty[key] = None
 
     def __delitem__(self, key: bytes) -> None:
         if key not in self:
             raise KeyError(key)
         self._cache[key] = None
-        self.batch.set(self.partition, self.prefix + key, None)
+        self._dirty[key] = None
 
     def __iter__(self) -> Iterator[bytes]:
+        self.materialize()
         n = len(self.prefix)
         return (k[n:] for k in self.batch.keys(self.partition, self.prefix))
 
