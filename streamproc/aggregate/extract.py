@@ -13,6 +13,12 @@ from streamproc.aggregate.windows import local_midnight, zone
 __all__ = ["event_time", "parse_time", "passes", "contribution"]
 
 _MAX_TIME_TEXT = 64
+MIN_TIME_MS = -2_208_988_800_000  # 1900-01-01T00:00:00Z
+MAX_TIME_MS = 32_503_680_000_000  # 3000-01-01T00:00:00Z: later (or earlier) times are not times
+
+
+def _bounded(ms: int) -> int | None:
+    return ms if MIN_TIME_MS <= ms < MAX_TIME_MS else None
 
 
 def parse_time(value: Any, tz: str) -> int | None:
@@ -21,29 +27,32 @@ def parse_time(value: Any, tz: str) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value
+        return _bounded(value)
     if isinstance(value, float) and value == value and abs(value) < 1e17:
-        return int(value)
+        return _bounded(int(value))
     if not isinstance(value, str) or len(value) > _MAX_TIME_TEXT:
         return None
     text = value.strip()
     try:
         if len(text) == 10:
-            return local_midnight(tz, date.fromisoformat(text).toordinal())
+            return _bounded(local_midnight(tz, date.fromisoformat(text).toordinal()))
         dt = datetime.fromisoformat(text)
     except ValueError:
         return None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=zone(tz))
-    seconds = int(dt.timestamp())
-    return seconds * 1000 + dt.microsecond // 1000
+    try:
+        seconds = int(dt.timestamp())
+    except (OverflowError, ValueError):
+        return None
+    return _bounded(seconds * 1000 + dt.microsecond // 1000)
 
 
 def event_time(spec: AggregationSpec, event: dict[str, Any], doc: Any) -> int | None:
     """The event's time: the source change time (``ts_ms``) or the row's ``time`` field."""
     if spec.time is None:
         ts = event.get("ts_ms")
-        return ts if isinstance(ts, int) and not isinstance(ts, bool) else None
+        return _bounded(ts) if isinstance(ts, int) and not isinstance(ts, bool) else None
     if doc is None:
         return None
     return parse_time(resolve_one(doc, spec.time), spec.timezone)

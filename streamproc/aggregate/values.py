@@ -19,8 +19,9 @@ __all__ = ["CTX", "resolve", "resolve_one", "resolve_pairs", "number", "canon", 
 CTX = Context(prec=400, Emax=999_999, Emin=-999_999)
 """Arithmetic context: wide enough that sums of 100-digit inputs stay exact."""
 
-_DECIMAL_RE = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d{1,4})?")
+_DECIMAL_RE = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d{1,2})?")
 _MAX_TEXT = 100
+_MAX_INT = 10**100
 _FLOAT_DIGITS = 15
 
 
@@ -115,7 +116,7 @@ def number(value: Any) -> Decimal | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return Decimal(value)
+        return Decimal(value) if -_MAX_INT < value < _MAX_INT else None
     if isinstance(value, float):
         return Decimal(repr(value)) if value == value and abs(value) != float("inf") else None
     if isinstance(value, str) and len(value) <= _MAX_TEXT and _DECIMAL_RE.fullmatch(value.strip()):

@@ -18,6 +18,7 @@ from streamproc.config.fields import show_value
 
 __all__ = ["parse_duration", "segments", "Duration", "PositiveDuration", "AggName", "Timezone", "Scalar", "METRIC_RE"]
 
+_MAX_MS = 3650 * DAY_MS
 _DURATION_RE = re.compile(r"([0-9]{1,9})(ms|s|m|h|d)")
 _UNIT_MS = {"ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000, "d": DAY_MS}
 _NAME_RE = re.compile(r"[a-z0-9_]+")
@@ -27,7 +28,10 @@ METRIC_RE = re.compile(r"[a-z_][a-z0-9_]*")
 def parse_duration(value: Any) -> int:
     """``"10m"`` → 600000 (milliseconds)."""
     if isinstance(value, str) and (m := _DURATION_RE.fullmatch(value.strip())):
-        return int(m.group(1)) * _UNIT_MS[m.group(2)]
+        ms = int(m.group(1)) * _UNIT_MS[m.group(2)]
+        if ms > _MAX_MS:
+            raise PydanticCustomError("duration", "a duration is at most 3650d")
+        return ms
     raise PydanticCustomError(
         "duration",
         "invalid duration {value}; expected a number and a unit: 500ms, 30s, 10m, 1h, 1d",

@@ -142,6 +142,7 @@ def with_(**keys: Any) -> str:
             "aggregations[0].sinks: 'warehouse' is named but the file has no sinks.warehouse section",
         ),
         (with_(group_by=["a", "a"]), "aggregations[0].group_by: names an entry twice"),
+        (with_(retain="9999d"), "aggregations[0].retain: a duration is at most 3650d"),
         (with_(colour="red"), "aggregations[0]: unknown key 'colour'"),
     ],
 )

@@ -216,3 +216,21 @@ def test_the_updates_throttle_holds_across_engine_instances_on_one_state() -> No
     [d] = deltas_of(s, event(3, 1, 12, row("a", 1)), (0, 2))
     WindowEngine(s, cells, meta).apply(d)
     assert len(WindowEngine(s, cells, meta).flush_updates(5)) == 1
+
+
+@pytest.mark.parametrize("t", [10**30, -(10**20), "99999-01-01", "2026-13-45", "soon", True, 1e300])
+def test_times_out_of_range_or_unreadable_are_untimed_not_fatal(t: Any) -> None:
+    s = count_spec(mode="rows", time=("t",), emit="updates")
+    step = upstream_step(s, None, event(1, 1, 0, row("a", 1, t=t)), (0, 0))
+    assert step.untimed and step.deltas == []
+    events = count_spec()
+    assert upstream_step(events, None, event(1, 1, 10**30, row("a", 1)), (0, 0)).untimed
+
+
+def test_iso_times_with_and_without_offsets() -> None:
+    from streamproc.aggregate.extract import parse_time
+
+    assert parse_time("2026-01-01T00:00:00.250Z", "UTC") == 1_767_225_600_250
+    assert parse_time("2026-01-01T01:00:00+01:00", "UTC") == 1_767_225_600_000
+    assert parse_time("2026-01-01", "Europe/Berlin") == 1_767_225_600_000 - HOUR  # local midnight
+    assert parse_time("2026-01-01T00:00:00", "Europe/Berlin") == 1_767_225_600_000 - HOUR

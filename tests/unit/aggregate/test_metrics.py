@@ -130,3 +130,8 @@ def test_merge_equals_adding_both(metric: MetricSpec) -> None:
     b = M.apply(metric, M.empty(metric), inputs[1], 1)
     both = M.apply(metric, a, inputs[1], 1)
     assert M.value(metric, M.merge(metric, a, b)) == M.value(metric, both)
+
+
+@pytest.mark.parametrize("bad", [10**100, "1e999", "9" * 101])
+def test_numbers_beyond_the_bounds_are_skipped(bad: Any) -> None:
+    assert number(bad) is None
