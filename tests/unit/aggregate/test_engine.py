@@ -234,3 +234,28 @@ def test_iso_times_with_and_without_offsets() -> None:
     assert parse_time("2026-01-01T01:00:00+01:00", "UTC") == 1_767_225_600_000
     assert parse_time("2026-01-01", "Europe/Berlin") == 1_767_225_600_000 - HOUR  # local midnight
     assert parse_time("2026-01-01T00:00:00", "Europe/Berlin") == 1_767_225_600_000 - HOUR
+
+
+def test_late_events_for_sessions_amend_a_closed_one_start_a_closed_one_or_go_to_the_late_topic() -> None:
+    s = count_spec(window=WindowSpec("session", gap_ms=10 * MINUTE), retain_ms=5 * HOUR)
+    engine = Engine([s])
+    out = engine.feed(event(1, 1, 0, row("a", 1)), (0, 0))
+    out += engine.feed(event(2, 1, 5 * MINUTE, row("a", 1)), (0, 1))
+    out += engine.feed(event(3, 1, HOUR, row("a", 1)), (0, 2))  # closes [0, 15m)
+    [closed] = out
+    assert (closed.value["window_end"], closed.value["metrics"]["n"]) == ("1970-01-01T00:15:00.000Z", 2)
+    [amended] = engine.feed(event(4, 1, 12 * MINUTE, row("a", 2)), (0, 3))  # overlaps the closed session
+    assert amended.key == closed.key
+    assert (amended.value["revision"], amended.value["late_changes"], amended.value["metrics"]["n"]) == (2, 1, 3)
+    assert amended.value["window_end"] == "1970-01-01T00:22:00.000Z"
+    [alone] = engine.feed(event(5, 1, 30 * MINUTE, row("a", 1)), (0, 4))  # late, overlapping nothing
+    assert (alone.value["window_start"], alone.value["revision"], alone.value["final"]) == (
+        "1970-01-01T00:30:00.000Z",
+        1,
+        True,
+    )
+    engine.feed(event(6, 1, 10 * HOUR, row("a", 1)), (0, 5))  # the early sessions leave the state
+    [late] = engine.feed(event(7, 1, 2 * MINUTE, row("a", 1)), (0, 6))
+    assert late.topic_kind == "late" and late.value["reason"] == "beyond retain"
+    final = engine.end_of_input()
+    assert [r.value["window_start"] for r in final] == ["1970-01-01T10:00:00.000Z"]
