@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from streamproc.aggregate import Engine, WindowSpec
 from streamproc.aggregate.result import iso_ms
@@ -143,3 +145,20 @@ def test_iso_times_are_utc_with_milliseconds() -> None:
     assert (
         iso_ms(int(datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC).timestamp() * 1000)) == "2026-01-02T03:04:05.678Z"
     )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(["UTC", BERLIN, "America/Los_Angeles", "Asia/Kolkata", "Australia/Lord_Howe"]),
+    st.sampled_from([15 * MINUTE, HOUR, 5 * HOUR, DAY_MS, 2 * DAY_MS, 7 * DAY_MS]),
+    st.integers(ms(2025, 1, 1), ms(2027, 1, 1)),
+)
+def test_tumbling_windows_tile_time(tz: str, size: int, t: int) -> None:
+    """Every instant lies in exactly one tumbling window, and the next window starts where it ends."""
+    w = WindowSpec("tumbling", size_ms=size)
+    [(start, end)] = assign(w, tz, t)
+    assert start <= t < end
+    assert assign(w, tz, end)[0][0] == end and assign(w, tz, start - 1)[0][1] == start
+    if size % DAY_MS == 0:
+        local = datetime.fromtimestamp(start / 1000, ZoneInfo(tz))
+        assert (local.hour, local.minute) == (0, 0)
