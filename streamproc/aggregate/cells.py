@@ -17,6 +17,7 @@ from typing import Any
 from streamproc.aggregate import metrics as M
 from streamproc.aggregate.delta import Delta
 from streamproc.aggregate.result import Result, cell_result, late_result
+from streamproc.aggregate.sessions import apply_session, on_closed, on_expired
 from streamproc.aggregate.spec import AggregationSpec
 from streamproc.aggregate.windows import assign
 from streamproc.jsonutil import dumps
@@ -103,8 +104,6 @@ class CellStore:
         m["ap"] = {**m["ap"], up: [delta.src[1], delta.src[2]]}
         out: list[Result] = []
         if self.spec.window.type == "session":
-            from streamproc.aggregate.sessions import apply_session
-
             out += apply_session(self, delta, m)
         else:
             for start, end in assign(self.spec.window, self.spec.timezone, delta.time_ms):
@@ -223,8 +222,6 @@ class CellStore:
                 self.cells[k.encode()] = cell
                 out.append(self.result(cell, True))
                 if self.spec.window.type == "session":
-                    from streamproc.aggregate.sessions import on_closed
-
                     on_closed(self, cell)
             self.save_index("open", opened)
             self.save_index("dirty", dirty)
@@ -240,8 +237,6 @@ class CellStore:
             del closed[k]
             cell = self.cells.pop(k.encode(), None)
             if cell is not None and self.spec.window.type == "session":
-                from streamproc.aggregate.sessions import on_expired
-
                 on_expired(self, cell)
         if gone:
             self.save_index("closed", closed)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 from typing import Any
 
+from streamproc.aggregate.cells import CellStore
 from streamproc.aggregate.delta import Delta, Tick
 from streamproc.aggregate.result import Result
 from streamproc.aggregate.spec import AggregationSpec
@@ -36,8 +37,6 @@ class WindowEngine:
         upstream_partitions: int = 1,
         partition: int = 0,
     ) -> None:
-        from streamproc.aggregate.cells import CellStore
-
         self.spec = spec
         self.store = CellStore(spec, cells, meta, upstream_partitions, partition)
 
