@@ -81,6 +81,7 @@ def contribution(spec: AggregationSpec, doc: Any, t: int) -> dict[str, Any]:
     """``{"t", "g": [[name, value], …], "i": {metric: input}, "sk": skipped}`` of one row."""
     group = [[name, resolve_one(doc, path)] for name, path in zip(spec.group_names, spec.group_by, strict=True)]
     inputs: dict[str, Any] = {}
+    numeric: dict[tuple[str, ...], tuple[list[str], int]] = {}
     skipped = 0
     for m in spec.metrics:
         if m.kind == "count":
@@ -98,13 +99,11 @@ def contribution(spec: AggregationSpec, doc: Any, t: int) -> dict[str, Any]:
                 else:
                     pairs.append([canon_json(value), canon(w)])
             inputs[m.name] = pairs
-        else:
-            numbers = []
-            for value in resolve(doc, m.field):
-                d = number(value)
-                if d is None:
-                    skipped += 1
-                else:
-                    numbers.append(canon(d))
-            inputs[m.name] = numbers
+        else:  # sum, avg, min and max of one field share one extraction
+            if m.field not in numeric:
+                values = resolve(doc, m.field)
+                good = [canon(d) for d in map(number, values) if d is not None]
+                numeric[m.field] = (good, len(values) - len(good))
+            inputs[m.name], bad = numeric[m.field]
+            skipped += bad
     return {"t": t, "g": group, "i": inputs, "sk": skipped}
