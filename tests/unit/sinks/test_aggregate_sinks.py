@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from urllib.parse import quote
 
 import duckdb
+import httpx
 import pytest
 from pydantic import SecretStr
 
 from streamproc.config.settings import OpenSearchSettings, WarehouseSettings
 from streamproc.config.sink_warehouse import WarehouseSpec
+from streamproc.dev.opensearch_fake import OpenSearchFake
 from streamproc.errors import DecodeError
 from streamproc.jsonutil import dumps
 from streamproc.sinks.aggregates import AggregateTable, aggregate_record
@@ -142,3 +145,23 @@ def test_opensearch_indexes_each_window_once_with_the_revision_as_external_versi
     }
     sink = AggregateOpenSearchSink(OpenSearchSettings(url="http://127.0.0.1:1"), [TABLE])
     assert sink.wants(record) and sink.plan([record])[0]["version"] == 4
+
+
+def test_opensearch_keeps_the_highest_revision_of_each_window(opensearch_fake: OpenSearchFake) -> None:
+    sink = AggregateOpenSearchSink(OpenSearchSettings(url=opensearch_fake.url), [TABLE])
+
+    async def run() -> None:
+        await sink.start()
+        for records in (
+            [aggregate_record("t", 0, 0, key(), result(2, 6))],
+            [aggregate_record("t", 0, 1, key(), result(1, 5))],  # a lower revision: refused (409 = done)
+            [aggregate_record("t", 0, 2, key(), result(2, 6))],  # redelivered: the same content again
+        ):
+            batch = SinkBatch(records)
+            await sink.write(batch)
+            assert batch.failures == []
+        await sink.stop()
+
+    asyncio.run(run())
+    doc = httpx.get(f"{opensearch_fake.url}/agg_orders_per_minute/_doc/{quote(key().decode(), safe='')}").json()
+    assert doc["_version"] == 2 and doc["_source"]["metrics"]["n"] == 6
