@@ -4,7 +4,9 @@ delivered events (events mode) or from the final rows (rows mode)."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
+from collections.abc import Iterator, MutableMapping
 from decimal import Decimal
 from typing import Any
 
@@ -46,13 +48,37 @@ WINDOWS = st.sampled_from(
 WHERE = WhereSpec(field=("kind",), not_in=("c",))
 
 
+class JsonTable(MutableMapping[bytes, dict[str, Any]]):
+    """A table that stores JSON text, like the runtime's RocksDB tables: a value read is a fresh
+    copy, so an engine that changed a value in place without assigning it back would lose it."""
+
+    def __init__(self) -> None:
+        self.data: dict[bytes, bytes] = {}
+
+    def __getitem__(self, key: bytes) -> dict[str, Any]:
+        return json.loads(self.data[key])
+
+    def __setitem__(self, key: bytes, value: dict[str, Any]) -> None:
+        self.data[key] = json.dumps(value).encode()
+
+    def __delitem__(self, key: bytes) -> None:
+        del self.data[key]
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.data)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+
 def drive(s: AggregationSpec, events: list[tuple[int, dict[str, Any]]], redeliver: list[int]) -> list[Result]:
     """Both steps as the runtime runs them: two clean partitions (key % 2), each with its own
-    offsets and watermark; earlier deltas are re-sent as ``redeliver`` says."""
+    offsets and watermark; earlier deltas are re-sent as ``redeliver`` says; the downstream state
+    in JSON tables, read through a new engine for every delta (as the runtime does per batch)."""
     rows: dict[int, Any] = {}
     wms: dict[int, int | None] = {0: None, 1: None}
     offsets = [0, 0]
-    eng = WindowEngine(s, {}, {}, upstream_partitions=2)
+    cells, meta = JsonTable(), JsonTable()
     sent: list[Delta] = []
     out: list[Result] = []
     for (key, ev), again in zip(events, redeliver, strict=True):
@@ -65,12 +91,13 @@ def drive(s: AggregationSpec, events: list[tuple[int, dict[str, Any]]], redelive
         else:
             rows[key] = step.row_state
         for d in step.deltas:
-            out += eng.apply(Delta.from_json(d.to_json()))
+            out += WindowEngine(s, cells, meta, upstream_partitions=2).apply(Delta.from_json(d.to_json()))
             sent.append(d)
+        eng = WindowEngine(s, cells, meta, upstream_partitions=2)
         if again and sent:
             assert eng.apply(sent[-again % len(sent)]) == []  # a redelivered delta changes nothing
         out += eng.flush_updates(None)
-    return out + eng.end_of_input()
+    return out + WindowEngine(s, cells, meta, upstream_partitions=2).end_of_input()
 
 
 def finals(results: list[Result]) -> dict[tuple[str, str], dict[str, Any]]:
