@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from streamproc.dev.broker import free_port, maybe_embedded
+from streamproc.dev.demo.aggregates import final_wait_seconds, finals_seen, report_aggregates
 from streamproc.dev.demo.generator import COLLECTIONS, Record, generate
 from streamproc.dev.demo.metrics import Metrics, metric_total, scrape, sinks_done
 from streamproc.dev.demo.report import Say, pii_summary, report_metrics, report_targets
@@ -22,6 +23,7 @@ from streamproc.errors import ExitCode
 from streamproc.runtime.admin import ensure_topics
 
 if TYPE_CHECKING:
+    from streamproc.config.pipelines import PipelinesSpec
     from streamproc.config.settings import AwsSettings
     from streamproc.dev.services import LocalServices
 
@@ -179,6 +181,7 @@ def _run(
             if sinks_done(metrics, sinks):
                 break
         all_done = time.monotonic() - (first_seen or started)
+        _wait_for_finals(say, port, spec, started + timeout)
     finally:
         proc.terminate()
         try:
@@ -193,4 +196,21 @@ def _run(
     for line in pii_summary(spec, str(services.settings.pipelines), entities):
         say(line)
     report_targets(say, services, spec, consumer.finish())
+    if spec.aggregations:
+        dsn = services.settings.warehouse.dsn
+        topics = [f"{prefix}.aggregates.{a.name}" for a in spec.aggregation_specs()]
+        report_aggregates(say, bootstrap, topics, dsn.get_secret_value() if dsn else None)
     return 0
+
+
+def _wait_for_finals(say: Say, port: int, spec: PipelinesSpec, deadline: float) -> None:
+    """With an ``emit: final`` aggregation, wait (bounded) until the worker emitted a final: the
+    demo's events are old, so the windows close by idle once the clean partitions are quiet."""
+    if not spec.aggregations:
+        return
+    wait = final_wait_seconds(spec.aggregation_specs())
+    until = min(deadline, time.monotonic() + wait)
+    if wait:
+        say(f"[5/6] waiting up to {until - time.monotonic():.0f}s for windows to close (idle close)")
+    while time.monotonic() < until and not finals_seen(scrape(port)):
+        time.sleep(2.0)
