@@ -96,6 +96,7 @@ class DownstreamRuntime:
             results: list[Result] = []
             for p in sorted(self.owned):
                 results += self._engine(batch, p).flush_updates(now_ms)
+            batch.materialize()
             if results or batch.overlay:
                 self._emit(results)
                 await self.role.finish(batch, 0)
