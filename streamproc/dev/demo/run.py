@@ -142,7 +142,8 @@ def _run(
     sinks = [s for s in SINKS if s != "opensearch" or services.settings.opensearch.url]
     log_path = work / "worker.log"
     say(
-        f"[3/6] starting `streamproc worker` with every role: ingest + sinks {', '.join(sinks)} "
+        f"[3/6] starting `streamproc worker` with every role: ingest + sinks {', '.join(sinks)}"
+        f"{' + aggregations' if spec.aggregations else ''} "
         f"(log: {log_path}, metrics: http://127.0.0.1:{port}/metrics)"
     )
     with open(log_path, "wb") as log:
