@@ -125,7 +125,7 @@ class UpstreamRuntime:
         """Send idle ticks for every owned partition that is caught up and quiet (module docstring)."""
         role = self.role
         app = role.app
-        if app.rebalancing:
+        if app.rebalancing or app.in_recovery:
             return
         buffer = app.source_buffers.get(self.topic)
         if buffer is not None and len(buffer):
