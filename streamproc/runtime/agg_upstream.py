@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -69,11 +70,13 @@ class UpstreamRuntime:
 
     async def _handle(self, messages: list[Message]) -> None:
         role = self.role
-        m = role.metrics
         produce = role.producer.produce
         batch = AggBatch(self.table)
         watermarks: dict[tuple[str, int], int | None] = {}
         touched: set[tuple[str, int]] = set()
+        counts: Counter[tuple[str, str]] = Counter()  # (aggregation, what) → n, to the metrics once per batch
+        topics = {spec.name: role.repartition_topic(spec.name) for spec in self.specs}
+        names = {spec.name: spec.name.encode() for spec in self.specs}
         now = time.monotonic()
         for msg in messages:
             p = msg.partition
@@ -84,11 +87,11 @@ class UpstreamRuntime:
             except ValueError:
                 event = None
             if not isinstance(event, dict):
-                m.skipped.labels(self.topic, "not-a-clean-event").inc()
+                counts[(self.topic, "not-a-clean-event")] += 1
                 continue
             key = msg.key or b""
             for spec in self.specs:
-                name = spec.name.encode()
+                name = names[spec.name]
                 wkey = (spec.name, p)
                 if wkey not in watermarks:
                     raw = batch.get(p, WATERMARK + name)
@@ -101,25 +104,36 @@ class UpstreamRuntime:
                 batch.set(p, rkey, None if step.row_state is None else dumps(step.row_state))
                 if step.watermark_ms is not None and step.watermark_ms != watermarks[wkey]:
                     watermarks[wkey] = step.watermark_ms
-                    batch.set(p, WATERMARK + name, str(step.watermark_ms).encode())
                     touched.add(wkey)
-                topic = role.repartition_topic(spec.name)
-                for d in step.deltas:
-                    produce(topic, d.group_key, d.to_json())
                 if step.deltas:
-                    m.deltas.labels(spec.name).inc(len(step.deltas))
+                    topic = topics[spec.name]
+                    for d in step.deltas:
+                        produce(topic, d.group_key, d.to_json())
+                    counts[(spec.name, "deltas")] += len(step.deltas)
                 if step.incomplete:
-                    m.incomplete.labels(spec.name).inc(step.incomplete)
+                    counts[(spec.name, "incomplete")] += step.incomplete
                 if step.duplicate:
-                    m.skipped.labels(spec.name, "duplicate").inc()
+                    counts[(spec.name, "duplicate")] += 1
                 elif step.untimed:
-                    m.skipped.labels(spec.name, "no-event-time").inc()
+                    counts[(spec.name, "no-event-time")] += 1
         for agg, part in sorted(touched):
             wm = watermarks[(agg, part)]
             if wm is not None:
+                batch.set(part, WATERMARK + names[agg], str(wm).encode())
                 role.broadcast(agg, tick(agg, part, wm, "watermark"))
         await role.finish(batch, len(messages))
-        m.events_in.labels(self.topic).inc(len(messages))
+        self._count(len(messages), counts)
+
+    def _count(self, taken: int, counts: Counter[tuple[str, str]]) -> None:
+        m = self.role.metrics
+        m.events_in.labels(self.topic).inc(taken)
+        for (label, what), n in counts.items():
+            if what == "deltas":
+                m.deltas.labels(label).inc(n)
+            elif what == "incomplete":
+                m.incomplete.labels(label).inc(n)
+            else:
+                m.skipped.labels(label, what).inc(n)
 
     async def idle_ticks(self) -> None:
         """Send idle ticks for every owned partition that is caught up and quiet (module docstring)."""
