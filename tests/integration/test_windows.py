@@ -13,162 +13,30 @@ topic of 2 partitions (the clean events are produced directly, as ingest writes 
   force, every result has revision 1 (a double count after a close would be a correction), equal
   revisions are equal copies, and the repartition topic proves the redelivery (a delta ``src``
   produced twice).
+
+Rows mode: test_windows_rows.py; the helpers: windows.py.
 """
 
 from __future__ import annotations
 
-import functools
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
-import yaml
-from confluent_kafka import Producer
 
-from streamproc.aggregate import Engine
-from streamproc.config.loader import load_pipelines
 from streamproc.jsonutil import dumps, loads
 from streamproc.runtime.admin import ensure_topics
 from streamproc.runtime.aggregations import HELD
 
-from .workers import WorkerProcess, log_lines, read_topic, wait_for
+from .windows import MINUTE, Clean, brute_force, config, event, latest, ms, results, worker
+from .workers import log_lines, read_topic, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(400)]
-
-MINUTE = 60_000
-TYPES = ("rental", "staffing", "fee")
-
-
-def config(path: Path, *, grace: str, retain: str, sinks: list[str]) -> Path:
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "version": 1,
-                "sources": [{"entity": "charges", "topic": f"cdc.{uuid.uuid4().hex[:6]}.charges", "key": ["_id"]}],
-                **({"sinks": {"warehouse": {"schema": "public"}}} if "warehouse" in sinks else {}),
-                "aggregations": [
-                    {
-                        "name": "charges_per_minute",
-                        "entity": "charges",
-                        "mode": "events",
-                        "time": "source",
-                        "window": {"type": "tumbling", "size": "1m"},
-                        "group_by": ["chargeType"],
-                        "metrics": {
-                            "n": {"count": "*"},
-                            "amount": {"sum": "amount"},
-                            "users": {"count_distinct": "userId"},
-                            "top_users": {"top_k": {"field": "userId", "k": 3}},
-                        },
-                        "grace": grace,
-                        "idle_close": "2s",
-                        "retain": retain,
-                        "sinks": sinks,
-                    }
-                ],
-            }
-        )
-    )
-    return path
-
-
-def event(n: int, ts: int, partition: int) -> dict[str, Any]:
-    return {
-        "entity": "charges",
-        "event_type": "charge.created",
-        "op": "insert",
-        "namespace": "test.charges",
-        "key": {"_id": f"c{partition}-{n}"},
-        "position": [n],
-        "ts_ms": ts,
-        "format": "json",
-        "key_id": "k1",
-        "complete": True,
-        "before": None,
-        "after": {
-            "_id": f"c{partition}-{n}",
-            "chargeType": TYPES[n % 3],
-            "amount": f"{n % 7}.25",
-            "userId": f"u{n % 5}",
-        },
-        "update": None,
-    }
-
-
-class Clean:
-    """The clean topic: produces events to explicit partitions and remembers (partition, offset)."""
-
-    def __init__(self, bootstrap: str, topic: str) -> None:
-        self.topic = topic
-        self.producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 5})
-        self.sent: list[tuple[dict[str, Any], int, int]] = []
-
-    def send(self, events: list[tuple[dict[str, Any], int]]) -> None:
-        def done(err: Any, msg: Any, *, ev: dict[str, Any]) -> None:
-            assert err is None, err
-            self.sent.append((ev, msg.partition(), msg.offset()))
-
-        for ev, partition in events:
-            self.producer.produce(
-                self.topic,
-                dumps(ev),
-                dumps(ev["key"]),
-                partition=partition,
-                on_delivery=functools.partial(done, ev=ev),
-            )
-        assert self.producer.flush(30) == 0
-
-
-def brute_force(cfg: Path, sent: list[tuple[dict[str, Any], int, int]]) -> dict[tuple, dict[str, Any]]:
-    """(group, window_start) → metrics, from the in-memory engine over the same events."""
-    engine = Engine(load_pipelines(cfg).aggregation_specs(), upstream_partitions=2)
-    results = []
-    for ev, partition, offset in sorted(sent, key=lambda s: (s[1], s[2])):
-        results += engine.feed(ev, (partition, offset))
-    results += engine.end_of_input()
-    final: dict[tuple, dict[str, Any]] = {}
-    for r in results:
-        if r.topic_kind == "aggregate":
-            final[(dumps(r.value["group"]), r.value["window_start"])] = r.value["metrics"]
-    return final
-
-
-def results(bootstrap: str, topic: str, since: dict[int, int] | None = None) -> list[dict[str, Any]]:
-    """The result values of ``topic`` (past the offsets ``since``, per partition)."""
-    since = since or {}
-    return [loads(m.value()) for m in read_topic(bootstrap, topic) if m.offset() >= since.get(m.partition(), 0)]
-
-
-def latest(values: list[dict[str, Any]]) -> dict[tuple, dict[str, Any]]:
-    """(group, window_start) → the value of the highest revision; equal revisions must be equal."""
-    seen: dict[tuple, dict[str, Any]] = {}
-    for v in values:
-        k = (dumps(v["group"]), v["window_start"], v["revision"])
-        assert seen.setdefault(k, v) == v, f"two different values for revision {v['revision']}"
-    out: dict[tuple, dict[str, Any]] = {}
-    for (g, w, _), v in sorted(seen.items(), key=lambda kv: kv[0][2]):
-        out[(g, w)] = v
-    return out
-
-
-def worker(bootstrap: str, work: Path, cfg: Path, prefix: str, name: str, **env: str) -> WorkerProcess:
-    extra = {"STREAMPROC_PARTITIONS": "2", "STREAMPROC_AGGREGATIONS__TICK_INTERVAL": "0.3", **env}
-    return WorkerProcess(
-        bootstrap,
-        work / f"data-{name}",
-        cfg,
-        topic_prefix=prefix,
-        roles="aggregations",
-        log_path=work / f"{name}.log",
-        extra_env=extra,
-    )
-
 
 Setup = Callable[..., tuple[Path, str, "Clean"]]
 
@@ -286,10 +154,6 @@ def test_idle_close_replay_and_late_changes(
         first.stop()
 
 
-def ms(iso: str) -> int:
-    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
-
-
 def run1_key_start(run: dict[tuple, dict[str, Any]], t0: int) -> str:
     from streamproc.aggregate.result import iso_ms
 
@@ -343,100 +207,3 @@ def test_three_sigkills_mid_window_neither_lose_nor_double_count(
     )
     assert max(srcs.values()) > 1  # a delta produced twice: a redelivery happened (and was dropped)
     assert sum(v["metrics"]["n"] for v in final.values()) == len(clean.sent)
-
-
-def rows_config(path: Path) -> Path:
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "version": 1,
-                "sources": [{"entity": "charges", "topic": f"cdc.{uuid.uuid4().hex[:6]}.charges", "key": ["_id"]}],
-                "aggregations": [
-                    {
-                        "name": "charges_per_day",
-                        "entity": "charges",
-                        "mode": "rows",
-                        "time": "day",
-                        "window": {"type": "tumbling", "size": "1d"},
-                        "group_by": ["chargeType"],
-                        "metrics": {
-                            "n": {"count": "*"},
-                            "amount": {"sum": "amount"},
-                            "users": {"count_distinct": "userId"},
-                        },
-                        "emit": "updates",
-                        "every": "200ms",
-                        "retain": "30d",
-                    }
-                ],
-            }
-        )
-    )
-    return path
-
-
-def test_rows_mode_retracts_updates_and_deletes_across_groups_and_windows(kafka_bootstrap: str, tmp_path: Path) -> None:
-    cfg = rows_config(tmp_path / "pipelines.yaml")
-    prefix = f"it{uuid.uuid4().hex[:6]}"
-    topic = f"{prefix}.events.charges"
-    ensure_topics(kafka_bootstrap, [topic], 2, 1)
-    clean = Clean(kafka_bootstrap, topic)
-    rows: dict[int, dict[str, Any]] = {}
-    changes: list[tuple[dict[str, Any], int]] = []
-    for n in range(120):  # inserts, then updates that move rows between groups and days, then deletes
-        rows[n] = {
-            "_id": f"r{n}",
-            "chargeType": TYPES[n % 3],
-            "amount": n % 9,
-            "userId": f"u{n % 7}",
-            "day": "2026-03-0" + str(1 + n % 4),
-        }
-        changes.append((row_event(n, 1, "insert", None, rows[n]), n % 2))
-    for n in range(0, 120, 3):
-        before, after = rows[n], {**rows[n], "chargeType": TYPES[(n + 1) % 3], "day": "2026-03-09", "amount": 100}
-        rows[n] = after
-        changes.append((row_event(n, 2, "update", before, after), n % 2))
-    for n in range(1, 120, 5):
-        changes.append((row_event(n, 3, "delete", rows.pop(n), None), n % 2))
-    clean.send(changes)
-    engine = Engine(load_pipelines(cfg).aggregation_specs(), upstream_partitions=2)
-    expected: dict[tuple, dict[str, Any]] = {}
-    for ev, partition, offset in sorted(clean.sent, key=lambda s: (s[1], s[2])):
-        for r in engine.feed(ev, (partition, offset)):
-            expected[(dumps(r.value["group"]), r.value["window_start"])] = r.value["metrics"]
-    assert len(expected) >= 13  # 3 types x 4 days, and the day the updates moved rows to
-    w = worker(kafka_bootstrap, tmp_path, cfg, prefix, "rows").start()
-    out = f"{prefix}.aggregates.charges_per_day"
-    try:
-        w.wait_ready()
-        wait_for(
-            lambda: {k: v["metrics"] for k, v in latest(results(kafka_bootstrap, out)).items()} == expected,
-            120,
-            interval=1.0,
-            message="the current rows' aggregates",
-        )
-    finally:
-        w.stop()
-    revisions: dict[tuple, int] = {}
-    for v in results(kafka_bootstrap, out):  # one key's results are on one partition, in order
-        k = (dumps(v["group"]), v["window_start"])
-        assert v["revision"] >= revisions.get(k, 0), "a revision went down"
-        revisions[k] = v["revision"]
-
-
-def row_event(n: int, pos: int, op: str, before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[str, Any]:
-    return {
-        "entity": "charges",
-        "event_type": f"charge.{op}",
-        "op": op,
-        "namespace": "test.charges",
-        "key": {"_id": f"r{n}"},
-        "position": [pos],
-        "ts_ms": 1_770_000_000_000 + pos,
-        "format": "json",
-        "key_id": "k1",
-        "complete": True,
-        "before": before,
-        "after": after,
-        "update": None,
-    }
