@@ -9,7 +9,9 @@ import sys
 from collections.abc import Iterable
 from typing import Any, TextIO
 
+from streamproc.aggregate import Engine, Result
 from streamproc.cli.dump import DumpError, open_input, read_dump, to_json_line
+from streamproc.config.aggregations import aggregation_specs
 from streamproc.config.loader import load_pipelines
 from streamproc.config.pipelines import PipelinesSpec
 from streamproc.config.settings import Settings, load_settings
@@ -18,7 +20,7 @@ from streamproc.model import FORMATS
 from streamproc.pipeline.processor import DeadLetter, Dropped, Emit, RawMessage
 from streamproc.sinks.base import Sink, SinkRecord
 
-__all__ = ["add_arguments", "run", "run_dry_run", "outcome_json", "planning_sinks", "DictState"]
+__all__ = ["add_arguments", "run", "run_dry_run", "outcome_json", "aggregate_json", "planning_sinks", "DictState"]
 
 
 class DictState(dict[bytes, bytes]):
@@ -62,6 +64,13 @@ def outcome_json(outcome: Emit | DeadLetter | Dropped) -> dict[str, Any]:
     return out
 
 
+def aggregate_json(result: Result) -> dict[str, Any]:
+    """An aggregation result as a dry-run line (``aggregate``, or ``aggregate_late`` for a change
+    beyond ``retain`` that the worker writes to ``<prefix>.aggregates.late``)."""
+    kind = "aggregate" if result.topic_kind == "aggregate" else "aggregate_late"
+    return {"kind": kind, "aggregation": result.aggregation, "key": result.key, "value": result.value}
+
+
 def _raw(value: Any, is_raw: bool) -> bytes | None:
     if is_raw or value is None:
         return value
@@ -89,7 +98,11 @@ def run_dry_run(
     """One JSON line per input line: ``event``, ``dlq`` or ``dropped``; after each event, the
     actions of every configured sink (s3, sqs, opensearch, warehouse), and after the input the
     archive's objects. Each action line names its ``sink`` (a sink's own ``dlq`` line is thereby
-    told apart from the pipeline's). Exit 0 once the input was read."""
+    told apart from the pipeline's). With ``aggregations:``, each event's aggregate results follow
+    its lines (every update with ``emit: updates``, finals a watermark closes, corrections), and
+    after the input every window still open is final with ``closed_by: end-of-input``; the clean
+    events of an entity count as one partition, offsets in emission order. Exit 0 once the input
+    was read."""
     from streamproc.runtime.processor import build_processor
     from streamproc.sinks.base import record_from_message
 
@@ -97,6 +110,8 @@ def run_dry_run(
     per_change, batching = planning_sinks(settings, spec)
     state = DictState()
     archived: list[SinkRecord] = []
+    engine = Engine(aggregation_specs(spec)) if spec.aggregations else None
+    clean_offsets: dict[str, int] = {}
     for item in read_dump(lines):
         if isinstance(item, DumpError):  # a malformed input line is reported like a poison message
             out.write(to_json_line({"kind": "dlq", "error_class": "poison", "reason": item.reason}))
@@ -112,8 +127,15 @@ def run_dry_run(
                     for action in sink.plan([record]):
                         out.write(to_json_line({**action, "sink": sink.name}))
             archived.append(record)
+        if type(outcome) is Emit and engine is not None:
+            clean_offset = clean_offsets.get(outcome.topic, 0)
+            clean_offsets[outcome.topic] = clean_offset + 1
+            for result in engine.feed(loads(outcome.value), (0, clean_offset)):
+                out.write(to_json_line(aggregate_json(result)))
     for sink in batching:
         for action in sink.plan([r for r in archived if sink.wants(r)]):
             out.write(to_json_line({**action, "sink": sink.name}))
+    for result in engine.end_of_input() if engine is not None else []:
+        out.write(to_json_line(aggregate_json(result)))
     out.flush()
     return 0

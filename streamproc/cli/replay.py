@@ -35,10 +35,11 @@ from streamproc.operations.offsets import (
     parse_topic_selector,
     plan,
 )
+from streamproc.runtime.agg_names import aggregation_app_id
 
 __all__ = ["add_arguments", "run", "ROLES", "groups_of"]
 
-ROLES = ("ingest", "s3", "opensearch", "warehouse", "aggregations")
+ROLES = ("ingest", "s3", "opensearch", "warehouse", "eventbridge", "aggregations")
 INGEST_NOTE = (
     "ingest: a reset alone re-emits nothing. Re-read records whose positions the dedupe table already "
     "holds are dropped as duplicates; give --reset-state to emit them again"
@@ -91,12 +92,13 @@ def groups_of(role: str, settings: Settings, spec: PipelinesSpec) -> list[tuple[
     if role == "ingest":
         return [(settings.app_id, "ingest")]
     if role == "aggregations":
-        return [(f"{settings.app_id.removesuffix('-ingest')}-aggregations", "aggregations")]
+        return [(aggregation_app_id(settings), "aggregations")]
     sinks = spec.sinks
     present = {
         "s3": [n for n, c in (("s3", sinks.s3_trigger), ("s3-archive", sinks.s3_archive)) if c is not None],
         "opensearch": ["opensearch"] if sinks.opensearch is not None else [],
         "warehouse": ["warehouse"] if sinks.warehouse is not None else [],
+        "eventbridge": ["eventbridge"] if sinks.eventbridge is not None else [],
     }[role]
     if not present:
         raise ConfigError(f"{settings.pipelines}: role '{role}' has no section under 'sinks:'; nothing to replay")
@@ -112,6 +114,11 @@ def _role_topics(role: str | None, settings: Settings, spec: PipelinesSpec, enti
         return [settings.clean_topic(s.entity) for s in sources] if entities else None
     if role == "ingest":
         return [t for s in sources for t in s.source_topics(settings.source_topic_prefix)]
+    if role == "aggregations":  # the clean topics the aggregations read (their group's only topics)
+        read = {a.entity for a in spec.aggregation_specs()}
+        sources = [s for s in sources if s.entity in read]
+    elif role == "eventbridge" and spec.sinks.eventbridge is not None:
+        sources = [s for s in sources if s.entity in spec.sinks.eventbridge.entities]
     return [settings.clean_topic(s.entity) for s in sources]
 
 
@@ -263,7 +270,7 @@ def _state_removal(
     if name == "ingest":
         return replay_state.ingest_state(settings, topics, existing)
     if name == "aggregations":
-        return replay_state.aggregation_state(settings, replay_state.aggregation_names(spec), existing)
+        return replay_state.aggregation_state(settings, spec, existing)
     if name in ("s3", "s3-archive"):
         from streamproc.sinks.s3.aws import make_client
 

@@ -27,7 +27,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--role",
         default=None,
-        help="comma-separated roles: ingest, s3, opensearch, warehouse, eventbridge (default: every configured role)",
+        help=(
+            "comma-separated roles: ingest, s3, opensearch, warehouse, eventbridge, aggregations "
+            "(default: every configured role)"
+        ),
     )
     parser.add_argument("--bootstrap", default=None, help="Kafka bootstrap servers (overrides the environment)")
 

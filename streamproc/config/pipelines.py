@@ -16,6 +16,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from streamproc.aggregate.spec import AggregationSpec
+from streamproc.config.aggregations import AggregationConfig, check_aggregations
 from streamproc.config.fields import (
     STRICT,
     EntityName,
@@ -41,15 +43,7 @@ from streamproc.model import Op
 from streamproc.pipeline.path_syntax import WILDCARD, parse_path
 from streamproc.pipeline.vocabulary import DEFAULT_OPERATIONS, NON_INJECTIVE, PAST_TENSE, TRANSFORM_KINDS
 
-__all__ = [
-    "ValidationRule",
-    "RenameSpec",
-    "TransformStep",
-    "RedactRule",
-    "Defaults",
-    "SourceSpec",
-    "PipelinesSpec",
-]
+__all__ = ["ValidationRule", "RenameSpec", "TransformStep", "RedactRule", "Defaults", "SourceSpec", "PipelinesSpec"]
 
 _NUMERIC_TYPES = (None, "number", "integer")
 _LENGTH_TYPES = (None, "string", "array")
@@ -240,6 +234,7 @@ class PipelinesSpec(BaseModel):
     defaults: Defaults = Field(default_factory=Defaults)
     sources: Annotated[list[SourceSpec], Field(min_length=1)]
     sinks: SinksSpec = Field(default_factory=SinksSpec)
+    aggregations: list[AggregationConfig] = Field(default_factory=list)
 
     @model_validator(mode="before")
     @classmethod
@@ -285,6 +280,7 @@ class PipelinesSpec(BaseModel):
                         "would share one dedupe state and one target record); use HASH or TOKENIZE"
                     )
         problems += self._unknown_sink_entities(set(seen_entity))
+        problems += check_aggregations(self.aggregations, set(seen_entity), self.sinks)
         if problems:
             raise ValueError("\n".join(problems))
         return self
@@ -308,6 +304,10 @@ class PipelinesSpec(BaseModel):
     def source(self, entity: str) -> SourceSpec | None:
         """The source of ``entity`` (entities are unique), or ``None``."""
         return next((src for src in self.sources if src.entity == entity), None)
+
+    def aggregation_specs(self) -> list[AggregationSpec]:
+        """The compiled ``aggregations:`` entries, in file order."""
+        return [agg.compile() for agg in self.aggregations]
 
     def topics(self, default_prefix: str = "cdc") -> list[str]:
         """Topics to subscribe: explicit ones, and ``<prefix>.<namespace>`` for the others."""

@@ -30,6 +30,7 @@ __all__ = [
     "WarehouseSettings",
     "EventBridgeSettings",
     "SinkRuntimeSettings",
+    "AggregationRuntimeSettings",
     "ROLES",
     "load_settings",
     "DEV_REDACTION_KEY",
@@ -128,6 +129,17 @@ class SinkRuntimeSettings(BaseModel):
     )
 
 
+class AggregationRuntimeSettings(BaseModel):
+    """The ``aggregations`` role (windowed aggregations of the ``aggregations:`` list)."""
+
+    tick_interval: float = Field(
+        default=0.5,
+        gt=0,
+        description="Seconds between the checks for idle clean partitions (idle close) and the "
+        "flushes of emit: updates.",
+    )
+
+
 class LimitsSettings(BaseModel):
     """Bounded work per record (``streamproc.pipeline.limits.Limits``); a record over a limit goes to
     the DLQ as ``poison`` with a reason naming the limit."""
@@ -145,7 +157,7 @@ class LimitsSettings(BaseModel):
     )
 
 
-ROLES: tuple[str, ...] = ("ingest", "s3", "opensearch", "warehouse", "eventbridge")
+ROLES: tuple[str, ...] = ("ingest", "s3", "opensearch", "warehouse", "eventbridge", "aggregations")
 
 
 class Settings(BaseSettings):
@@ -195,6 +207,7 @@ class Settings(BaseSettings):
     eventbridge: EventBridgeSettings = EventBridgeSettings()
     sink: SinkRuntimeSettings = SinkRuntimeSettings()
     limits: LimitsSettings = LimitsSettings()
+    aggregations: AggregationRuntimeSettings = AggregationRuntimeSettings()
     #: set by ``--allow-dev-key`` only (:meth:`allowing_dev_key`), never from the environment
     _dev_key_allowed: bool = PrivateAttr(default=False)
 
@@ -259,6 +272,15 @@ class Settings(BaseSettings):
 
     def clean_topic(self, entity: str) -> str:
         return f"{self.topic_prefix}.events.{entity}"
+
+    def aggregates_topic(self, aggregation: str) -> str:
+        """The results of one aggregation."""
+        return f"{self.topic_prefix}.aggregates.{aggregation}"
+
+    @property
+    def aggregates_late_topic(self) -> str:
+        """Changes for windows no longer in state, of every aggregation."""
+        return f"{self.topic_prefix}.aggregates.late"
 
     def weak_redaction_key(self) -> str | None:
         """What is weak about the key :meth:`redaction_key` gives, if anything (dev mode only):

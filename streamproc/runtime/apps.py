@@ -21,6 +21,7 @@ from streamproc.runtime.admin import is_embedded
 from streamproc.runtime.kafka_config import confluent_config, faust_broker_options
 
 if TYPE_CHECKING:
+    from streamproc.runtime.aggregations import AggregationRuntime
     from streamproc.runtime.consumer import SourceBuffer
     from streamproc.runtime.ingest import IngestRuntime
     from streamproc.runtime.sink_app import SinkRole
@@ -42,7 +43,7 @@ class StreamprocApp(faust.App):
     """A Faust app of one streamproc role, with the attributes the runtime reads."""
 
     #: the role's runtime, set by the role's builder
-    streamproc: IngestRuntime | SinkRole | None
+    streamproc: IngestRuntime | SinkRole | AggregationRuntime | None
     #: the apps of this process /readyz reports on (this one first; the worker adds the others)
     web_apps: list[StreamprocApp]
     #: topic → buffer: these topics' messages skip Faust's streams (:mod:`.consumer`)

@@ -272,19 +272,26 @@ def encode_offset(offset: int) -> bytes:
     return str(offset).encode()
 
 
-def write_partitions(store: Store, items: Iterable[tuple[int, bytes, bytes]], offsets: Mapping[int, int]) -> None:
-    """Write ``items`` ((partition, key, value)) and each partition's persisted changelog offset
+def write_partitions(
+    store: Store, items: Iterable[tuple[int, bytes, bytes | None]], offsets: Mapping[int, int]
+) -> None:
+    """Write ``items`` ((partition, key, value); a ``None`` value deletes the key, as a changelog
+    tombstone does in Faust's recovery) and each partition's persisted changelog offset
     (``offsets``) into ``store``, one atomic write per partition."""
     batches: defaultdict[int, WriteBatch] = defaultdict(lambda: WriteBatch(raw_mode=True))
     for partition, key, value in items:
-        batches[partition].put(key, value)
+        if value is None:
+            batches[partition].delete(key)
+        else:
+            batches[partition].put(key, value)
     for partition, offset in offsets.items():
         batches[partition].put(store.offset_key, encode_offset(offset))
     for partition, batch in batches.items():
         partition_db(store, partition).write(batch)
 
 
-def changelog_record(key: bytes, value: bytes, partition: int) -> tuple[bytes, bytes, int]:
+def changelog_record(key: bytes, value: bytes | None, partition: int) -> tuple[bytes, bytes | None, int]:
     """(key, value, changelog partition) of the record Faust's table would send for ``key`` set
-    to ``value`` while processing a message of source ``partition``; sent without headers."""
+    to ``value`` (``None``: deleted, a tombstone) while processing a message of source ``partition``;
+    sent without headers."""
     return key, value, partition

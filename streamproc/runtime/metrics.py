@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-__all__ = ["Metrics", "SinkMetrics", "CONTENT_TYPE"]
+__all__ = ["Metrics", "SinkMetrics", "AggregationMetrics", "CONTENT_TYPE"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4"
 
@@ -137,5 +137,52 @@ class SinkMetrics:
             "streamproc_sink_consumer_lag",
             "High watermark minus next offset, per sink consumer group",
             ["sink", "topic", "partition"],
+            registry=r,
+        )
+
+
+class AggregationMetrics:
+    """The aggregation role's metrics; labels: aggregation (a configured name), topic (a clean
+    topic), kind, closed_by and reason names only."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        r = self.registry = registry or CollectorRegistry()
+        self.events_in = Counter(
+            "streamproc_aggregation_events_in_total", "Clean events read by the aggregation role", ["topic"], registry=r
+        )
+        self.deltas = Counter(
+            "streamproc_aggregation_deltas_total",
+            "Contributions and retractions sent to the repartition topic",
+            ["aggregation"],
+            registry=r,
+        )
+        self.results = Counter(
+            "streamproc_aggregation_results_total",
+            "Results emitted; kind: update, final, correction (a final with revision > 1)",
+            ["aggregation", "kind", "closed_by"],
+            registry=r,
+        )
+        self.late = Counter(
+            "streamproc_aggregation_late_total",
+            "Changes for windows no longer in state, written to <prefix>.aggregates.late",
+            ["aggregation"],
+            registry=r,
+        )
+        self.incomplete = Counter(
+            "streamproc_aggregation_incomplete_total",
+            "Partial updates without a known document, which cannot be aggregated",
+            ["aggregation"],
+            registry=r,
+        )
+        self.skipped = Counter(
+            "streamproc_aggregation_skipped_total",
+            "Inputs not aggregated; reason: duplicate, no-event-time, not-a-clean-event, malformed-repartition-message",
+            ["aggregation", "reason"],
+            registry=r,
+        )
+        self.idle_ticks = Counter(
+            "streamproc_aggregation_idle_ticks_total",
+            "Idle watermark advances sent for caught-up, quiet clean partitions",
+            ["aggregation"],
             registry=r,
         )

@@ -4,8 +4,9 @@ preview lists exactly that:
 * ingest: the local RocksDB files of its tables (``<datadir>/v1/tables/state-<topic>-<n>.db``,
   present only where the worker's data directory is) and the tables' changelog topics
   ``<app_id>-state-<topic>-changelog``, from which Faust would otherwise rebuild those files;
-* aggregations: the same for the tables of each aggregation named in the pipelines file
-  (``<app_id>-agg-<name>-…-changelog``) and its repartition topic ``<app_id>-agg-<name>-repartition``;
+* aggregations: the same for the role's tables (``agg-up-<entity>``, ``agg-<name>``; changelogs
+  ``<aggregation app id>-<table>-changelog``) and the repartition topics
+  ``<app_id>-agg-<name>-repartition`` (names from ``runtime/agg_names.py``);
 * s3: the progress markers of the replayed sink in its bucket (``<env>/_streamproc/offsets/<topic>/<n>``
   for ``s3``, ``_streamproc/archive-offsets/<prefix>/<topic>/<n>`` for ``s3-archive``), so the
   messages and archive records of the re-read offsets are sent again.
@@ -22,6 +23,7 @@ from typing import Any
 from streamproc.config.pipelines import PipelinesSpec
 from streamproc.config.settings import Settings
 from streamproc.errors import ServiceUnavailable
+from streamproc.runtime.agg_names import aggregation_topics, table_names
 from streamproc.sinks.s3.layout import key_prefix
 from streamproc.sinks.s3.markers import archive_marker_key, trigger_marker_key
 
@@ -29,7 +31,6 @@ __all__ = [
     "StateRemoval",
     "tables_dir",
     "ingest_state",
-    "aggregation_names",
     "aggregation_state",
     "s3_markers",
     "remove",
@@ -94,27 +95,16 @@ def ingest_state(settings: Settings, topics: Iterable[str], existing: set[str]) 
     return removal
 
 
-def aggregation_names(spec: PipelinesSpec) -> list[str]:
-    """The ``name`` of each entry of the pipelines file's ``aggregations:`` list (none: []). Read
-    by attribute: the aggregations section is defined by the aggregation role's configuration."""
-    items = getattr(spec, "aggregations", None) or []
-    names = [getattr(a, "name", None) or (a.get("name") if isinstance(a, dict) else None) for a in items]
-    return [str(n) for n in names if n]
-
-
-def aggregation_state(settings: Settings, names: Iterable[str], existing: set[str]) -> StateRemoval:
-    """The aggregations' tables (local files, changelogs) and repartition topics."""
+def aggregation_state(settings: Settings, spec: PipelinesSpec, existing: set[str]) -> StateRemoval:
+    """The aggregations' tables (local files, changelog topics) and repartition topics, named as
+    the role names them (``runtime/agg_names.py``)."""
     removal = StateRemoval()
-    names = list(names)
-    if not names:
+    specs = spec.aggregation_specs()
+    if not specs:
         removal.notes.append("the pipelines file names no aggregations: no aggregation state to remove")
         return removal
-    _local(settings, [f"agg-{n}" for n in names], removal)
-    for name in names:
-        stem = f"{settings.app_id}-agg-{name}-"
-        removal.topics += sorted(
-            t for t in existing if t.startswith(stem) and t.endswith(("-changelog", "-repartition"))
-        )
+    _local(settings, [f"{t}-" for t in table_names(specs)], removal)
+    removal.topics = [t for t in aggregation_topics(settings, specs) if t in existing]
     return removal
 
 

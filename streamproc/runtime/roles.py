@@ -10,7 +10,14 @@ from streamproc.config.settings import Settings
 from streamproc.errors import ConfigError
 from streamproc.sinks.base import Sink
 
-__all__ = ["SINK_ROLES", "section_missing", "configured_roles", "entity_namespaces", "build_sinks"]
+__all__ = [
+    "SINK_ROLES",
+    "section_missing",
+    "aggregations_missing",
+    "configured_roles",
+    "entity_namespaces",
+    "build_sinks",
+]
 
 log = logging.getLogger("streamproc.sink")
 
@@ -39,12 +46,27 @@ def section_missing(role: str, spec: PipelinesSpec) -> str | None:
 
 def _missing(role: str, spec: PipelinesSpec, settings: Settings) -> str | None:
     """Why ``role`` cannot run with this configuration (file and endpoint settings), or ``None``."""
+    if role == "aggregations":
+        return aggregations_missing(spec, settings)
     why = section_missing(role, spec)
     if why is None and role == "opensearch" and not settings.opensearch.url:
         why = "STREAMPROC_OPENSEARCH__URL is not set"
     if why is None and role == "warehouse" and not settings.warehouse.dsn:
         why = "STREAMPROC_WAREHOUSE__DSN is not set"
     return why
+
+
+def aggregations_missing(spec: PipelinesSpec, settings: Settings) -> str | None:
+    """Why role ``aggregations`` cannot run (no ``aggregations:`` list, or an aggregation's sink
+    lacks its endpoint), or ``None``."""
+    if not spec.aggregations:
+        return "no 'aggregations:' list in the pipelines file"
+    sinks = {s for a in spec.aggregation_specs() for s in a.sinks}
+    if "warehouse" in sinks and not settings.warehouse.dsn:
+        return "an aggregation writes to the warehouse, but STREAMPROC_WAREHOUSE__DSN is not set"
+    if "opensearch" in sinks and not settings.opensearch.url:
+        return "an aggregation writes to OpenSearch, but STREAMPROC_OPENSEARCH__URL is not set"
+    return None
 
 
 def configured_roles(roles: list[str], spec: PipelinesSpec, settings: Settings, explicit: bool) -> list[str]:

@@ -39,7 +39,7 @@ from streamproc.runtime.web import install_web
 from streamproc.sinks.base import Sink, SinkFailure, SinkRecord, record_from_message
 from streamproc.sinks.runner import SinkRunner
 
-__all__ = ["create_sink_apps", "sink_fail_stop", "SinkRole", "PartitionGate"]
+__all__ = ["create_sink_apps", "sink_app", "sink_fail_stop", "SinkRole", "PartitionGate"]
 
 log = logging.getLogger("streamproc.sink")
 
@@ -166,18 +166,18 @@ class SinkRole:
             DeadLetter(failure.error_class, failure.reason, f"sink {sink}", "SinkError"),
         )
 
+    #: parses one consumed message into a record (clean events; the aggregate sinks read results)
+    parse = staticmethod(record_from_message)
+
     def records(self, events: Sequence[EventT[bytes]], sink: str) -> list[SinkRecord]:
         """Parse clean events; one that is not one goes to the DLQ (once per sink that read it)."""
         out = []
+        parse = self.parse
         for ev in events:
             m = ev.message
             headers = cast("list[tuple[str, bytes]]", list(m.headers or ()))  # aiokafka's are pairs
             try:
-                out.append(
-                    record_from_message(
-                        m.topic, m.partition, m.offset, m.key, m.value, headers, _timestamp_ms(m.timestamp)
-                    )
-                )
+                out.append(parse(m.topic, m.partition, m.offset, m.key, m.value, headers, _timestamp_ms(m.timestamp)))
             except DecodeError as exc:
                 self._to_dlq(
                     RawMessage(m.topic, m.key, m.value, headers, m.partition, m.offset),
@@ -212,11 +212,11 @@ def create_sink_apps(
         client=confluent_config(settings),
     )
     return [
-        _sink_app(role, sink, settings, metrics, topics, entities, web=web and n == 0) for n, sink in enumerate(sinks)
+        sink_app(role, sink, settings, metrics, topics, entities, web=web and n == 0) for n, sink in enumerate(sinks)
     ]
 
 
-def _sink_app(
+def sink_app(
     role: str,
     sink: Sink,
     settings: Settings,
@@ -225,8 +225,10 @@ def _sink_app(
     entities: list[str],
     *,
     web: bool,
+    role_type: type[SinkRole] = SinkRole,
 ) -> StreamprocApp:
-    """One sink's app: consumer group ``settings.sink_app_id(sink.name)``, its agent, its start task."""
+    """One sink's app: consumer group ``settings.sink_app_id(sink.name)``, its agent, its start task
+    (``role_type``: the runtime, whose ``parse`` reads the topics' messages)."""
     bootstrap = require_bootstrap(settings)
     app = faust_app(
         settings.sink_app_id(sink.name),
@@ -236,7 +238,7 @@ def _sink_app(
         web=web,
         group=group_settings(settings)[0],
     )
-    runtime = SinkRole(app, role, settings, [sink], metrics, topics, entities)
+    runtime = role_type(app, role, settings, [sink], metrics, topics, entities)
     app.streamproc = runtime
     channel = app.topic(*topics, key_serializer="raw", value_serializer="raw")
 

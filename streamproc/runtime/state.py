@@ -25,8 +25,8 @@ if TYPE_CHECKING:
 
 __all__ = ["SCHEME", "BatchStore", "BatchState", "ChangelogRecord"]
 
-#: (key, value, changelog partition) of one changelog record
-ChangelogRecord = tuple[bytes, bytes, int]
+#: (key, value (``None``: a tombstone), changelog partition) of one changelog record
+ChangelogRecord = tuple[bytes, bytes | None, int]
 
 #: The URL scheme of :class:`BatchStore` (``faust.stores`` entry point in pyproject.toml).
 SCHEME = "streamproc-rocksdb"

@@ -1,6 +1,7 @@
-"""The worker process: one Faust app for the ingest role and one per sink of each sink role (role
-``s3`` has two: the trigger-compatible sink and the archive), each with its own consumer group,
-run by one Faust worker. The first app serves /metrics for all of them."""
+"""The worker process: one Faust app for the ingest role, one per sink of each sink role (role
+``s3`` has two: the trigger-compatible sink and the archive), and for role ``aggregations`` one
+app plus one per aggregate sink, each with its own consumer group, run by one Faust worker. The
+first app serves /metrics for all of them."""
 
 from __future__ import annotations
 
@@ -39,6 +40,13 @@ def build_apps(settings: Settings, explicit: bool, spec: PipelinesSpec | None = 
         web = not apps  # the first app serves the web endpoints of the whole process
         if role == "ingest":
             apps.append(create_app(settings, spec, registry=registry, web=web))
+        elif role == "aggregations":
+            from streamproc.runtime.agg_sinks import create_aggregate_sink_apps
+            from streamproc.runtime.aggregations import create_aggregation_app
+
+            apps.append(create_aggregation_app(settings, spec, registry=registry, web=web))
+            if sink_metrics is not None:
+                apps.extend(create_aggregate_sink_apps(settings, spec, sink_metrics))
         elif sink_metrics is not None:
             apps.extend(create_sink_apps(role, settings, spec, sink_metrics, web=web))
     apps[0].web_apps.extend(apps[1:])

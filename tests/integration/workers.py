@@ -380,7 +380,8 @@ def unique_config(
 ) -> dict[str, str]:
     """Write the shipped pipelines config restricted to ``entities``, every source topic prefixed
     with ``topic_prefix`` (so tests sharing a broker never read each other's records), with
-    ``sinks`` as its ``sinks:`` section (the shipped one names every entity, so it is dropped).
+    ``sinks`` as its ``sinks:`` section (the shipped one names every entity, so it is dropped, and
+    so are the shipped ``aggregations:``).
     Returns shipped topic → unique topic."""
     cfg = yaml.safe_load(SHIPPED_CONFIG.read_text())
     sources = [s for s in cfg["sources"] if s["entity"] in entities]
@@ -391,6 +392,7 @@ def unique_config(
         src["topic"] = mapping[src["topic"]]
     cfg["sources"] = sources
     cfg.pop("sinks", None)
+    cfg.pop("aggregations", None)  # they name entities and sinks this file may not have
     if sinks is not None:
         cfg["sinks"] = sinks
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))

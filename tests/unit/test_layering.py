@@ -1,9 +1,9 @@
 """The dependency direction of docs/ARCHITECTURE.md, read from every module's imports (AST):
 
-    errors, model, jsonutil → sources, pipeline, sinks → config → runtime → dev → cli → app
+    errors, model, jsonutil → sources, pipeline, sinks, aggregate → config → runtime → dev → cli → app
 
 A module may import its own package and anything on a lower layer, never a higher one, and the
-packages of one layer (sources, pipeline, sinks) never import each other. Imports under
+packages of one layer (sources, pipeline, sinks, aggregate) never import each other. Imports under
 ``if TYPE_CHECKING:`` are annotations only and are not counted. Private names (``_x``) are not
 imported across modules. Faust, aiokafka, mode and rocksdict are imported by ``runtime`` only.
 """
@@ -28,6 +28,7 @@ LAYERS: dict[str, int] = {
     "pipeline": 1,
     "sinks": 1,
     "operations": 1,
+    "aggregate": 1,
     "config": 2,
     "runtime": 3,
     "dev": 4,

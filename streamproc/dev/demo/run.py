@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from streamproc.dev.broker import free_port, maybe_embedded
+from streamproc.dev.demo.aggregates import final_wait_seconds, finals_seen, report_aggregates
 from streamproc.dev.demo.generator import COLLECTIONS, Record, generate
 from streamproc.dev.demo.metrics import Metrics, expected_records, metric_total, scrape, sinks_done
 from streamproc.dev.demo.report import Say, pii_summary, report_metrics, report_next, report_targets
@@ -162,7 +163,8 @@ def _run(
         sinks.remove("eventbridge")
     log_path = work / "worker.log"
     say(
-        f"[3/6] starting `streamproc worker` with every role: ingest + sinks {', '.join(sinks)} "
+        f"[3/6] starting `streamproc worker` with every role: ingest + sinks {', '.join(sinks)}"
+        f"{' + aggregations' if spec.aggregations else ''} "
         f"(log: {log_path}, metrics: http://127.0.0.1:{port}/metrics)"
     )
     with open(log_path, "wb") as log:
@@ -205,6 +207,7 @@ def _run(
             if sinks_done(metrics, sinks, only):
                 break
         all_done = time.monotonic() - (first_seen or started)
+        _wait_for_finals(say, port, spec, started + timeout)
     finally:
         proc.terminate()
         try:
@@ -219,9 +222,26 @@ def _run(
     for line in pii_summary(spec, str(services.settings.pipelines), entities):
         say(line)
     report_targets(say, services, spec, consumer.finish())
+    if spec.aggregations:
+        dsn = services.settings.warehouse.dsn
+        topics = [f"{prefix}.aggregates.{a.name}" for a in spec.aggregation_specs()]
+        report_aggregates(say, bootstrap, topics, dsn.get_secret_value() if dsn else None)
     code = 0 if triggers is None else _report_shadow(say, services, spec, triggers)
     report_next(say)
     return code
+
+
+def _wait_for_finals(say: Say, port: int, spec: PipelinesSpec, deadline: float) -> None:
+    """With an ``emit: final`` aggregation, wait (bounded) until the worker emitted a final: the
+    demo's events are old, so the windows close by idle once the clean partitions are quiet."""
+    if not spec.aggregations:
+        return
+    wait = final_wait_seconds(spec.aggregation_specs())
+    until = min(deadline, time.monotonic() + wait)
+    if wait:
+        say(f"[5/6] waiting up to {until - time.monotonic():.0f}s for windows to close (idle close)")
+    while time.monotonic() < until and not finals_seen(scrape(port)):
+        time.sleep(2.0)
 
 
 class _TriggerPlayer(threading.Thread):

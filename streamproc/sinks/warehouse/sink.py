@@ -69,8 +69,12 @@ class WarehouseSink(Sink):
         dsn = settings.dsn.get_secret_value() if settings.dsn is not None else None
         self._backend = backend if backend is not None else backend_for(dsn) if dsn else None
         self.dialect = self._backend.dialect if self._backend else POSTGRES
-        self._planner = WarehousePlanner(spec, self.dialect)
+        self._planner = self.new_planner()
         self._ensured: set[TablePlan] = set()
+
+    def new_planner(self) -> WarehousePlanner:
+        """A fresh planner of this sink's tables (``write`` keeps one; ``plan`` starts its own)."""
+        return WarehousePlanner(self.spec, self.dialect)
 
     def _require_backend(self) -> WarehouseBackend:
         if self._backend is None:
@@ -161,7 +165,7 @@ class WarehouseSink(Sink):
                     pending += [part[mid:], part[:mid]]
 
     def plan(self, records: list[SinkRecord]) -> list[dict[str, Any]]:
-        planner = WarehousePlanner(self.spec, self.dialect)
+        planner = self.new_planner()
         actions: list[dict[str, Any]] = []
 
         def reject(record: SinkRecord, exc: RecordRejected) -> None:

@@ -81,3 +81,21 @@ def test_a_sink_of_some_entities_is_done_when_it_wrote_their_events() -> None:
     metrics = parse_metrics(generate_latest(registry).decode())
     assert sinks_done(metrics, ["eventbridge"], only)
     assert not sinks_done(metrics, ["eventbridge"])  # without the filter: all 7 events expected
+
+
+def test_the_aggregate_table_shows_the_latest_revision_per_window_finals_first() -> None:
+    from streamproc.dev.demo.aggregates import final_wait_seconds, pick
+
+    def v(group: str, start: str, revision: int, final: bool) -> dict[str, object]:
+        return {"aggregation": "a", "group": {"g": group}, "window_start": start, "revision": revision, "final": final}
+
+    results = [v("x", "t1", 1, False), v("x", "t1", 2, True), v("y", "t0", 1, False), v("z", "t2", 1, True)]
+    assert [(r["group"], r["revision"]) for r in pick(results)] == [({"g": "x"}, 2), ({"g": "z"}, 1), ({"g": "y"}, 1)]
+    assert len(pick(results, n=1)) == 1
+
+    class Spec:
+        def __init__(self, emit: str, idle: int) -> None:
+            self.emit, self.idle_close_ms = emit, idle
+
+    assert final_wait_seconds([Spec("final", 60_000), Spec("updates", 600_000), Spec("final", 120_000)]) == 150
+    assert final_wait_seconds([Spec("updates", 1_000)]) == 0

@@ -1,0 +1,269 @@
+"""Windows benchmark (issue 11 §7): ingest alone, ingest + a windowed aggregation, and Quix Streams.
+
+    python bench/windows_bench.py [--events 100000] [--skip quix]
+
+Workload: N Debezium MongoDB change events (inserts, ~0.5 KB) over 4 partitions, one per
+document, event times 20 ms apart (N events span N/3000 minutes). The aggregation: events mode,
+tumbling 1 minute, group by ``region`` (50 values), count + sum(price) + count_distinct(customer)
++ top_k(sku, 10), ``emit: final``. In one run, one worker each:
+
+1. ``ingest``: ``streamproc worker --role ingest`` (decode, validate, dedupe, produce);
+2. ``ingest_aggregation``: ``--role ingest,aggregations`` in one process, the same events; done
+   when the aggregation group has committed the whole repartition topic;
+3. ``aggregation``: ``--role aggregations`` alone over the clean topic of run 1;
+4. ``quix``: Quix Streams (``bench/quix_windows.py``) over the same clean topic: ``group_by``
+   region (its repartition), ``tumbling_window(1 min)``, ``reduce`` (count, sum, set of
+   customers, sku counts) ``.final()``. quixstreams pins confluent-kafka < 2.13 while streamproc
+   pins 2.16.1, so it runs in its own virtualenv, ``var/quix-venv``, created here on first use
+   from ``bench/requirements-quix.txt``.
+
+Throughput = events / (done − start), start = the broker timestamp of the first clean record
+(ingest runs), of the first repartition record (aggregation alone), the first record Quix took. Figures are the lead's
+to measure (docs/PERFORMANCE.md); a smoke run: ``--events 2000``. Uses the embedded broker unless
+STREAMPROC_KAFKA_BOOTSTRAP is set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import yaml
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bench.ingest_bench import read_timestamps  # noqa: E402
+from streamproc.dev.broker import EmbeddedBroker  # noqa: E402
+from streamproc.runtime.admin import ensure_topics  # noqa: E402
+from tests.integration.workers import WorkerProcess, wait_for  # noqa: E402
+
+PARTITIONS = 4
+SOURCE = "bench.benchdb.orders"
+QUIX_VENV = REPO / "var" / "quix-venv"
+QUIX_REQUIREMENTS = REPO / "bench" / "requirements-quix.txt"
+
+
+def write_config(path: Path) -> Path:
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "version": 1,
+                "defaults": {"key": ["_id"], "format": "debezium-mongodb"},
+                "sources": [{"entity": "orders", "topic": SOURCE}],
+                "aggregations": [
+                    {
+                        "name": "orders_per_minute",
+                        "entity": "orders",
+                        "mode": "events",
+                        "window": {"type": "tumbling", "size": "1m"},
+                        "group_by": ["region"],
+                        "metrics": {
+                            "orders": {"count": "*"},
+                            "revenue": {"sum": "price"},
+                            "customers": {"count_distinct": "customer"},
+                            "top_skus": {"top_k": {"field": "sku", "k": 10}},
+                        },
+                        "grace": "10s",
+                        "idle_close": "5s",
+                    }
+                ],
+            }
+        )
+    )
+    return path
+
+
+def produce_events(bootstrap: str, n: int, seed: int = 11) -> None:
+    rnd = random.Random(seed)
+    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "compression.type": "lz4"})
+    base = (int(time.time() * 1000) - 3_600_000) // 60_000 * 60_000
+    for i in range(n):
+        ts = base + i * 20
+        doc = {
+            "_id": {"$oid": f"{0x66000000 + i:024x}"},
+            "region": f"region-{rnd.randrange(50):02d}",
+            "price": {"$numberDecimal": f"{rnd.randint(100, 99999) / 100:.2f}"},
+            "customer": f"customer-{rnd.randrange(5000)}",
+            "sku": f"sku-{int(rnd.paretovariate(1.2)) % 500}",
+            "note": " ".join(rnd.choice(("alpha", "bravo", "charlie", "delta")) for _ in range(40)),
+        }
+        value = {
+            "op": "c",
+            "ts_ms": ts + 5,
+            "before": None,
+            "after": json.dumps(doc),
+            "source": {"connector": "mongodb", "name": "bench", "ts_ms": ts, "db": "benchdb", "collection": "orders"},
+        }
+        p.produce(SOURCE, json.dumps(value).encode(), json.dumps({"id": json.dumps(doc["_id"])}).encode())
+        if i % 5000 == 0:
+            p.poll(0)
+    assert p.flush(60) == 0
+
+
+def first_stamp(bootstrap: str, topic: str) -> int:
+    """The smallest broker timestamp of the first record of each partition of ``topic``."""
+    return min(read_timestamps(bootstrap, topic, 1, 60) or [0])
+
+
+def committed_all(bootstrap: str, group: str, topic: str) -> bool:
+    """Whether ``group`` has committed every partition of ``topic`` up to its end."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
+    try:
+        md = c.list_topics(topic, timeout=10).topics[topic]
+        tps = [TopicPartition(topic, p) for p in md.partitions]
+        committed = c.committed(tps, timeout=10)
+        for tp in committed:
+            _low, high = c.get_watermark_offsets(TopicPartition(topic, tp.partition), timeout=10)
+            if high > 0 and tp.offset < high:
+                return False
+        return True
+    finally:
+        c.close()
+
+
+def worker(bootstrap: str, cfg: Path, workdir: Path, name: str, roles: str, prefix: str) -> WorkerProcess:
+    return WorkerProcess(
+        bootstrap,
+        workdir / name,
+        cfg,
+        app_id=f"bench-{name}-{uuid.uuid4().hex[:6]}",
+        topic_prefix=prefix,
+        roles=roles,
+        log_path=workdir / f"{name}.log",
+        loglevel="warning",
+        fast_group=False,
+        extra_env={"STREAMPROC_PARTITIONS": str(PARTITIONS)},
+    ).start()
+
+
+def bench_ingest(bootstrap: str, cfg: Path, workdir: Path, n: int) -> tuple[float, str]:
+    prefix = f"bench{uuid.uuid4().hex[:6]}"
+    clean = f"{prefix}.events.orders"
+    # retention.ms set explicitly: Quix's group_by copies it from the topic's configs
+    ensure_topics(bootstrap, [clean], PARTITIONS, configs={clean: {"cleanup.policy": "delete", "retention.ms": "-1"}})
+    w = worker(bootstrap, cfg, workdir, "ingest", "ingest", prefix)
+    try:
+        stamps = read_timestamps(bootstrap, clean, n, 600, w.proc)
+    finally:
+        w.stop()
+    span = (max(stamps) - min(stamps)) / 1000 if len(stamps) > 1 else 0
+    return (len(stamps) / span if span else 0.0), clean
+
+
+def bench_aggregation(bootstrap: str, cfg: Path, workdir: Path, n: int, roles: str, prefix: str) -> float:
+    """``roles`` over the events; done when the aggregation committed its repartition topic and
+    read all ``n`` events. The clock starts at the first clean record (with ingest) or the first
+    repartition record (aggregation alone), so start-up and group join are left out."""
+    name = roles.replace(",", "_")
+    w = worker(bootstrap, cfg, workdir, name, roles, prefix)
+    group = f"{w.app_id.removesuffix('-ingest')}-aggregations"
+    repartition = f"{w.app_id}-agg-orders_per_minute-repartition"
+    try:
+        wait_for(
+            lambda: w.total("streamproc_aggregation_events_in_total") >= n, 900, interval=0.2, message="all events"
+        )
+        wait_for(lambda: committed_all(bootstrap, group, repartition), 300, interval=0.2, message="deltas applied")
+        done = time.time()
+    finally:
+        w.stop()
+    start = f"{prefix}.events.orders" if "ingest" in roles else repartition
+    return n / (done - first_stamp(bootstrap, start) / 1000)
+
+
+def quix_python() -> Path:
+    """The interpreter of ``var/quix-venv`` (created with quixstreams on first use)."""
+    python = QUIX_VENV / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(QUIX_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "-r", str(QUIX_REQUIREMENTS)], check=True)
+    return python
+
+
+def bench_quix(bootstrap: str, clean: str, workdir: Path, n: int) -> float:
+    done_file = workdir / "quix.done"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("STREAMPROC_")},
+        "BENCH_BOOTSTRAP": bootstrap,
+        "BENCH_SOURCE": clean,
+        "BENCH_SINK": f"bench-quix-out-{uuid.uuid4().hex[:6]}",
+        "BENCH_GROUP": f"bench-quix-{uuid.uuid4().hex[:6]}",
+        "BENCH_STATE_DIR": str(workdir / "quix-state"),
+        "BENCH_EVENTS": str(n),
+        "BENCH_DONE_FILE": str(done_file),
+        "BENCH_START_FILE": str(workdir / "quix.start"),
+    }
+    with open(workdir / "quix.log", "wb") as log:  # the child keeps its own descriptor
+        proc = subprocess.Popen(
+            [str(quix_python()), str(REPO / "bench" / "quix_windows.py")], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        wait_for(lambda: done_file.exists() or proc.poll() is not None, 900, interval=0.2, message="Quix done")
+        if not done_file.exists():
+            raise RuntimeError(f"Quix Streams exited with {proc.returncode}; see {workdir / 'quix.log'}")
+        done = float(done_file.read_text())
+        start = float((workdir / "quix.start").read_text())
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    return n / (done - start)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--events", type=int, default=100_000)
+    ap.add_argument("--skip", default="", help="comma list of ingest_aggregation,aggregation,quix to skip")
+    args = ap.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
+    workdir = Path(tempfile.mkdtemp(prefix="streamproc-windows-bench-"))
+    print(f"work directory (logs): {workdir}", flush=True)
+    bootstrap = os.environ.get("STREAMPROC_KAFKA_BOOTSTRAP")
+    broker = None
+    if not bootstrap:
+        broker = EmbeddedBroker(log_path=workdir / "broker.log").start()
+        bootstrap = broker.bootstrap
+    results: dict[str, float | int] = {"events": args.events, "partitions": PARTITIONS}
+    try:
+        cfg = write_config(workdir / "pipelines.yaml")
+        ensure_topics(bootstrap, [SOURCE], PARTITIONS)
+        produce_events(bootstrap, args.events)
+        ingest, clean = bench_ingest(bootstrap, cfg, workdir, args.events)
+        results["ingest_eps"] = round(ingest)
+        print(f"ingest only: {results['ingest_eps']} events/s", flush=True)
+        if "ingest_aggregation" not in skip:
+            prefix = f"bench{uuid.uuid4().hex[:6]}"
+            eps = bench_aggregation(bootstrap, cfg, workdir, args.events, "ingest,aggregations", prefix)
+            results["ingest_aggregation_eps"] = round(eps)
+            results["ratio_vs_ingest"] = round(eps / ingest, 3) if ingest else 0
+            print(f"ingest + aggregation: {results['ingest_aggregation_eps']} events/s", flush=True)
+        if "aggregation" not in skip:
+            prefix = clean.removesuffix(".events.orders")
+            eps = bench_aggregation(bootstrap, cfg, workdir, args.events, "aggregations", prefix)
+            results["aggregation_eps"] = round(eps)
+            print(f"aggregation alone (clean topic): {results['aggregation_eps']} events/s", flush=True)
+        if "quix" not in skip:
+            results["quix_eps"] = round(bench_quix(bootstrap, clean, workdir, args.events))
+            print(f"Quix Streams (clean topic): {results['quix_eps']} events/s", flush=True)
+            if results.get("aggregation_eps") and results["quix_eps"]:
+                results["ratio_vs_quix"] = round(results["aggregation_eps"] / results["quix_eps"], 3)
+        print(json.dumps(results, indent=2))
+    finally:
+        if broker is not None:
+            broker.stop()
+        if not os.environ.get("BENCH_KEEP"):
+            shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""The messages of the repartition topic ``<app_id>-agg-<name>-repartition``.
+
+A :class:`Delta` is one contribution (sign ``+1``) or retraction (``-1``) of one row or event to
+one group, keyed by :attr:`Delta.group_key` so every delta of a group reaches one partition. A
+tick (:func:`tick`) carries only an upstream partition's watermark; the runtime sends it to every
+repartition partition. :func:`decode_message` tells the two apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from streamproc.jsonutil import dumps, parse_json
+
+__all__ = ["Delta", "Tick", "tick", "decode_message", "group_key"]
+
+
+def group_key(aggregation: str, group: dict[str, Any]) -> bytes:
+    """Canonical JSON ``[aggregation, [group values in group_by order]]``: the repartition key."""
+    return dumps([aggregation, list(group.values())])
+
+
+@dataclass(frozen=True)
+class Delta:
+    """One signed contribution to ``group`` at ``time_ms``.
+
+    ``inputs``: metric name → the already extracted input (``count``: a number of inputs;
+    numeric metrics: a list of canonical decimal strings; ``count_distinct``: a list of canonical
+    JSON texts of the values; ``top_k``: a list of ``[canonical JSON text, weight decimal]``). ``skipped``: non-numeric
+    inputs left out. ``incomplete``: 1 for an incomplete event attributed to this group and
+    window (then ``sign`` is 0 and ``inputs`` empty). ``src`` (upstream partition, offset, index
+    within the offset) deduplicates redelivered deltas; ``watermark_ms`` is the upstream
+    partition's watermark after the event (``None`` in rows mode). ``key`` is the clean event's
+    key, only for the late topic.
+    """
+
+    aggregation: str
+    group: dict[str, Any]
+    time_ms: int
+    sign: int
+    inputs: dict[str, Any]
+    src: tuple[int, int, int]
+    skipped: int = 0
+    incomplete: int = 0
+    watermark_ms: int | None = None
+    key: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def group_key(self) -> bytes:
+        return group_key(self.aggregation, self.group)
+
+    def to_json(self) -> bytes:
+        """The repartition message value (strict JSON)."""
+        return dumps(
+            {
+                "t": "d",
+                "a": self.aggregation,
+                "g": [[k, v] for k, v in self.group.items()],
+                "ts": self.time_ms,
+                "s": self.sign,
+                "i": self.inputs,
+                "src": list(self.src),
+                "sk": self.skipped,
+                "inc": self.incomplete,
+                "wm": self.watermark_ms,
+                "k": self.key,
+            }
+        )
+
+    @staticmethod
+    def from_json(data: bytes) -> Delta:
+        """Inverse of :meth:`to_json`; raises ``ValueError`` for anything else (a tick included)."""
+        msg = decode_message(data)
+        if not isinstance(msg, Delta):
+            raise ValueError("not a delta message")
+        return msg
+
+
+@dataclass(frozen=True)
+class Tick:
+    """A watermark-only message: ``upstream_partition`` has reached ``watermark_ms``."""
+
+    aggregation: str
+    upstream_partition: int
+    watermark_ms: int
+    closed_by: str
+
+
+def tick(aggregation: str, upstream_partition: int, watermark_ms: int, closed_by: str) -> bytes:
+    """A tick message (``closed_by``: ``watermark`` or ``idle``) for every repartition partition."""
+    return dumps({"t": "w", "a": aggregation, "p": upstream_partition, "wm": watermark_ms, "by": closed_by})
+
+
+def decode_message(data: bytes | str) -> Delta | Tick:
+    """A repartition message value as a :class:`Delta` or :class:`Tick`; ``ValueError`` if neither."""
+    try:
+        obj = parse_json(data)
+        if obj["t"] == "w":
+            return Tick(str(obj["a"]), int(obj["p"]), int(obj["wm"]), str(obj["by"]))
+        if obj["t"] != "d":
+            raise ValueError("unknown message type")
+        p, o, i = obj["src"]
+        return Delta(
+            aggregation=str(obj["a"]),
+            group={str(k): v for k, v in obj["g"]},
+            time_ms=int(obj["ts"]),
+            sign=int(obj["s"]),
+            inputs=dict(obj["i"]),
+            src=(int(p), int(o), int(i)),
+            skipped=int(obj["sk"]),
+            incomplete=int(obj["inc"]),
+            watermark_ms=None if obj["wm"] is None else int(obj["wm"]),
+            key=dict(obj["k"]),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise ValueError("malformed repartition message") from None

@@ -1,0 +1,178 @@
+"""The first agent of the aggregation role: one per clean topic ``<prefix>.events.<entity>``,
+running every aggregation of that entity, keyed by the entity key (co-partitioned with the clean
+topic, so one key's events are applied in order by one worker).
+
+Per batch: each event runs through :func:`~streamproc.aggregate.upstream_step` of each aggregation
+against its row state (table ``agg-up-<entity>``, keys ``ROWS + <name> NUL <event key>``) and the
+partition's watermark (``WATERMARK + <name>``); its deltas go, keyed by group, to the repartition
+topic ``<app_id>-agg-<name>-repartition``, in offset order; after the batch each touched
+partition's watermark goes, as a ``watermark`` tick, to every repartition partition (a group's
+partition may get no delta from it). Then the batch protocol of the ingest state (output durable,
+then changelog, then state and changelog offset in one write per partition, then the offsets are
+acknowledged), so a crash re-sends the same deltas with the same ``src``, which the downstream
+engine ignores.
+
+Idle close (:meth:`UpstreamRuntime.idle_ticks`): a partition this worker owns that is caught up
+(its high watermark is the next offset to process, nothing waits in the buffer) and took nothing
+for ``idle_close`` of wall-clock time sends ``tick(name, partition, max(watermark, now -
+idle_close), "idle")`` to every repartition partition. A replay has lag, so it never closes early.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from faust.types import TP, CollectionT, ConsumerT, Message
+
+from streamproc.aggregate import AggregationSpec, tick, upstream_step
+from streamproc.jsonutil import dumps, loads
+from streamproc.runtime.agg_state import ROWS, WATERMARK, AggBatch
+
+if TYPE_CHECKING:
+    from streamproc.runtime.aggregations import AggregationRuntime
+
+__all__ = ["UpstreamRuntime"]
+
+log = logging.getLogger("streamproc.aggregations")
+
+
+class UpstreamRuntime:
+    """The upstream agent of one clean topic (see the module docstring)."""
+
+    def __init__(self, role: AggregationRuntime, topic: str, specs: Sequence[AggregationSpec], table: CollectionT):
+        self.role = role
+        self.topic = topic
+        self.specs = list(specs)
+        self.table = table
+        self.lock = asyncio.Lock()
+        #: clean partition → monotonic time of the last message taken (or of its assignment)
+        self.last_taken: dict[int, float] = {}
+        #: clean partition → next offset to process
+        self.next_offset: dict[int, int] = {}
+        #: (aggregation, clean partition) → the last idle watermark sent
+        self.idle_sent: dict[tuple[str, int], int] = {}
+
+    def assigned(self, partitions: set[int]) -> None:
+        """After a rebalance: forget partitions no longer owned; owned ones start their idle clock."""
+        now = time.monotonic()
+        self.last_taken = dict.fromkeys(partitions, now)
+        self.next_offset = {p: o for p, o in self.next_offset.items() if p in partitions}
+        self.idle_sent = {k: v for k, v in self.idle_sent.items() if k[1] in partitions}
+
+    async def handle_batch(self, messages: list[Message]) -> None:
+        async with self.lock:
+            await self._handle(messages)
+
+    async def _handle(self, messages: list[Message]) -> None:
+        role = self.role
+        produce = role.producer.produce
+        batch = AggBatch(self.table)
+        watermarks: dict[tuple[str, int], int | None] = {}
+        touched: set[tuple[str, int]] = set()
+        counts: Counter[tuple[str, str]] = Counter()  # (aggregation, what) → n, to the metrics once per batch
+        topics = {spec.name: role.repartition_topic(spec.name) for spec in self.specs}
+        names = {spec.name: spec.name.encode() for spec in self.specs}
+        now = time.monotonic()
+        for msg in messages:
+            p = msg.partition
+            self.last_taken[p] = now
+            self.next_offset[p] = msg.offset + 1
+            try:
+                event = loads(msg.value) if msg.value is not None else None
+            except ValueError:
+                event = None
+            if not isinstance(event, dict):
+                counts[(self.topic, "not-a-clean-event")] += 1
+                continue
+            key = msg.key or b""
+            for spec in self.specs:
+                name = names[spec.name]
+                wkey = (spec.name, p)
+                if wkey not in watermarks:
+                    raw = batch.get(p, WATERMARK + name)
+                    watermarks[wkey] = None if raw is None else int(raw)
+                rkey = ROWS + name + b"\x00" + key
+                raw_row = batch.get(p, rkey)
+                step = upstream_step(
+                    spec, None if raw_row is None else loads(raw_row), event, (p, msg.offset), watermarks[wkey]
+                )
+                batch.set(p, rkey, None if step.row_state is None else dumps(step.row_state))
+                if step.watermark_ms is not None and step.watermark_ms != watermarks[wkey]:
+                    watermarks[wkey] = step.watermark_ms
+                    touched.add(wkey)
+                if step.deltas:
+                    topic = topics[spec.name]
+                    for d in step.deltas:
+                        produce(topic, d.group_key, d.to_json())
+                    counts[(spec.name, "deltas")] += len(step.deltas)
+                if step.incomplete:
+                    counts[(spec.name, "incomplete")] += step.incomplete
+                if step.duplicate:
+                    counts[(spec.name, "duplicate")] += 1
+                elif step.untimed:
+                    counts[(spec.name, "no-event-time")] += 1
+        for agg, part in sorted(touched):
+            wm = watermarks[(agg, part)]
+            if wm is not None:
+                batch.set(part, WATERMARK + names[agg], str(wm).encode())
+                role.broadcast(agg, tick(agg, part, wm, "watermark"))
+        await role.finish(batch, len(messages))
+        self._count(len(messages), counts)
+
+    def _count(self, taken: int, counts: Counter[tuple[str, str]]) -> None:
+        m = self.role.metrics
+        m.events_in.labels(self.topic).inc(taken)
+        for (label, what), n in counts.items():
+            if what == "deltas":
+                m.deltas.labels(label).inc(n)
+            elif what == "incomplete":
+                m.incomplete.labels(label).inc(n)
+            else:
+                m.skipped.labels(label, what).inc(n)
+
+    async def idle_ticks(self) -> None:
+        """Send idle ticks for every owned partition that is caught up and quiet (module docstring)."""
+        role = self.role
+        app = role.app
+        if app.rebalancing or app.in_recovery:
+            return
+        buffer = app.source_buffers.get(self.topic)
+        if buffer is not None and len(buffer):
+            return
+        consumer = app.consumer
+        now = time.monotonic()
+        now_ms = int(time.time() * 1000)
+        async with self.lock:
+            sent = False
+            for p, taken in sorted(self.last_taken.items()):
+                tp = TP(self.topic, p)
+                quiet = [s for s in self.specs if s.emit == "final" and now - taken >= s.idle_close_ms / 1000]
+                if not quiet or not await self._caught_up(consumer, tp):
+                    continue
+                batch = AggBatch(self.table)
+                for spec in quiet:
+                    raw = batch.get(p, WATERMARK + spec.name.encode())
+                    wm = max(now_ms - spec.idle_close_ms, int(raw) if raw is not None else 0)
+                    if wm > self.idle_sent.get((spec.name, p), -1):
+                        self.idle_sent[(spec.name, p)] = wm
+                        role.broadcast(spec.name, tick(spec.name, p, wm, "idle"))
+                        role.metrics.idle_ticks.labels(spec.name).inc()
+                        sent = True
+            if sent:
+                await role.producer.flush()
+
+    async def _caught_up(self, consumer: ConsumerT, tp: TP) -> bool:
+        """Whether ``tp`` has no lag: its high watermark (from the last fetch) is the next offset
+        this agent processes (or, before the first message, the consumer's position)."""
+        high: int | None = consumer.highwater(tp)
+        if high is None:
+            return False
+        nxt = self.next_offset.get(tp.partition)
+        if nxt is None:
+            nxt = await consumer.position(tp)
+        return nxt is not None and nxt >= high
