@@ -18,8 +18,7 @@ import time
 from pathlib import Path
 
 from bench.chaos.campaign import Campaign, Options, fifo_queues
-from bench.chaos.plan import TARGETS, make_plan
-from streamproc.config.settings import ROLES
+from bench.chaos.plan import ROLES, TARGETS, make_plan
 from streamproc.dev.broker import maybe_embedded
 from tests.integration.sinks.stack import ENTITIES, Stack
 

@@ -19,10 +19,9 @@ from typing import Any
 import httpx
 
 from bench.chaos.outages import OutageRun, targets_of
-from bench.chaos.plan import Kill, Plan
+from bench.chaos.plan import ROLES, Kill, Plan
 from bench.chaos.report import summary
 from bench.chaos.verify import verify
-from streamproc.config.settings import ROLES
 from streamproc.dev.demo.generator import generate
 from tests.integration.sinks.stack import SINKS_OF_ROLE, Stack
 from tests.integration.workers import (
@@ -88,7 +87,7 @@ class Campaign:
     plan: Plan
     opts: Options
     out: Any = field(default=sys.stderr)
-    roles: list[str] = field(default_factory=lambda: list(ROLES))  # every role `worker --role` accepts
+    roles: list[str] = field(default_factory=lambda: list(ROLES))  # the roles the campaign counts (plan.ROLES)
     t0: float = 0.0
     kills: list[dict[str, Any]] = field(default_factory=list)
     unplanned: list[dict[str, Any]] = field(default_factory=list)

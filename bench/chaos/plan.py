@@ -12,7 +12,12 @@ import random
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
-__all__ = ["Kill", "Outage", "Plan", "make_plan", "TARGETS"]
+__all__ = ["Kill", "Outage", "Plan", "make_plan", "TARGETS", "ROLES"]
+
+#: the roles the campaign runs, kills and counts at their targets (the eventbridge and aggregations
+#: roles have their own outage and crash tests: tests/integration/sinks/test_eventbridge_worker.py,
+#: tests/integration/test_windows.py)
+ROLES: tuple[str, ...] = ("ingest", "s3", "opensearch", "warehouse")
 
 #: What an outage can stop (each on its own port, started again on the same port).
 TARGETS: tuple[str, ...] = ("moto", "postgres", "opensearch")

@@ -52,6 +52,13 @@ def user(oid: str, status: str, sec: int, ord_: int) -> tuple[bytes, bytes]:
     return json.dumps({"id": json.dumps({"$oid": oid})}).encode(), json.dumps(value).encode()
 
 
+def strict_users(config: Path) -> None:
+    """The users' rules dead-letter: the shipped config lets them warn (``on_invalid: emit``)."""
+    cfg = yaml.safe_load(config.read_text())
+    cfg["sources"][0]["on_invalid"] = "dlq"
+    config.write_text(yaml.safe_dump(cfg, sort_keys=False))
+
+
 def allow_status(config: Path, status: str) -> None:
     """The fix: ``status`` joins the users' status enum."""
     cfg = yaml.safe_load(config.read_text())
@@ -66,6 +73,7 @@ def dlq_run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory):
     work = tmp_path_factory.mktemp("dlq")
     config = work / "p.yaml"
     topic = unique_config(config, ("users",), f"it{uuid.uuid4().hex[:8]}")["cdc.Facilitron_common.users"]
+    strict_users(config)
     a, b, c = (uuid.uuid4().hex[:24] for _ in range(3))
     records = [
         (topic, *user(a, "vip", 1_800_000_000, 1)),  # invalid today; valid after the fix → emitted
