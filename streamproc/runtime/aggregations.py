@@ -23,19 +23,25 @@ import logging
 from collections.abc import Set as AbstractSet
 from typing import Any, cast
 
-from faust.types import TP, StreamT
+from faust.types import TP
 from prometheus_client import CollectorRegistry
 
 from streamproc.aggregate import AggregationSpec
 from streamproc.config.pipelines import PipelinesSpec
 from streamproc.config.settings import Settings
-from streamproc.runtime import consumer as batch_consumer
 from streamproc.runtime.admin import ensure_topics
 from streamproc.runtime.agg_downstream import DownstreamRuntime
 from streamproc.runtime.agg_names import aggregation_app_id, downstream_table, repartition_topic, upstream_table
 from streamproc.runtime.agg_state import AggBatch
 from streamproc.runtime.agg_upstream import UpstreamRuntime
-from streamproc.runtime.apps import StreamprocApp, fail_stop, faust_app, group_settings, require_bootstrap
+from streamproc.runtime.apps import (
+    StreamprocApp,
+    add_batch_agent,
+    fail_stop,
+    faust_app,
+    group_settings,
+    require_bootstrap,
+)
 from streamproc.runtime.kafka_config import confluent_config
 from streamproc.runtime.metrics import AggregationMetrics
 from streamproc.runtime.producer import BatchProducer
@@ -110,28 +116,15 @@ class AggregationRuntime:
 
     def add_agent(self, topic: str, partitions: int, handle: Any, name: str) -> None:
         """A batch agent on ``topic`` whose batches go to ``handle`` (fail-stop on any error)."""
-        app, s = self.app, self.settings
-        channel = app.topic(topic, key_serializer="raw", value_serializer="raw", partitions=partitions)
-        buffer = batch_consumer.buffer_for(app, topic)
-
-        async def aggregate(stream: StreamT[bytes]) -> None:
-            consumer = app.consumer
-            while True:
-                messages = await buffer.take(s.batch_size, s.batch_within)
-                if not messages:
-                    continue
-                batch_consumer.track(consumer, messages)
-                try:
-                    await handle(messages)
-                except asyncio.CancelledError:
-                    raise  # the batch's finish completed first: acknowledged below
-                except BaseException as exc:  # noqa: BLE001 - fail-stop: exits, nothing is acknowledged
-                    fail_stop(f"an aggregation batch of {topic}", exc)
-                finally:
-                    batch_consumer.ack(consumer, messages)
-
-        aggregate.__name__ = name.replace(".", "_").replace("-", "_")
-        app.agent(channel, name=f"streamproc.aggregations.{name}")(aggregate)
+        add_batch_agent(
+            self.app,
+            self.settings,
+            topic,
+            partitions,
+            handle,
+            name=f"streamproc.aggregations.{name}",
+            what=f"an aggregation batch of {topic}",
+        )
 
 
 def create_aggregation_app(

@@ -3,15 +3,16 @@ bootstrap check, lag metrics and the fail-stop exit."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import faust
 import faust.stores
 import faust.transport
-from faust.types import TP, ConsumerT, Message
+from faust.types import TP, ConsumerT, Message, StreamT
 from prometheus_client import Gauge
 
 from streamproc.config.settings import Settings
@@ -31,6 +32,7 @@ __all__ = [
     "faust_app",
     "group_settings",
     "fail_stop",
+    "add_batch_agent",
     "require_bootstrap",
     "observe_lag",
     "check_drivers",
@@ -154,3 +156,43 @@ def faust_app(
         **group,
         **extra,
     )
+
+
+def add_batch_agent(
+    app: StreamprocApp,
+    settings: Settings,
+    topic: str,
+    partitions: int,
+    handle: Callable[[list[Message]], Awaitable[None]],
+    *,
+    name: str,
+    what: str,
+) -> None:
+    """Subscribe ``app`` to ``topic`` with one agent named ``name`` whose messages skip the stream
+    and arrive in the topic's SourceBuffer (runtime/consumer), taken in batches of at most
+    ``batch_size`` within ``batch_within`` and passed to ``handle``. Any error is fail-stop
+    (``what`` names the batch in its message) and nothing of that batch is acknowledged; a
+    cancellation arrives only after ``handle`` completed its output and state write, so the batch
+    is acknowledged."""
+    s = settings
+    channel = app.topic(topic, key_serializer="raw", value_serializer="raw", partitions=partitions)
+    buffer = consumer.buffer_for(app, topic)
+
+    async def run(stream: StreamT[bytes]) -> None:
+        kafka = app.consumer
+        while True:
+            messages = await buffer.take(s.batch_size, s.batch_within)
+            if not messages:
+                continue
+            consumer.track(kafka, messages)
+            try:
+                await handle(messages)
+            except asyncio.CancelledError:
+                raise
+            except BaseException as exc:  # noqa: BLE001 - fail-stop: exits, nothing is acknowledged
+                fail_stop(what, exc)
+            finally:
+                consumer.ack(kafka, messages)
+
+    run.__name__ = name.replace(".", "_").replace("-", "_")
+    app.agent(channel, name=name)(run)

@@ -29,7 +29,7 @@ import time
 from collections.abc import Set as AbstractSet
 from typing import Any, cast
 
-from faust.types import TP, CollectionT, Message, StreamT
+from faust.types import TP, CollectionT, Message
 from prometheus_client import CollectorRegistry
 
 from streamproc.config.loader import load_pipelines
@@ -38,9 +38,15 @@ from streamproc.config.settings import Settings, load_settings
 from streamproc.pipeline.dlq import dlq_headers
 from streamproc.pipeline.processor import DeadLetter, Dropped, Emit, Processor, RawMessage
 from streamproc.pipeline.schema_drift import Change, DriftBatch
-from streamproc.runtime import consumer as batch_consumer
 from streamproc.runtime.admin import ensure_topics
-from streamproc.runtime.apps import StreamprocApp, fail_stop, faust_app, group_settings, observe_lag, require_bootstrap
+from streamproc.runtime.apps import (
+    StreamprocApp,
+    add_batch_agent,
+    faust_app,
+    group_settings,
+    observe_lag,
+    require_bootstrap,
+)
 from streamproc.runtime.audit_log import ensure_audit_topic
 from streamproc.runtime.kafka_config import confluent_config
 from streamproc.runtime.metrics import Metrics
@@ -87,30 +93,12 @@ class IngestRuntime:
         )
         self.tables[topic] = table
         lock = self.locks[topic] = asyncio.Lock()
-        channel = app.topic(topic, key_serializer="raw", value_serializer="raw", partitions=partitions)
-        buffer = batch_consumer.buffer_for(app, topic)
 
-        async def ingest(stream: StreamT[bytes]) -> None:
-            # The agent subscribes the topic and owns the table's partitions; its messages skip
-            # the stream and arrive in ``buffer`` (runtime.consumer), taken here in batches.
-            consumer = app.consumer
-            while True:
-                messages = await buffer.take(s.batch_size, s.batch_within)
-                if not messages:
-                    continue
-                batch_consumer.track(consumer, messages)
-                try:
-                    async with lock:  # a retry batch of this topic's state runs in between, never during
-                        await self.handle_batch(topic, table, messages)
-                except asyncio.CancelledError:
-                    raise  # handle_batch completed its flush and state write first: acknowledged below
-                except BaseException as exc:  # noqa: BLE001 - fail-stop: exits, nothing is acknowledged
-                    fail_stop(f"a {topic} batch", exc)
-                finally:
-                    batch_consumer.ack(consumer, messages)
+        async def handle(messages: list[Message]) -> None:
+            async with lock:  # a retry batch of this topic's state runs in between, never during
+                await self.handle_batch(topic, table, messages)
 
-        ingest.__name__ = f"ingest_{topic}".replace(".", "_").replace("-", "_")
-        app.agent(channel, name=f"streamproc.ingest.{topic}")(ingest)
+        add_batch_agent(app, s, topic, partitions, handle, name=f"streamproc.ingest.{topic}", what=f"a {topic} batch")
 
     def on_assigned(self, sender: Any, /, *args: Any, signal: Any = None, **kwargs: Any) -> None:
         """After every rebalance (``app.on_partitions_assigned``, sent with the new assignment):

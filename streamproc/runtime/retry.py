@@ -14,18 +14,16 @@ topic, where ``streamproc dlq inspect`` and ``dlq replay --wait`` read it."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import TYPE_CHECKING, cast
 
-from faust.types import TP, Message, StreamT
+from faust.types import TP, Message
 
 from streamproc.operations.audit import OUTCOME_ACTION, AuditRecord
 from streamproc.pipeline.dlq import dlq_headers
 from streamproc.pipeline.dlq_retry import parse_retry
 from streamproc.pipeline.processor import DeadLetter, Dropped, Emit, RawMessage
-from streamproc.runtime import consumer as batch_consumer
-from streamproc.runtime.apps import fail_stop
+from streamproc.runtime.apps import add_batch_agent
 from streamproc.runtime.state import BatchState
 
 if TYPE_CHECKING:
@@ -38,29 +36,20 @@ log = logging.getLogger("streamproc.ingest")
 
 def add_retry_agent(runtime: IngestRuntime, partitions: int) -> None:
     """Subscribe the ingest app to the retry topic and process its records in batches."""
-    app, s = runtime.app, runtime.settings
-    topic = s.retry_topic
-    channel = app.topic(topic, key_serializer="raw", value_serializer="raw", partitions=partitions)
-    buffer = batch_consumer.buffer_for(app, topic)
+    topic = runtime.settings.retry_topic
 
-    async def retry(stream: StreamT[bytes]) -> None:
-        consumer = app.consumer
-        while True:
-            messages = await buffer.take(s.batch_size, s.batch_within)
-            if not messages:
-                continue
-            batch_consumer.track(consumer, messages)
-            try:
-                await handle_retry_batch(runtime, messages)
-            except asyncio.CancelledError:
-                raise
-            except BaseException as exc:  # noqa: BLE001 - fail-stop: exits, nothing is acknowledged
-                fail_stop(f"a {topic} batch", exc)
-            finally:
-                batch_consumer.ack(consumer, messages)
+    async def handle(messages: list[Message]) -> None:
+        await handle_retry_batch(runtime, messages)
 
-    retry.__name__ = "ingest_retry"
-    app.agent(channel, name="streamproc.ingest.retry")(retry)
+    add_batch_agent(
+        runtime.app,
+        runtime.settings,
+        topic,
+        partitions,
+        handle,
+        name="streamproc.ingest.retry",
+        what=f"a {topic} batch",
+    )
 
 
 def _dead_letter(runtime: IngestRuntime, raw: RawMessage, dl: DeadLetter) -> None:
