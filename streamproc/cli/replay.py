@@ -20,11 +20,11 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from streamproc.cli.replay_report import print_report, progress, refusal
 from streamproc.config.loader import load_pipelines
 from streamproc.config.pipelines import PipelinesSpec
 from streamproc.config.settings import Settings, load_settings
 from streamproc.errors import ConfigError, ExitCode
-from streamproc.jsonutil import dumps_str
 from streamproc.operations.audit import AuditRecord
 from streamproc.operations.offsets import (
     PlanRow,
@@ -148,22 +148,6 @@ def _partitions(
     return out
 
 
-def _progress(text: str) -> None:
-    print(f"replay: {text}", file=sys.stderr, flush=True)
-
-
-def _table(rows: list[PlanRow]) -> list[str]:
-    width = max([len("topic")] + [len(r.topic) for r in rows])
-    out = [f"  {'topic':<{width}}  partition  committed     target    re-read    skipped"]
-    for r in rows:
-        committed = "-" if r.committed is None else str(r.committed)
-        out.append(
-            f"  {r.topic:<{width}}  {r.partition:>9}  {committed:>9}  {r.target:>9}  {r.reread:>9}  {r.skipped:>9}"
-        )
-    out.append(f"  total: {sum(r.reread for r in rows)} records read again, {sum(r.skipped for r in rows)} skipped")
-    return out
-
-
 def run(args: argparse.Namespace) -> ExitCode:
     from streamproc.runtime.apps import require_bootstrap
     from streamproc.runtime.kafka_config import confluent_config
@@ -183,16 +167,16 @@ def run(args: argparse.Namespace) -> ExitCode:
         active = [i for i in infos if i.members or (i.active and not args.workers_stopped)]
         if active:
             for i in active:
-                print(_refusal(i), file=sys.stderr)
+                print(refusal(i), file=sys.stderr)
             return ExitCode.FAILURE
         counts = admin.partition_counts()
         tps = _partitions(args, role_topics, counts)
-        _progress(f"reading the offsets of {len(tps)} partitions in {len(groups)} group(s)")
+        progress(f"reading the offsets of {len(tps)} partitions in {len(groups)} group(s)")
         report: dict[str, Any] = {"execute": bool(args.execute), "target": target.describe(), "groups": []}
         plans: list[tuple[str, str, list[PlanRow], Any]] = []
         for group, name in groups:
             states = admin.states(group, tps)
-            times = admin.offsets_at(states, target.value, _progress) if needs_times(target) else None
+            times = admin.offsets_at(states, target.value, progress) if needs_times(target) else None
             rows = plan(states, target, times)
             removal = _state_removal(args, name, settings, spec, tps, set(counts)) if args.reset_state else None
             plans.append((group, name, rows, removal))
@@ -205,7 +189,7 @@ def run(args: argparse.Namespace) -> ExitCode:
                     print(f"streamproc replay: refused: consumer group {group} became active", file=sys.stderr)
                     return ExitCode.FAILURE
                 admin.move(group, rows)
-                _progress(f"{group}: moved {len(rows)} partitions")
+                progress(f"{group}: moved {len(rows)} partitions")
                 if removal is not None:
                     _remove(removal, settings, admin)
         for group, name, rows, removal in plans:
@@ -225,24 +209,10 @@ def run(args: argparse.Namespace) -> ExitCode:
 
             write_audit(settings, audit)
             report["audit"] = {"topic": settings.audit_topic, "id": audit.id}
-        _print(report, plans, args)
+        print_report(report, plans, args)
         return ExitCode.OK
     finally:
         admin.close()
-
-
-def _refusal(info: Any) -> str:
-    if info.members:
-        members = ", ".join(f"{m} (client {c}) at {h}" for m, c, h in info.members)
-        return (
-            f"streamproc replay: refused: consumer group {info.group} has active members: {members}. "
-            "Stop every worker of the group first."
-        )
-    return (
-        f"streamproc replay: refused: consumer group {info.group} is active (state {info.state}); members: the "
-        "broker lists none by name. Stop every worker of the group first; where the broker keeps a stopped "
-        "group's state (the embedded broker does), confirm with --workers-stopped."
-    )
 
 
 def _what(args: argparse.Namespace, target: Target) -> dict[str, Any]:
@@ -287,23 +257,5 @@ def _remove(removal: Any, settings: Settings, admin: Any) -> None:
 
         s3 = make_client("s3", settings.aws)
     replay_state.remove(
-        removal, delete_topics=lambda names: admin.delete_topics(names, _progress), s3=s3, progress=_progress
+        removal, delete_topics=lambda names: admin.delete_topics(names, progress), s3=s3, progress=progress
     )
-
-
-def _print(report: dict[str, Any], plans: list[tuple[str, str, list[PlanRow], Any]], args: argparse.Namespace) -> None:
-    if args.json:
-        print(dumps_str(report))
-        return
-    mode = "APPLIED" if args.execute else "PREVIEW (nothing changed; add --execute to apply)"
-    for group, name, rows, removal in plans:
-        print(f"replay {group} ({name}) {report['target']}: {mode}")
-        print("\n".join(_table(rows)))
-        if removal is not None:
-            print("  --reset-state removed:" if args.execute else "  --reset-state would remove:")
-            for line in removal.lines() or ["nothing (no state found)"]:
-                print(f"    {line}")
-    for note in report["notes"]:
-        print(f"note: {note}")
-    if "audit" in report:
-        print(f"audit record {report['audit']['id']} written to {report['audit']['topic']}")

@@ -41,7 +41,7 @@ from streamproc.pipeline.redact_paths import PathWalker, redact_update_set
 from streamproc.pipeline.vocabulary import RedactMode
 
 if TYPE_CHECKING:
-    from streamproc.config.pipelines import RedactRule
+    from streamproc.config.steps import RedactRule
 
 __all__ = [
     "FULL_MASK",

@@ -21,7 +21,7 @@ from streamproc.pipeline.path_syntax import REMOVE, Segments, parse_path
 from streamproc.pipeline.update_keys import drop_from_unset, map_update_set, rename_in_unset, rename_in_update_set
 
 if TYPE_CHECKING:
-    from streamproc.config.pipelines import TransformStep
+    from streamproc.config.steps import TransformStep
 
 __all__ = ["to_iso_date", "epoch_unit", "to_decimal", "Transformer"]
 

@@ -23,7 +23,7 @@ from streamproc.pipeline.path_syntax import WILDCARD, parse_path
 from streamproc.pipeline.update_keys import DEEPER, PREFIX, collect_from_update_set, match_update_key
 
 if TYPE_CHECKING:
-    from streamproc.config.pipelines import ValidationRule
+    from streamproc.config.steps import ValidationRule
 
 __all__ = ["FieldRule", "RuleFailed", "Validator", "is_date"]
 

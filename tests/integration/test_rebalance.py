@@ -20,6 +20,8 @@ runtime/ingest.py). It runs against real Kafka too: testcontainers where Docker 
 
 from __future__ import annotations
 
+import contextlib
+import re
 import time
 from collections.abc import Sequence
 
@@ -165,6 +167,7 @@ def rebalance_run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
         consumed = {str(w.log_path.stem): int(w.total("streamproc_events_in_total")) for w in (b, c, d)}
         for w in (b, c, d):
             w.stop()  # a clean close: their RocksDB partitions are read below
+        hand_overs = {str(w.log_path.stem): hand_over_lines(w) for w in (a, b, c, d)}
         local = {tp: local_table(w.datadir, *tp) for w, tps in owners for tp in tps}
         yield {
             "n": n,
@@ -179,6 +182,7 @@ def rebalance_run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
             "sent_at_kill": sent_at_kill,
             "consumed": consumed,
             "moved": moved,
+            "hand_overs": hand_overs,
         }
     finally:
         producer.allow(1.0)
@@ -204,8 +208,33 @@ def test_each_hand_over_was_observed(rebalance_run, capsys: pytest.CaptureFixtur
             )
 
 
+HAND_OVER_LOG = re.compile(r"partitions assigned|sought again|Worker ready|[Rr]ebalanc|[Cc]ommit|Heartbeat|wait_empty")
+
+
+def hand_over_lines(w: WorkerProcess) -> list[str]:
+    """The worker's log lines about assignments, seeks, commits and recovery (no payload is
+    logged), to explain a failure in CI, where the logs are not kept."""
+    return [line for line in w.log().splitlines() if HAND_OVER_LOG.search(line)][-60:]
+
+
+@contextlib.contextmanager
+def explained(run: dict):
+    """Re-raise an assertion failure with whether the tables (the changelogs) equal the dry-run's
+    state (a change missing from both was never processed; from the clean topic only, its output
+    was lost or dropped) and the workers' hand-over log lines."""
+    try:
+        yield
+    except AssertionError as exc:
+        state = "equal" if merged(run["tables"]) == run["offline"].state else "differ"
+        lines = [f"--- {name}\n" + "\n".join(found) for name, found in run["hand_overs"].items()]
+        raise AssertionError(
+            f"{exc}\nthe tables and the dry-run's state {state}; the workers' hand-over log lines:\n" + "\n".join(lines)
+        ) from None
+
+
 def test_no_change_is_lost_and_the_state_equals_dry_run(rebalance_run) -> None:
-    assert_final_state_matches(rebalance_run["clean"], rebalance_run["offline"])
+    with explained(rebalance_run):
+        assert_final_state_matches(rebalance_run["clean"], rebalance_run["offline"])
     tables, local = rebalance_run["tables"], rebalance_run["local"]
     assert merged(tables) == rebalance_run["offline"].state
     assert len(local) == len(ENTITIES) * PARTITIONS, "the final owners' partitions"
@@ -220,7 +249,8 @@ def test_no_change_is_lost_and_the_state_equals_dry_run(rebalance_run) -> None:
 def test_key_positions_equal_dry_run_and_only_exact_copies_are_added(
     rebalance_run, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert_key_positions_match(rebalance_run["clean"], rebalance_run["offline"])
+    with explained(rebalance_run):
+        assert_key_positions_match(rebalance_run["clean"], rebalance_run["offline"])
     copies = exact_copies(rebalance_run["clean"], rebalance_run["offline"])
     with capsys.disabled():
         print(f"\n[rebalance] redelivered clean events (byte-equal copies at the same position): {copies}")

@@ -522,7 +522,10 @@ def assert_key_positions_match(clean: dict[str, list], offline: Offline) -> None
     for topic, messages in clean.items():
         want = {(e.key, tuple(json.loads(e.value)["position"])) for e in offline.emits() if e.topic == topic}
         got = {(m.key(), tuple(json.loads(m.value())["position"])) for m in messages}
-        assert got == want, f"{topic}: missing {len(want - got)}, unexpected {len(got - want)}"
+        assert got == want, (
+            f"{topic}: missing {len(want - got)} {sorted(want - got)[:5]}, unexpected {len(got - want)} "
+            f"{sorted(got - want)[:5]} (key, position)"
+        )
         expected: dict[bytes, list[bytes]] = defaultdict(list)
         for e in offline.emits():
             if e.topic == topic:

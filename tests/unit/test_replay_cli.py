@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from streamproc.cli import replay
+from streamproc.cli import replay, replay_report
 from streamproc.cli.main import build_parser, main
 from streamproc.config.loader import parse_pipelines
 from streamproc.config.settings import Settings
@@ -91,7 +91,7 @@ def test_bad_duration_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFix
 
 def test_refusal_names_members_and_hosts() -> None:
     listed = GroupInfo("g", "STABLE", (("m-1", "faust-1", "/10.0.0.7"),))
-    assert "m-1 (client faust-1) at /10.0.0.7" in replay._refusal(listed)
+    assert "m-1 (client faust-1) at /10.0.0.7" in replay_report.refusal(listed)
     unlisted = GroupInfo("g", "STABLE", ())
-    assert unlisted.active and "--workers-stopped" in replay._refusal(unlisted)
+    assert unlisted.active and "--workers-stopped" in replay_report.refusal(unlisted)
     assert not GroupInfo("g", "EMPTY", ()).active
