@@ -20,14 +20,12 @@ The internals, and why each is needed:
     upstream source the copy follows. The copy reads, as the upstream loop does:
     ``Service._stopped`` (of the consumer and of the fetcher), ``Consumer._read_offset``,
     ``Consumer._add_gap``, ``Consumer._n_acked`` and ``Consumer._commit_every``.
-``Consumer.perform_seek`` and ``Consumer.on_partitions_revoked``'s removal of ``_read_offset`` entries
-    :class:`BatchDrainConsumer` overrides the public ``perform_seek`` (Faust's recovery calls it
-    after every assignment, once the partitions are resumed) and reads ``_read_offset`` to tell a
-    source partition that is revoked and not yet sought again (no entry) from one that is: this
-    is how it drops records fetched around a rebalance (see the class docstring).
+``Consumer.perform_seek`` and ``on_partitions_revoked``'s removal of ``_read_offset`` entries
+    :class:`BatchDrainConsumer` overrides ``perform_seek`` (called after every assignment, once
+    the partitions are resumed) and tells by ``_read_offset`` a source partition revoked and not
+    yet sought again (no entry) from one that is, to drop records fetched around a rebalance.
 ``faust.transport.drivers.aiokafka.Consumer._new_consumer_thread``
-    The only place the consumer thread class is chosen; overridden to use
-    :class:`ShortFetchWaitThread` (the upstream body is one line, hashed as well).
+    Chooses the consumer thread class: :class:`ShortFetchWaitThread` here (one line, hashed).
 ``AIOKafkaConsumerThread._create_worker_consumer`` and aiokafka's ``AIOKafkaConsumer._fetch_max_wait_ms``
     Faust hard-codes ``fetch_max_wait_ms=1500``; a broker that does not answer a long-poll fetch
     as soon as data arrives then adds up to that much latency per fetch (p50 end-to-end 1.7 s on
@@ -148,10 +146,9 @@ class BatchDrainConsumer(aiokafka_driver.Consumer):
 
     For the ingest source partitions it also closes a window in which Faust loses records around
     a rebalance. Faust resumes a partition and only then seeks it to its committed offset
-    (``Recovery.on_recovery_completed``, ``_resume_streams``), and a fetch made before the seek can
-    be handed over after it: Faust's loop then takes the records past the committed offset as a
-    compaction gap, acknowledges the gap and skips the re-read records as already delivered, so
-    the commit moves past records nobody processed (seen in tests/integration/test_rebalance.py).
+    (``Recovery.on_recovery_completed``), and a fetch made before the seek can be handed over
+    after it: Faust's loop takes the records past the committed offset as a compaction gap and
+    skips the re-read ones as delivered, so the commit moves past records nobody processed.
     Here a source partition's records are dropped until its seek after a rebalance has happened
     (the revocation removes its read offset, :meth:`perform_seek` sets it), and when the first
     record after a seek lies past the seek position the partition is sought there once more, the
@@ -167,16 +164,24 @@ class BatchDrainConsumer(aiokafka_driver.Consumer):
         return ShortFetchWaitThread(self, loop=self.loop, beacon=self.beacon)
 
     async def perform_seek(self) -> None:
-        """Faust's seek of every assigned partition to its committed offset; remembers where each
-        source partition went (the first record after it must not lie past it, see the class)."""
+        """Faust's seek to the committed offsets; remembers where each source partition went (the
+        first record after it must not lie past it, see the class), with no committed offset where
+        the offset reset put it: else a stale fetch is taken and the records below it skipped."""
         await super().perform_seek()
         buffers = cast("StreamprocApp", self.app).source_buffers
-        self.sought = {tp: o for tp, o in self._read_offset.items() if tp.topic in buffers and o is not None}
+        sought: dict[TP, int] = {}
+        for tp, offset in list(self._read_offset.items()):
+            if tp.topic in buffers and offset is None:
+                with contextlib.suppress(Exception):  # revoked meanwhile: the next rebalance seeks again
+                    offset = await self.position(tp)
+            if tp.topic in buffers and offset is not None:
+                sought[tp] = offset
+        self.sought = sought
         self._reseeked = set()
 
     async def _first_after_seek(self, tp: TP, offset: int) -> bool:
-        """Whether a source record at ``offset`` may be taken: True unless it is the first after a
-        seek and lies past it, the first time (then ``tp`` is sought there again: False)."""
+        """Whether a source record at ``offset`` may be taken: not the first after a seek lying
+        past it, the first time (then ``tp`` is sought there again: False)."""
         target = self.sought.get(tp)
         if target is None or offset == target or offset < target:
             if target is not None and offset == target:
@@ -275,9 +280,8 @@ def encode_offset(offset: int) -> bytes:
 def write_partitions(
     store: Store, items: Iterable[tuple[int, bytes, bytes | None]], offsets: Mapping[int, int]
 ) -> None:
-    """Write ``items`` ((partition, key, value); a ``None`` value deletes the key, as a changelog
-    tombstone does in Faust's recovery) and each partition's persisted changelog offset
-    (``offsets``) into ``store``, one atomic write per partition."""
+    """Write ``items`` ((partition, key, value); ``None`` deletes, as a tombstone in recovery) and
+    each partition's persisted changelog offset (``offsets``), one atomic write per partition."""
     batches: defaultdict[int, WriteBatch] = defaultdict(lambda: WriteBatch(raw_mode=True))
     for partition, key, value in items:
         if value is None:
@@ -291,7 +295,6 @@ def write_partitions(
 
 
 def changelog_record(key: bytes, value: bytes | None, partition: int) -> tuple[bytes, bytes | None, int]:
-    """(key, value, changelog partition) of the record Faust's table would send for ``key`` set
-    to ``value`` (``None``: deleted, a tombstone) while processing a message of source ``partition``;
-    sent without headers."""
+    """(key, value, changelog partition) of the record (no headers) Faust's table sends for ``key``
+    set to ``value`` (``None``: a tombstone) while processing a message of source ``partition``."""
     return key, value, partition

@@ -27,7 +27,7 @@ Step = tuple[int, ...] | Callable[[], Awaitable[None]]
 class Harness:
     """A real app's consumer whose fetches, commits and seeks are scripted."""
 
-    def __init__(self, tmp_path: Path, committed: int) -> None:
+    def __init__(self, tmp_path: Path, committed: int | None, log_start: int = 0) -> None:
         settings = Settings(datadir=tmp_path, kafka_bootstrap="localhost:9")
         store = f"{state.SCHEME}://"
         self.app: StreamprocApp = faust_app("drain", settings, "localhost:9", store=store, web=False, group={})
@@ -35,17 +35,22 @@ class Harness:
         assert isinstance(self.consumer, faust_compat.BatchDrainConsumer)
         self.buffer = consumer.buffer_for(self.app, TOPIC)
         self.committed = committed
+        self.log_start = log_start  # where the offset reset puts a partition with no committed offset
         self.seeks: list[tuple[TP, int]] = []
         self.gaps: list[tuple[TP, int, int]] = []
         c: Any = self.consumer
         c.seek_to_committed = self._seek_to_committed
         c._seek = self._seek
         c._add_gap = self._add_gap
+        c.position = self._position
         self.app.topics.acks_enabled_for = lambda topic: True  # type: ignore[method-assign]
 
-    async def _seek_to_committed(self) -> dict[TP, int]:
+    async def _seek_to_committed(self) -> dict[TP, int | None]:
         self.seeks.append((TP0, self.committed))
         return {TP0: self.committed}
+
+    async def _position(self, tp: TP) -> int:
+        return self.log_start
 
     async def _seek(self, tp: TP, offset: int) -> None:
         self.seeks.append((tp, offset))
@@ -117,3 +122,16 @@ def test_a_record_dropped_by_a_stopped_flow_does_not_move_the_read_offset(harnes
     taken = harness.run([[c.perform_seek, (3,), rebalance, (4,)]])
     assert taken == [3]
     assert c._read_offset[TP0] == 3  # type: ignore[attr-defined]  # 4 was not read: it is fetched again
+
+
+def test_with_no_committed_offset_a_fetch_from_before_the_seek_is_dropped_too(tmp_path: Path) -> None:
+    """Nothing committed yet (a first start, or a rebalance before the first commit): the seek goes
+    to the log start, and a fetch from before it must not be taken, or the records below it would
+    be skipped as already delivered and committed past."""
+    h = Harness(tmp_path, committed=None, log_start=2)
+    c = h.consumer
+    taken = h.run([[c.perform_seek, (7, 8)], [(2, 3)]])
+    assert taken == [2, 3]
+    assert h.seeks == [(TP0, None), (TP0, 2)]  # Faust's seek to the committed offset (none), then ours
+    assert h.gaps == []
+    assert c._read_offset[TP0] == 3  # type: ignore[attr-defined]
