@@ -19,6 +19,7 @@ makes the broker's ListOffsets answer exact (test_list_offsets_… pins the quir
 from __future__ import annotations
 
 import contextlib
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -57,6 +58,10 @@ KILL_AT = 0.3  # fraction of the stream consumed before the kill
 HOLD = 2.0  # seconds each batch of the first worker waits between its output and its state
 HOLD_ENV = {"STREAMPROC_TEST_HOLD_AFTER_OUTPUT": str(HOLD), "STREAMPROC_BATCH_SIZE": "200"}
 HELD = "test hook: a batch of "
+#: small batches, so the fail-stop worker has input left whenever the freeze lands: a freeze
+#: just after the last held batch wrote its state would leave it nothing to fail on
+FAIL_STOP_ENV = {**HOLD_ENV, "STREAMPROC_BATCH_SIZE": "50"}
+FAIL_STOP_WAIT = 200  # s: the producer's flush gives up after 150 s (runtime/producer.py)
 
 
 def kill_inside_a_hold(worker: WorkerProcess) -> tuple[float, float]:
@@ -209,7 +214,7 @@ def fail_stop_run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
     with kafka_with_outage(kafka_bootstrap, work) as (bootstrap, outage):
         topics, records = generated_stream(work / "pipelines.yaml", ENTITIES, 150, seed=13)
         first = WorkerProcess(
-            bootstrap, work / "data", work / "pipelines.yaml", log_path=work / "first.log", extra_env=HOLD_ENV
+            bootstrap, work / "data", work / "pipelines.yaml", log_path=work / "first.log", extra_env=FAIL_STOP_ENV
         )
         second = WorkerProcess(
             bootstrap,
@@ -228,6 +233,7 @@ def fail_stop_run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
             wait_for(lambda: first.holds() >= 2, 120, interval=0.05, message="two batches through the hook")
             before = first.holds()
             wait_for(lambda: first.holds() > before, 60, interval=0.01, message="a batch held after its output")
+            consumed = int(first.total("streamproc_events_in_total"))
             prefix = first.topic_prefix
             outage.start(
                 [f"{prefix}.events.{e}" for e in ENTITIES]
@@ -236,7 +242,14 @@ def fail_stop_run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
             )
             started = time.monotonic()
             assert first.proc is not None
-            code = first.proc.wait(300)
+            try:
+                code = first.proc.wait(FAIL_STOP_WAIT)
+            except subprocess.TimeoutExpired:
+                pytest.fail(
+                    f"the worker did not exit within {FAIL_STOP_WAIT}s of the outage; it had consumed "
+                    f"{consumed} of {half} records and held {first.holds()} batches; its log ends:\n"
+                    + "\n".join(first.log().splitlines()[-15:])
+                )
             seconds = time.monotonic() - started
             effective = outage.in_effect()
             outage.end()
@@ -253,6 +266,8 @@ def fail_stop_run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
                 "clean": clean,
                 "code": code,
                 "seconds": seconds,
+                "consumed": consumed,
+                "half": half,
                 "effective": effective,
                 "log": first.log(),
                 "embedded": outage.broker is not None,
@@ -265,6 +280,7 @@ def fail_stop_run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
 
 def test_unacknowledged_output_exits_70_with_the_fail_stop_message(fail_stop_run) -> None:
     assert fail_stop_run["effective"], "the outage was not in effect when the worker exited"
+    assert fail_stop_run["consumed"] < fail_stop_run["half"], "the worker had no input left when Kafka stopped"
     assert fail_stop_run["code"] == ExitCode.SOFTWARE == 70
     log = fail_stop_run["log"]
     assert "stopping the worker: a " in log and "batch failed (ServiceUnavailable: " in log
