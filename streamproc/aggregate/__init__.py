@@ -14,7 +14,7 @@ memory).
 
 from __future__ import annotations
 
-from streamproc.aggregate.delta import Delta, Tick, decode_message, tick
+from streamproc.aggregate.delta import Delta, Tick, decode_message, decode_messages, pack, partition_of, tick
 from streamproc.aggregate.downstream import Result, WindowEngine
 from streamproc.aggregate.engine import Engine
 from streamproc.aggregate.spec import AggregationSpec, MetricSpec, WhereSpec, WindowSpec
@@ -29,6 +29,9 @@ __all__ = [
     "Tick",
     "tick",
     "decode_message",
+    "decode_messages",
+    "pack",
+    "partition_of",
     "Upstream",
     "upstream_step",
     "WindowEngine",

@@ -1,6 +1,6 @@
 """Both steps of every aggregation in memory, dict-backed: dry-run and the property tests.
 
-Deltas pass through :meth:`Delta.to_json`/:func:`decode_message` as in the runtime; each clean
+Deltas pass through :meth:`Delta.to_json`, :func:`pack` and :func:`decode_messages` as in the runtime; each clean
 partition has its own watermark (the highest event time seen there).
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from streamproc.aggregate.delta import Delta, Tick, decode_message, tick
+from streamproc.aggregate.delta import Delta, Tick, decode_message, decode_messages, pack, tick
 from streamproc.aggregate.downstream import Result, WindowEngine
 from streamproc.aggregate.spec import AggregationSpec
 from streamproc.aggregate.upstream import upstream_step
@@ -44,10 +44,10 @@ class Engine:
                 rows[key] = step.row_state
             self.watermarks[wm_key] = step.watermark_ms
             engine = self.engines[spec.name]
-            for delta in step.deltas:
-                msg = decode_message(delta.to_json())
-                assert isinstance(msg, Delta)
-                out += engine.apply(msg)
+            if step.deltas:
+                for msg in decode_messages(pack(spec.name, [d.to_json() for d in step.deltas])):
+                    assert isinstance(msg, Delta)
+                    out += engine.apply(msg)
             if step.watermark_ms is not None and not step.deltas:  # a filtered event's time
                 out += self.tick(spec.name, src[0], step.watermark_ms, "watermark")
             out += engine.flush_updates(None)

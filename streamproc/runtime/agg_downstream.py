@@ -1,5 +1,5 @@
 """The second agent of the aggregation role: one per aggregation, reading its repartition topic
-``<app_id>-agg-<name>-repartition`` (keyed by group), applying deltas and ticks with a
+``<app_id>-agg-<name>-repartition`` (partitioned by group, deltas packed), applying deltas and ticks with a
 :class:`~streamproc.aggregate.WindowEngine` per repartition partition, whose cells and meta live
 in table ``agg-<name>`` (keys ``CELLS + …`` and ``META + …`` in the partition's database).
 
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from faust.types import CollectionT, Message
 
-from streamproc.aggregate import AggregationSpec, Delta, Result, WindowEngine, decode_message
+from streamproc.aggregate import AggregationSpec, Delta, Result, WindowEngine, decode_messages
 from streamproc.runtime.agg_state import CELLS, META, AggBatch, JsonView
 
 if TYPE_CHECKING:
@@ -70,15 +70,16 @@ class DownstreamRuntime:
                 if engine is None:
                     engine = engines[p] = self._engine(batch, p)
                 try:
-                    decoded = decode_message(msg.value or b"")
+                    decoded = decode_messages(msg.value or b"")
                 except ValueError:
                     m.skipped.labels(name, "malformed-repartition-message").inc()
-                    log.warning("%s[%d]@%d: not a delta or tick; skipped", self.topic, p, msg.offset)
+                    log.warning("%s[%d]@%d: not deltas or a tick; skipped", self.topic, p, msg.offset)
                     continue
-                if isinstance(decoded, Delta):
-                    results += engine.apply(decoded)
-                else:
-                    results += engine.on_tick(decoded)
+                for item in decoded:
+                    if isinstance(item, Delta):
+                        results += engine.apply(item)
+                    else:
+                        results += engine.on_tick(item)
             if self.spec.emit == "updates":
                 now_ms = int(time.monotonic() * 1000)
                 for engine in engines.values():

@@ -4,8 +4,11 @@ topic, so one key's events are applied in order by one worker).
 
 Per batch: each event runs through :func:`~streamproc.aggregate.upstream_step` of each aggregation
 against its row state (table ``agg-up-<entity>``, keys ``ROWS + <name> NUL <event key>``) and the
-partition's watermark (``WATERMARK + <name>``); its deltas go, keyed by group, to the repartition
-topic ``<app_id>-agg-<name>-repartition``, in offset order; after the batch each touched
+partition's watermark (``WATERMARK + <name>``); its deltas go to the repartition topic
+``<app_id>-agg-<name>-repartition``, each to its group's partition, in offset order, packed: one
+message per partition holds the batch's deltas for it (:func:`~streamproc.aggregate.pack`, at
+most :data:`PACK_BYTES`; a producer makes a prefix of a partition's messages durable, so a crash
+leaves a prefix of each partition's deltas, as with one delta per message); after the batch each touched
 partition's watermark goes, as a ``watermark`` tick, to every repartition partition (a group's
 partition may get no delta from it). Then the batch protocol of the ingest state (output durable,
 then changelog, then state and changelog offset in one write per partition, then the offsets are
@@ -29,7 +32,7 @@ from typing import TYPE_CHECKING
 
 from faust.types import TP, CollectionT, ConsumerT, Message
 
-from streamproc.aggregate import AggregationSpec, tick, upstream_step
+from streamproc.aggregate import AggregationSpec, pack, partition_of, tick, upstream_step
 from streamproc.jsonutil import dumps, loads
 from streamproc.runtime.agg_state import ROWS, WATERMARK, AggBatch
 
@@ -39,6 +42,39 @@ if TYPE_CHECKING:
 __all__ = ["UpstreamRuntime"]
 
 log = logging.getLogger("streamproc.aggregations")
+
+#: a packed message is sent once its deltas reach this size (the broker's default limit is 1 MiB)
+PACK_BYTES = 256 * 1024
+
+
+class Packer:
+    """The deltas of one batch, per (aggregation, repartition partition), sent packed in order."""
+
+    def __init__(self, role: AggregationRuntime) -> None:
+        self.role = role
+        self.pending: dict[tuple[str, int], tuple[list[bytes], int]] = {}
+
+    def add(self, aggregation: str, key: bytes, value: bytes) -> None:
+        where = (aggregation, partition_of(key, self.role.repartitions[aggregation]))
+        deltas, size = self.pending.get(where, ([], 0))
+        deltas.append(value)
+        size += len(value) + 1
+        if size >= PACK_BYTES:
+            self._send(where, deltas)
+            deltas, size = [], 0
+        self.pending[where] = (deltas, size)
+
+    def _send(self, where: tuple[str, int], deltas: list[bytes]) -> None:
+        aggregation, partition = where
+        topic = self.role.repartition_topic(aggregation)
+        self.role.producer.produce(topic, b"deltas", pack(aggregation, deltas), partition=partition)
+
+    def send(self) -> None:
+        """Everything still pending; before the batch's ticks, which must follow its deltas."""
+        for where, (deltas, _) in self.pending.items():
+            if deltas:
+                self._send(where, deltas)
+        self.pending.clear()
 
 
 class UpstreamRuntime:
@@ -70,12 +106,11 @@ class UpstreamRuntime:
 
     async def _handle(self, messages: list[Message]) -> None:
         role = self.role
-        produce = role.producer.produce
+        packer = Packer(role)
         batch = AggBatch(self.table)
         watermarks: dict[tuple[str, int], int | None] = {}
         touched: set[tuple[str, int]] = set()
         counts: Counter[tuple[str, str]] = Counter()  # (aggregation, what) → n, to the metrics once per batch
-        topics = {spec.name: role.repartition_topic(spec.name) for spec in self.specs}
         names = {spec.name: spec.name.encode() for spec in self.specs}
         now = time.monotonic()
         for msg in messages:
@@ -106,9 +141,8 @@ class UpstreamRuntime:
                     watermarks[wkey] = step.watermark_ms
                     touched.add(wkey)
                 if step.deltas:
-                    topic = topics[spec.name]
                     for d in step.deltas:
-                        produce(topic, d.group_key, d.to_json())
+                        packer.add(spec.name, d.group_key, d.to_json())
                     counts[(spec.name, "deltas")] += len(step.deltas)
                 if step.incomplete:
                     counts[(spec.name, "incomplete")] += step.incomplete
@@ -116,6 +150,7 @@ class UpstreamRuntime:
                     counts[(spec.name, "duplicate")] += 1
                 elif step.untimed:
                     counts[(spec.name, "no-event-time")] += 1
+        packer.send()
         for agg, part in sorted(touched):
             wm = watermarks[(agg, part)]
             if wm is not None:

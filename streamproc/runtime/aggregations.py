@@ -60,11 +60,17 @@ class AggregationRuntime:
     """The aggregation role of one app: its agents' runtimes, producer, metrics, batch protocol."""
 
     def __init__(
-        self, app: StreamprocApp, settings: Settings, metrics: AggregationMetrics, repartitions: int, embedded: bool
+        self,
+        app: StreamprocApp,
+        settings: Settings,
+        metrics: AggregationMetrics,
+        repartitions: dict[str, int],
+        embedded: bool,
     ) -> None:
         self.app = app
         self.settings = settings
         self.metrics = metrics
+        #: aggregation → its repartition topic's partition count
         self.repartitions = repartitions
         self.embedded = embedded
         self.producer = BatchProducer(settings.kafka_bootstrap or "", **confluent_config(settings))
@@ -78,7 +84,7 @@ class AggregationRuntime:
     def broadcast(self, name: str, value: bytes) -> None:
         """``value`` (a tick) to every partition of the aggregation's repartition topic."""
         topic = self.repartition_topic(name)
-        for p in range(self.repartitions):
+        for p in range(self.repartitions[name]):
             self.producer.produce(topic, b"tick", value, partition=p)
 
     async def finish(self, batch: AggBatch, size: int) -> None:
@@ -157,7 +163,7 @@ def create_aggregation_app(
         recovery_consistency_check=not embedded,  # as the ingest app (runtime/ingest.py)
     )
     metrics = AggregationMetrics(registry)
-    repartitions = min(counts[t] for t in repartition) if repartition else settings.partitions
+    repartitions = {a.name: counts[repartition_topic(settings, a.name)] for a in specs}
     runtime = AggregationRuntime(app, settings, metrics, repartitions, embedded)
     app.streamproc = runtime
     app.on_partitions_assigned.connect(runtime.on_assigned)  # a weak reference: the runtime lives with the app
