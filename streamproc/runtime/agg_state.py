@@ -46,7 +46,9 @@ class AggBatch:
             raise TypeError(f"table {table.name} is not stored in a BatchStore ({SCHEME}://)")
         self.store = store
         self.changelog: str = table.changelog_topic.get_topic_name()
-        self.overlay: dict[bytes, tuple[int, bytes | None]] = {}
+        #: (partition, key) → value (``None``: delete); keys such as ``WATERMARK + name`` repeat
+        #: in every partition
+        self.overlay: dict[tuple[int, bytes], bytes | None] = {}
         #: the JSON views over this batch, whose changed values are encoded once, at the end
         self.views: list[JsonView] = []
         self._dbs: dict[int, Rdict] = {}
@@ -58,14 +60,14 @@ class AggBatch:
         return db
 
     def get(self, partition: int, key: bytes) -> bytes | None:
-        hit = self.overlay.get(key)
-        if hit is not None and hit[0] == partition:
-            return hit[1]
+        where = (partition, key)
+        if where in self.overlay:
+            return self.overlay[where]
         value: bytes | None = self._db(partition).get(key)
         return value
 
     def set(self, partition: int, key: bytes, value: bytes | None) -> None:
-        self.overlay[key] = (partition, value)
+        self.overlay[(partition, key)] = value
 
     def keys(self, partition: int, prefix: bytes) -> Iterator[bytes]:
         """Keys of ``partition`` starting with ``prefix``, as the batch sees them."""
@@ -76,7 +78,7 @@ class AggBatch:
             seen.add(key)
             if self.get(partition, key) is not None:
                 yield key
-        for key, (p, value) in list(self.overlay.items()):
+        for (p, key), value in list(self.overlay.items()):
             if p == partition and value is not None and key.startswith(prefix) and key not in seen:
                 yield key
 
@@ -84,7 +86,7 @@ class AggBatch:
         """Each touched key once to its partition's changelog (see ``BatchState.produce_changelog``);
         with ``last_apart`` each partition's last record is returned for :meth:`produce_last`."""
         self.materialize()
-        records = [faust_compat.changelog_record(k, v, p) for k, (p, v) in self.overlay.items()]
+        records = [faust_compat.changelog_record(k, v, p) for (p, k), v in self.overlay.items()]
         held = set({partition: i for i, (_, _, partition) in enumerate(records)}.values()) if last_apart else set()
         for i, (key, value, partition) in enumerate(records):
             if i not in held:
@@ -103,7 +105,7 @@ class AggBatch:
     def write(self, acked: dict[int, int]) -> None:
         """The overlay and each partition's changelog offset, one atomic write per partition."""
         self.materialize()
-        items = ((p, key, value) for key, (p, value) in self.overlay.items())
+        items = ((p, key, value) for (p, key), value in self.overlay.items())
         faust_compat.write_partitions(self.store, items, acked)
 
 

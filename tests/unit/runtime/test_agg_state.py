@@ -81,3 +81,17 @@ def test_each_partitions_last_record_can_be_held_back(table: Any) -> None:
         CELLS + b"y0",
         CELLS + b"y1",
     ]
+
+
+def test_one_key_in_two_partitions_of_one_batch_keeps_both_values(table: Any) -> None:
+    """``WATERMARK + name`` is the same key in every partition: a batch over two partitions must
+    record each partition's value (the overlay once kept only the last one set)."""
+    batch = AggBatch(table)
+    batch.set(0, b"w\x00agg", b"100")
+    batch.set(1, b"w\x00agg", b"200")
+    assert (batch.get(0, b"w\x00agg"), batch.get(1, b"w\x00agg")) == (b"100", b"200")
+    producer = FakeProducer()
+    batch.produce_changelog(producer)  # type: ignore[arg-type]
+    assert sorted((p, v) for _, _, v, p in producer.sent) == [(0, b"100"), (1, b"200")]
+    batch.write({0: 1, 1: 1})
+    assert (batch.store.get_in(0, b"w\x00agg"), batch.store.get_in(1, b"w\x00agg")) == (b"100", b"200")
