@@ -82,9 +82,9 @@ class CellStore:
                 for m in self.spec.metrics
             }
             cell["sk"] += delta.sign * delta.skipped
-            cell["k"] += delta.sign
+            cell["k"] += delta.sign * delta.events
         cell["inc"] += delta.incomplete
-        cell["n"] += 1
+        cell["n"] += delta.events
         return cell
 
     def result(self, cell: Cell, final: bool) -> Result:
@@ -137,7 +137,7 @@ class CellStore:
             if self.updates:
                 self._index_add("dirty", ck, start, end)
             return []
-        cell["lc"] += 1
+        cell["lc"] += delta.events
         cell["r"] += 1
         self.cells[ck] = cell
         return [self.result(cell, True)]

@@ -44,7 +44,8 @@ class Delta:
     window (then ``sign`` is 0 and ``inputs`` empty). ``src`` (upstream partition, offset, index
     within the offset) deduplicates redelivered deltas; ``watermark_ms`` is the upstream
     partition's watermark after the event (``None`` in rows mode). ``key`` is the clean event's
-    key, only for the late topic.
+    key, only for the late topic. ``events``: the changes it holds (more than 1 for a delta
+    combined from one batch's, :mod:`.combine`).
     """
 
     aggregation: str
@@ -57,6 +58,7 @@ class Delta:
     incomplete: int = 0
     watermark_ms: int | None = None
     key: dict[str, Any] = field(default_factory=dict)
+    events: int = 1
 
     @property
     def group_key(self) -> bytes:
@@ -64,21 +66,22 @@ class Delta:
 
     def to_json(self) -> bytes:
         """The repartition message value (strict JSON)."""
-        return dumps(
-            {
-                "t": "d",
-                "a": self.aggregation,
-                "g": [[k, v] for k, v in self.group.items()],
-                "ts": self.time_ms,
-                "s": self.sign,
-                "i": self.inputs,
-                "src": list(self.src),
-                "sk": self.skipped,
-                "inc": self.incomplete,
-                "wm": self.watermark_ms,
-                "k": self.key,
-            }
-        )
+        obj = {
+            "t": "d",
+            "a": self.aggregation,
+            "g": [[k, v] for k, v in self.group.items()],
+            "ts": self.time_ms,
+            "s": self.sign,
+            "i": self.inputs,
+            "src": list(self.src),
+            "sk": self.skipped,
+            "inc": self.incomplete,
+            "wm": self.watermark_ms,
+            "k": self.key,
+        }
+        if self.events != 1:
+            obj["n"] = self.events
+        return dumps(obj)
 
     @staticmethod
     def from_obj(obj: Any) -> Delta:
@@ -98,6 +101,7 @@ class Delta:
                 incomplete=int(obj["inc"]),
                 watermark_ms=None if obj["wm"] is None else int(obj["wm"]),
                 key=dict(obj["k"]),
+                events=_positive(obj.get("n", 1)),
             )
         except (KeyError, TypeError, ValueError, AttributeError):
             raise ValueError("malformed repartition message") from None
@@ -124,6 +128,13 @@ class Tick:
 def tick(aggregation: str, upstream_partition: int, watermark_ms: int, closed_by: str) -> bytes:
     """A tick message (``closed_by``: ``watermark`` or ``idle``) for every repartition partition."""
     return dumps({"t": "w", "a": aggregation, "p": upstream_partition, "wm": watermark_ms, "by": closed_by})
+
+
+def _positive(value: Any) -> int:
+    n = int(value)
+    if n < 1:
+        raise ValueError("not a count of events")
+    return n
 
 
 def pack(aggregation: str, deltas: Sequence[bytes]) -> bytes:

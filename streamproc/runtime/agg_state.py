@@ -28,11 +28,13 @@ if TYPE_CHECKING:
 
     from streamproc.runtime.producer import BatchProducer
 
-__all__ = ["CELLS", "META", "ROWS", "WATERMARK", "AggBatch", "JsonView"]
+__all__ = ["CELLS", "META", "ROWS", "WATERMARK", "PROGRESS", "AggBatch", "JsonView"]
 
 #: key prefixes: the window engine's cells and meta (downstream tables), the per-entity-key row
 #: state and the per-partition watermark (upstream tables)
 CELLS, META, ROWS, WATERMARK = b"c\x00", b"m\x00", b"r\x00", b"w\x00"
+#: upstream tables, per partition: ``{"next": next offset to process, "bs": batch size}``
+PROGRESS = b"p\x00progress"
 
 
 class AggBatch:

@@ -5,10 +5,11 @@ topic, so one key's events are applied in order by one worker).
 Per batch: each event runs through :func:`~streamproc.aggregate.upstream_step` of each aggregation
 against its row state (table ``agg-up-<entity>``, keys ``ROWS + <name> NUL <event key>``) and the
 partition's watermark (``WATERMARK + <name>``); its deltas go to the repartition topic
-``<app_id>-agg-<name>-repartition``, each to its group's partition, in offset order, packed: one
-message per partition holds the batch's deltas for it (:func:`~streamproc.aggregate.pack`, at
-most :data:`PACK_BYTES`; a producer makes a prefix of a partition's messages durable, so a crash
-leaves a prefix of each partition's deltas, as with one delta per message); after the batch each touched
+``<app_id>-agg-<name>-repartition``, each to its group's partition, packed, and per clean
+partition combined where :mod:`streamproc.aggregate.combine` allows it (:mod:`.agg_packer`); a
+partition's batches go one delta per event for its first ``batch_size`` records after an
+assignment (``PROGRESS`` records each partition's next offset and the batch size, written before
+a larger batch size is used); after the batch each touched
 partition's watermark goes, as a ``watermark`` tick, to every repartition partition (a group's
 partition may get no delta from it). Then the batch protocol of the ingest state (output durable,
 then changelog, then state and changelog offset in one write per partition, then the offsets are
@@ -18,7 +19,9 @@ engine ignores.
 Idle close (:meth:`UpstreamRuntime.idle_ticks`): a partition this worker owns that is caught up
 (its high watermark is the next offset to process, nothing waits in the buffer) and took nothing
 for ``idle_close`` of wall-clock time sends ``tick(name, partition, max(watermark, now -
-idle_close), "idle")`` to every repartition partition. A replay has lag, so it never closes early.
+idle_close), "idle")`` to every repartition partition, after recording it as the partition's
+watermark (combining relies on knowing every watermark the downstream may have). A replay has
+lag, so it never closes early.
 """
 
 from __future__ import annotations
@@ -32,9 +35,11 @@ from typing import TYPE_CHECKING
 
 from faust.types import TP, CollectionT, ConsumerT, Message
 
-from streamproc.aggregate import AggregationSpec, pack, partition_of, tick, upstream_step
+from streamproc.aggregate import AggregationSpec, Delta, tick, upstream_step
+from streamproc.aggregate.combine import combine, combining_from
 from streamproc.jsonutil import dumps, loads
-from streamproc.runtime.agg_state import ROWS, WATERMARK, AggBatch
+from streamproc.runtime.agg_packer import Packer
+from streamproc.runtime.agg_state import PROGRESS, ROWS, WATERMARK, AggBatch
 
 if TYPE_CHECKING:
     from streamproc.runtime.aggregations import AggregationRuntime
@@ -42,39 +47,6 @@ if TYPE_CHECKING:
 __all__ = ["UpstreamRuntime"]
 
 log = logging.getLogger("streamproc.aggregations")
-
-#: a packed message is sent once its deltas reach this size (the broker's default limit is 1 MiB)
-PACK_BYTES = 256 * 1024
-
-
-class Packer:
-    """The deltas of one batch, per (aggregation, repartition partition), sent packed in order."""
-
-    def __init__(self, role: AggregationRuntime) -> None:
-        self.role = role
-        self.pending: dict[tuple[str, int], tuple[list[bytes], int]] = {}
-
-    def add(self, aggregation: str, key: bytes, value: bytes) -> None:
-        where = (aggregation, partition_of(key, self.role.repartitions[aggregation]))
-        deltas, size = self.pending.get(where, ([], 0))
-        deltas.append(value)
-        size += len(value) + 1
-        if size >= PACK_BYTES:
-            self._send(where, deltas)
-            deltas, size = [], 0
-        self.pending[where] = (deltas, size)
-
-    def _send(self, where: tuple[str, int], deltas: list[bytes]) -> None:
-        aggregation, partition = where
-        topic = self.role.repartition_topic(aggregation)
-        self.role.producer.produce(topic, b"deltas", pack(aggregation, deltas), partition=partition)
-
-    def send(self) -> None:
-        """Everything still pending; before the batch's ticks, which must follow its deltas."""
-        for where, (deltas, _) in self.pending.items():
-            if deltas:
-                self._send(where, deltas)
-        self.pending.clear()
 
 
 class UpstreamRuntime:
@@ -92,6 +64,8 @@ class UpstreamRuntime:
         self.next_offset: dict[int, int] = {}
         #: (aggregation, clean partition) → the last idle watermark sent
         self.idle_sent: dict[tuple[str, int], int] = {}
+        #: clean partition → the offset from which its batches may be combined
+        self.combine_from: dict[int, int] = {}
 
     def assigned(self, partitions: set[int]) -> None:
         """After a rebalance: forget partitions no longer owned; owned ones start their idle clock."""
@@ -99,14 +73,39 @@ class UpstreamRuntime:
         self.last_taken = dict.fromkeys(partitions, now)
         self.next_offset = {p: o for p, o in self.next_offset.items() if p in partitions}
         self.idle_sent = {k: v for k, v in self.idle_sent.items() if k[1] in partitions}
+        self.combine_from = {}  # every assignment seeks to the committed offsets: per event again
 
     async def handle_batch(self, messages: list[Message]) -> None:
         async with self.lock:
             await self._handle(messages)
 
+    async def _start_partitions(self, messages: list[Message]) -> dict[int, bool]:
+        """Per partition of the batch, whether its deltas may be combined; for partitions new
+        since the assignment, where combining may start (recording this process's batch size
+        first if it is larger than the recorded one)."""
+        firsts: dict[int, int] = {}
+        for msg in messages:
+            firsts.setdefault(msg.partition, msg.offset)
+        size = self.role.settings.batch_size
+        batch = AggBatch(self.table)
+        for p, first in firsts.items():
+            if p in self.combine_from:
+                continue
+            raw = batch.get(p, PROGRESS)
+            recorded = loads(raw) if raw is not None else {}
+            sizes = (int(recorded.get("bs") or 0), size)
+            self.combine_from[p] = combining_from(first, recorded.get("next"), sizes)
+            if sizes[0] < size:
+                batch.set(p, PROGRESS, dumps({**recorded, "bs": size}))
+        if batch.overlay:
+            await self.role.finish(batch, 0)  # recorded before anything of a batch this size is sent
+        return {p: first >= self.combine_from[p] for p, first in firsts.items()}
+
     async def _handle(self, messages: list[Message]) -> None:
         role = self.role
+        combinable = await self._start_partitions(messages)
         packer = Packer(role)
+        pending: dict[tuple[str, int], list[Delta]] = {}
         batch = AggBatch(self.table)
         watermarks: dict[tuple[str, int], int | None] = {}
         touched: set[tuple[str, int]] = set()
@@ -141,8 +140,7 @@ class UpstreamRuntime:
                     watermarks[wkey] = step.watermark_ms
                     touched.add(wkey)
                 if step.deltas:
-                    for d in step.deltas:
-                        packer.add(spec.name, d.group_key, d.to_json())
+                    pending.setdefault(wkey, []).extend(step.deltas)
                     counts[(spec.name, "deltas")] += len(step.deltas)
                 if step.incomplete:
                     counts[(spec.name, "incomplete")] += step.incomplete
@@ -150,7 +148,9 @@ class UpstreamRuntime:
                     counts[(spec.name, "duplicate")] += 1
                 elif step.untimed:
                     counts[(spec.name, "no-event-time")] += 1
-        packer.send()
+        self._send(packer, pending, combinable, watermarks, counts)
+        for p in combinable:
+            batch.set(p, PROGRESS, dumps({"next": self.next_offset[p], "bs": role.settings.batch_size}))
         for agg, part in sorted(touched):
             wm = watermarks[(agg, part)]
             if wm is not None:
@@ -159,12 +159,32 @@ class UpstreamRuntime:
         await role.finish(batch, len(messages))
         self._count(len(messages), counts)
 
+    def _send(
+        self,
+        packer: Packer,
+        pending: dict[tuple[str, int], list[Delta]],
+        combinable: dict[int, bool],
+        watermarks: dict[tuple[str, int], int | None],
+        counts: Counter[tuple[str, str]],
+    ) -> None:
+        """Each (aggregation, clean partition)'s deltas, combined where allowed, then the rest."""
+        specs = {spec.name: spec for spec in self.specs}
+        for (name, p), deltas in pending.items():
+            combined = combine(specs[name], deltas, watermarks[(name, p)]) if combinable[p] else None
+            if combined is not None and packer.add_whole(name, combined):
+                counts[(name, "combined")] += len(deltas)
+            else:
+                packer.add(name, deltas)
+        packer.send()
+
     def _count(self, taken: int, counts: Counter[tuple[str, str]]) -> None:
         m = self.role.metrics
         m.events_in.labels(self.topic).inc(taken)
         for (label, what), n in counts.items():
             if what == "deltas":
                 m.deltas.labels(label).inc(n)
+            elif what == "combined":
+                m.combined.labels(label).inc(n)
             elif what == "incomplete":
                 m.incomplete.labels(label).inc(n)
             else:
@@ -183,23 +203,28 @@ class UpstreamRuntime:
         now = time.monotonic()
         now_ms = int(time.time() * 1000)
         async with self.lock:
-            sent = False
+            batch = AggBatch(self.table)
+            ticks: list[tuple[str, int, int]] = []
             for p, taken in sorted(self.last_taken.items()):
                 tp = TP(self.topic, p)
                 quiet = [s for s in self.specs if s.emit == "final" and now - taken >= s.idle_close_ms / 1000]
                 if not quiet or not await self._caught_up(consumer, tp):
                     continue
-                batch = AggBatch(self.table)
                 for spec in quiet:
-                    raw = batch.get(p, WATERMARK + spec.name.encode())
+                    key = WATERMARK + spec.name.encode()
+                    raw = batch.get(p, key)
                     wm = max(now_ms - spec.idle_close_ms, int(raw) if raw is not None else 0)
                     if wm > self.idle_sent.get((spec.name, p), -1):
-                        self.idle_sent[(spec.name, p)] = wm
-                        role.broadcast(spec.name, tick(spec.name, p, wm, "idle"))
-                        role.metrics.idle_ticks.labels(spec.name).inc()
-                        sent = True
-            if sent:
-                await role.producer.flush()
+                        batch.set(p, key, str(wm).encode())
+                        ticks.append((spec.name, p, wm))
+            if not ticks:
+                return
+            await role.finish(batch, 0)  # the watermarks recorded before the downstream can see them
+            for name, p, wm in ticks:
+                self.idle_sent[(name, p)] = wm
+                role.broadcast(name, tick(name, p, wm, "idle"))
+                role.metrics.idle_ticks.labels(name).inc()
+            await role.producer.flush()
 
     async def _caught_up(self, consumer: ConsumerT, tp: TP) -> bool:
         """Whether ``tp`` has no lag: its high watermark (from the last fetch) is the next offset

@@ -152,7 +152,13 @@ class AggregationMetrics:
         )
         self.deltas = Counter(
             "streamproc_aggregation_deltas_total",
-            "Contributions and retractions sent to the repartition topic",
+            "Contributions and retractions computed for the repartition topic (one per event and group)",
+            ["aggregation"],
+            registry=r,
+        )
+        self.combined = Counter(
+            "streamproc_aggregation_combined_total",
+            "Of those, the ones sent combined per group and window with the rest of their batch",
             ["aggregation"],
             registry=r,
         )
