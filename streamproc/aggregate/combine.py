@@ -18,7 +18,8 @@ and window a batch instead of one per event, and the results stay those of one d
   is sent again from the offset the state records, cut differently; combined, it could hold
   changes the downstream applied and others it did not, under one ``src``. So the runtime sends
   one delta per event for the first ``batch_size`` (of the process that may have crashed)
-  records of each partition after an assignment (:func:`combining_from`).
+  records of each partition after an assignment, and keeps that bound across later owners
+  (:func:`combining_from`).
 """
 
 from __future__ import annotations
@@ -36,12 +37,17 @@ __all__ = ["FIRST_INDEX", "combine", "combining_from"]
 FIRST_INDEX = 2
 
 
-def combining_from(first_offset: int, recorded_next: int | None, batch_sizes: tuple[int, ...]) -> int:
+def combining_from(
+    first_offset: int, recorded_next: int | None, recorded_batch: int | None, recorded_from: int | None, batch_size: int
+) -> int:
     """The offset of a partition from which batches may be combined, after an assignment whose
-    first record is ``first_offset``: past the largest batch the previous owner may have sent
-    without recording it, which began where the state records (``recorded_next``)."""
+    first record is ``first_offset``: past every batch a previous owner may have sent without
+    recording it. The last owner's began where the state records (``recorded_next``) and held
+    at most ``recorded_batch`` records (its batch size, recorded before it sent anything; this
+    process's ``batch_size`` if none is); older owners' are behind ``recorded_from``, the bound
+    the last owner computed the same way and recorded with every batch."""
     start = first_offset if recorded_next is None else max(first_offset, recorded_next)
-    return start + max(batch_sizes)
+    return max(recorded_from or 0, start + (recorded_batch or batch_size))
 
 
 def _mergeable(spec: AggregationSpec, deltas: list[Delta]) -> bool:

@@ -7,9 +7,9 @@ against its row state (table ``agg-up-<entity>``, keys ``ROWS + <name> NUL <even
 partition's watermark (``WATERMARK + <name>``); its deltas go to the repartition topic
 ``<app_id>-agg-<name>-repartition``, each to its group's partition, packed, and per clean
 partition combined where :mod:`streamproc.aggregate.combine` allows it (:mod:`.agg_packer`); a
-partition's batches go one delta per event for its first ``batch_size`` records after an
-assignment (``PROGRESS`` records each partition's next offset and the batch size, written before
-a larger batch size is used); after the batch each touched
+partition's batches go one delta per event past what an earlier owner may have sent unrecorded
+(``PROGRESS`` records each partition's next offset, this process's batch size and that bound,
+the last two before anything is sent after an assignment); after the batch each touched
 partition's watermark goes, as a ``watermark`` tick, to every repartition partition (a group's
 partition may get no delta from it). Then the batch protocol of the ingest state (output durable,
 then changelog, then state and changelog offset in one write per partition, then the offsets are
@@ -79,10 +79,12 @@ class UpstreamRuntime:
         async with self.lock:
             await self._handle(messages)
 
-    async def _start_partitions(self, messages: list[Message]) -> dict[int, bool]:
-        """Per partition of the batch, whether its deltas may be combined; for partitions new
-        since the assignment, where combining may start (recording this process's batch size
-        first if it is larger than the recorded one)."""
+    async def _start_partitions(self, messages: list[Message]) -> dict[int, tuple[bool, int]]:
+        """Per partition of the batch, whether its deltas may be combined and the offset from
+        which a partition's may (recorded with the batch). A partition new since
+        the assignment gets its bound (:func:`~streamproc.aggregate.combine.combining_from`) from
+        what ``PROGRESS`` records, and this process's batch size and that bound are recorded
+        before anything of this batch is sent."""
         firsts: dict[int, int] = {}
         for msg in messages:
             firsts.setdefault(msg.partition, msg.offset)
@@ -92,20 +94,22 @@ class UpstreamRuntime:
             if p in self.combine_from:
                 continue
             raw = batch.get(p, PROGRESS)
-            recorded = loads(raw) if raw is not None else {}
-            sizes = (int(recorded.get("bs") or 0), size)
-            self.combine_from[p] = combining_from(first, recorded.get("next"), sizes)
-            if sizes[0] < size:
-                batch.set(p, PROGRESS, dumps({**recorded, "bs": size}))
+            rec = loads(raw) if raw is not None else {}
+            bound = combining_from(first, rec.get("next"), rec.get("bs"), rec.get("from"), size)
+            self.combine_from[p] = bound
+            if (rec.get("bs"), rec.get("from")) != (size, bound):
+                batch.set(p, PROGRESS, dumps({**rec, "bs": size, "from": bound}))
+        out = {p: (first >= self.combine_from[p], self.combine_from[p]) for p, first in firsts.items()}
         if batch.overlay:
-            await self.role.finish(batch, 0)  # recorded before anything of a batch this size is sent
-        return {p: first >= self.combine_from[p] for p, first in firsts.items()}
+            await self.role.finish(batch, 0)
+        return out
 
     async def _handle(self, messages: list[Message]) -> None:
         role = self.role
-        combinable = await self._start_partitions(messages)
+        starts = await self._start_partitions(messages)
         packer = Packer(role)
         pending: dict[tuple[str, int], list[Delta]] = {}
+        nexts: dict[int, int] = {}
         batch = AggBatch(self.table)
         watermarks: dict[tuple[str, int], int | None] = {}
         touched: set[tuple[str, int]] = set()
@@ -115,7 +119,7 @@ class UpstreamRuntime:
         for msg in messages:
             p = msg.partition
             self.last_taken[p] = now
-            self.next_offset[p] = msg.offset + 1
+            self.next_offset[p] = nexts[p] = msg.offset + 1
             try:
                 event = loads(msg.value) if msg.value is not None else None
             except ValueError:
@@ -148,9 +152,10 @@ class UpstreamRuntime:
                     counts[(spec.name, "duplicate")] += 1
                 elif step.untimed:
                     counts[(spec.name, "no-event-time")] += 1
-        self._send(packer, pending, combinable, watermarks, counts)
-        for p in combinable:
-            batch.set(p, PROGRESS, dumps({"next": self.next_offset[p], "bs": role.settings.batch_size}))
+        self._send(packer, pending, {p: ok for p, (ok, _) in starts.items()}, watermarks, counts)
+        for p, (_, bound) in starts.items():
+            progress = {"next": nexts[p], "bs": role.settings.batch_size, "from": bound}
+            batch.set(p, PROGRESS, dumps(progress))
         for agg, part in sorted(touched):
             wm = watermarks[(agg, part)]
             if wm is not None:

@@ -29,6 +29,8 @@ from typing import Any
 
 import orjson
 
+from streamproc.jsonutil import has_long_integer
+
 __all__ = [
     "MAX_DEPTH",
     "MAX_NUMBER_DIGITS",
@@ -50,9 +52,6 @@ MAX_NUMBER_DIGITS = 1000
 #: Non-finite float → its string spelling.
 NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
 
-_DIGITS = bytes.maketrans(b"123456789", b"000000000")
-_RUN20 = b"0" * 20
-_NEG19 = b"-" + b"0" * 19
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _CONSTANTS = {"NaN": "NaN", "Infinity": "Infinity", "-Infinity": "-Infinity"}
@@ -236,8 +235,7 @@ def parse_json(data: bytes | bytearray | memoryview | str, max_depth: int = MAX_
         raw = data
     else:
         raw = bytes(data)
-    scan = raw.translate(_DIGITS)
-    if _RUN20 in scan or _NEG19 in scan:
+    if has_long_integer(raw):
         return _slow(raw, max_depth)
     try:
         value = orjson.loads(raw)

@@ -83,10 +83,10 @@ def test_hopping_windows_combine_only_deltas_with_the_same_windows() -> None:
     assert out is not None and [d.events for d in out] == [2, 1]
 
 
-def test_combining_starts_past_the_largest_batch_that_may_be_unrecorded() -> None:
-    assert combining_from(100, None, (0, 50)) == 150
-    assert combining_from(90, 100, (200, 50)) == 300  # committed behind the state: from the state's next
-    assert combining_from(120, 100, (10, 20)) == 140
+def test_combining_starts_past_every_batch_an_earlier_owner_may_have_left_unrecorded() -> None:
+    assert combining_from(100, None, None, None, 50) == 150  # nothing recorded: this batch size
+    assert combining_from(90, 100, 200, None, 50) == 300  # committed behind the state: its next
+    assert combining_from(120, 100, 10, 400, 20) == 400  # an older owner's bound still holds
 
 
 # -- the protocol, simulated -------------------------------------------------------------------
@@ -96,14 +96,24 @@ ROW = st.tuples(st.integers(0, 9), st.sampled_from(["a", "b", "c"]), st.integers
 
 
 class Upstream:
-    """One clean partition's upstream as the runtime runs it (state recorded per batch)."""
+    """One clean partition's upstream as the runtime runs it: ``rec`` is what its state records
+    (next offset, batch size, bound), written per batch and, after an assignment, before the
+    first batch is sent."""
 
     def __init__(self, s: Any, part: int, events: list[dict[str, Any]], bs: int) -> None:
-        self.s, self.part, self.events, self.bs = s, part, events, bs
+        self.s, self.part, self.events = s, part, events
         self.rows: dict[str, Any] = {}
         self.wm: int | None = None
         self.next = 0
-        self.combine_from = combining_from(0, None, (bs,))
+        self.rec: dict[str, Any] = {}
+        self.assign(bs)
+
+    def assign(self, bs: int) -> None:
+        """A new owner (after a crash: the state as last recorded)."""
+        self.bs = bs
+        r = self.rec
+        self.combine_from = combining_from(self.next, r.get("next"), r.get("bs"), r.get("from"), bs)
+        self.rec = {**r, "bs": bs, "from": self.combine_from}
 
     def batch(self, n: int, rng: random.Random) -> tuple[dict[int, list[bytes]], dict[str, Any], int | None, int]:
         """The messages per repartition partition of the next batch (at most ``n``), and the
@@ -133,11 +143,7 @@ class Upstream:
 
     def record(self, rows: dict[str, Any], wm: int | None, n: int) -> None:
         self.rows, self.wm, self.next = rows, wm, self.next + n
-
-    def restart(self, bs: int) -> None:
-        """A new process: the recorded batch size is the crashed one's (recorded before use)."""
-        self.combine_from = combining_from(self.next, self.next, (self.bs, bs))
-        self.bs = bs
+        self.rec = {"next": self.next, "bs": self.bs, "from": self.combine_from}
 
 
 def simulate(s: Any, events: list[tuple[int, dict[str, Any]]], seed: int) -> list[Result]:
@@ -159,7 +165,7 @@ def simulate(s: Any, events: list[tuple[int, dict[str, Any]]], seed: int) -> lis
         if rng.random() < 0.2:  # crash: a prefix of each partition's messages durable, no state
             for r, ms in msgs.items():
                 deliver(r, ms[: rng.randint(0, len(ms))])
-            u.restart(rng.randint(1, 6))
+            u.assign(rng.randint(1, 6))
             continue
         for r, ms in msgs.items():
             deliver(r, ms)
@@ -209,7 +215,7 @@ WINDOW = st.sampled_from(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(ROW, max_size=50),
     WINDOW,
@@ -225,7 +231,7 @@ def test_in_order_streams_give_every_result_of_one_delta_per_event_whatever_the_
     assert last(simulate(s, events, seed)) == last(reference(s, events))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(ROW, max_size=50), WINDOW, st.sampled_from([0, 10 * MINUTE, 3 * HOUR]), st.integers(0, 10_000))
 def test_with_late_changes_the_values_equal_one_delta_per_event_whatever_the_crashes(
     rows: list[Any], window: WindowSpec, grace: int, seed: int
