@@ -28,21 +28,39 @@ def dumps_str(obj: Any) -> str:
 _DIGITS = bytes.maketrans(b"123456789", b"000000000")
 _RUN20 = b"0" * 20
 _NEG19 = b"-" + b"0" * 19
-#: a number token holding a run of 20 digits (or a minus and 19) anywhere: a token starts at the
-#: start of the text or after ``:``, ``,`` or ``[`` and whitespace. Inside a string it may match
-#: too (then the exact parser runs, which is only slower); a number token always matches.
-_LONG_NUMBER = re.compile(rb"(?:^|[:,\[])[ \t\r\n]*-?[0-9.eE+\-]*?(?:[0-9]{20}|-[0-9]{19})")
+_RUN19 = b"0" * 19
+_NOT_DIGIT = re.compile(rb"[^0]")  # in the translated text
+_TOKEN = frozenset(b"0123456789.eE+-")
+_SPACE = frozenset(b" \t\r\n")
+_VALUE_START = frozenset(b":,[")
 
 
 def has_long_integer(raw: bytes) -> bool:
     """Whether ``raw`` may hold a number token with a run of 20 digits (or a minus and 19): an
     integer orjson cannot keep exactly (beyond 64 bits), or a literal the strict parsers bound.
-    A digit run is looked for first (fast, in C), then whether it is in a number token, so long
-    digit runs inside strings (identifiers, hex ids) keep the fast parser."""
+    Digit runs are found first (in C); one counts when, back over number characters and
+    whitespace, the text starts or a value does (``:``, ``,`` or ``[``). Long digit runs inside
+    strings (identifiers, hex ids) keep the fast parser; one that looks like a value there only
+    costs the exact parser. Each character is walked back over at most once."""
     scan = raw.translate(_DIGITS)
     if _RUN20 not in scan and _NEG19 not in scan:
         return False
-    return _LONG_NUMBER.search(raw) is not None
+    floor = 0  # the end of the last run looked at: a walk reaching it is in that run's token
+    size = len(scan)
+    while (start := scan.find(_RUN19, floor)) >= 0:
+        after = _NOT_DIGIT.search(scan, start + 19)
+        end = size if after is None else after.start()
+        if end - start >= 20 or (start > 0 and raw[start - 1] == 0x2D):  # 0x2D: "-"
+            pos = start
+            while pos > floor and raw[pos - 1] in _TOKEN:
+                pos -= 1
+            if pos > floor or floor == 0:
+                while pos > 0 and raw[pos - 1] in _SPACE:
+                    pos -= 1
+                if pos == 0 or raw[pos - 1] in _VALUE_START:
+                    return True
+        floor = end
+    return False
 
 
 def _non_finite(_token: str) -> None:
