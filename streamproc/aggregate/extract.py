@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 from streamproc.aggregate.spec import AggregationSpec
-from streamproc.aggregate.values import canon, canon_json, number, resolve, resolve_one, resolve_pairs
+from streamproc.aggregate.values import canon_json, canon_number, resolve, resolve_one, resolve_pairs
 from streamproc.aggregate.windows import local_midnight, zone
 
 __all__ = ["event_time", "parse_time", "passes", "contribution"]
@@ -91,18 +91,21 @@ def contribution(spec: AggregationSpec, doc: Any, t: int) -> dict[str, Any]:
         if m.kind == "count_distinct":
             inputs[m.name] = [canon_json(v) for v in resolve(doc, m.field)]
         elif m.kind == "top_k":
+            if m.weight is None:  # each value weighs 1
+                inputs[m.name] = [[canon_json(value), "1"] for value in resolve(doc, m.field)]
+                continue
             pairs = []
             for value, weight in resolve_pairs(doc, m.field, m.weight):
-                w = number(weight)
+                w = canon_number(weight)
                 if w is None:
                     skipped += 1
                 else:
-                    pairs.append([canon_json(value), canon(w)])
+                    pairs.append([canon_json(value), w])
             inputs[m.name] = pairs
         else:  # sum, avg, min and max of one field share one extraction
             if m.field not in numeric:
                 values = resolve(doc, m.field)
-                good = [canon(d) for d in map(number, values) if d is not None]
+                good = [text for text in map(canon_number, values) if text is not None]
                 numeric[m.field] = (good, len(values) - len(good))
             inputs[m.name], bad = numeric[m.field]
             skipped += bad

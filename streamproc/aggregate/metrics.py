@@ -49,6 +49,8 @@ def apply(metric: MetricSpec, state: Any, inputs: Any, sign: int) -> Any:
         return {"s": canon(total), "n": state["n"] + sign * len(inputs)}
     bag = dict(state)
     if kind == "top_k":
+        if sign == 1 and _add_top_k(bag, inputs):
+            return bag
         for item, weight in inputs:
             cur = bag.get(item, ["0", 0])
             w = CTX.add(Decimal(cur[0]), CTX.multiply(Decimal(sign), Decimal(weight)))
@@ -57,9 +59,38 @@ def apply(metric: MetricSpec, state: Any, inputs: Any, sign: int) -> Any:
             else:
                 bag.pop(item, None)
         return bag
-    for item in inputs:  # min, max, count_distinct
-        _bump(bag, item, sign)
+    for item in inputs:  # min, max, count_distinct (``_bump`` inline: once per input)
+        n = bag.get(item, 0) + sign
+        if n:
+            bag[item] = n
+        else:
+            bag.pop(item, None)
     return bag
+
+
+def _add_top_k(bag: dict[str, Any], inputs: list[list[str]]) -> bool:
+    """Add ``inputs`` to a top_k ``bag`` once per distinct value (a combined delta holds many of
+    one value, mostly of weight 1); ``False`` (nothing changed) when a value's count is negative
+    (a retraction ahead of its contribution): adding one by one then crosses zero, which drops
+    the value's weight, so the caller adds them one by one."""
+    grouped: dict[str, list[Any]] = {}  # value → [inputs of weight "1", other weights]
+    for item, weight in inputs:
+        g = grouped.get(item)
+        if g is None:
+            g = grouped[item] = [0, []]
+        if weight == "1":
+            g[0] += 1
+        else:
+            g[1].append(weight)
+    if any(bag[item][1] < 0 for item in grouped if item in bag):
+        return False
+    for item, (units, others) in grouped.items():
+        cur = bag.get(item)
+        w = CTX.add(Decimal(cur[0]), Decimal(units)) if cur is not None else Decimal(units)
+        for other in others:
+            w = CTX.add(w, Decimal(other))
+        bag[item] = [canon(w), (cur[1] if cur is not None else 0) + units + len(others)]
+    return True
 
 
 def _total(inputs: list[str]) -> Decimal:

@@ -7,6 +7,7 @@ key; arrays are crossed implicitly, as in the rest of the pipelines file).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 __all__ = [
@@ -98,7 +99,7 @@ class AggregationSpec:
     retain_ms: int = DEFAULT_RETAIN_MS
     sinks: tuple[str, ...] = ()
 
-    @property
+    @cached_property
     def group_names(self) -> tuple[str, ...]:
         """The group's field names as written (``customer.id``), the keys of a result's ``group``."""
         return tuple(".".join(p) for p in self.group_by)

@@ -14,7 +14,17 @@ from typing import Any
 from streamproc.aggregate.spec import Path
 from streamproc.jsonutil import dumps
 
-__all__ = ["CTX", "resolve", "resolve_one", "resolve_pairs", "number", "canon", "out_number", "canon_json"]
+__all__ = [
+    "CTX",
+    "resolve",
+    "resolve_one",
+    "resolve_pairs",
+    "number",
+    "canon",
+    "canon_number",
+    "out_number",
+    "canon_json",
+]
 
 CTX = Context(prec=400, Emax=999_999, Emin=-999_999)
 """Arithmetic context: wide enough that sums of 100-digit inputs stay exact."""
@@ -58,6 +68,16 @@ def _walk(node: Any, path: Path, i: int, out: list[Any]) -> None:
 
 def resolve(doc: Any, path: Path) -> list[Any]:
     """Every non-null value at ``path``, arrays crossed implicitly (elements of a list at the end too)."""
+    node = doc
+    for seg in path:  # the common case, objects all the way, without the recursive walk
+        if type(node) is not dict or seg == "*":
+            break
+        node = node.get(seg)
+        if node is None:
+            return []
+    else:
+        if node is not None and type(node) is not list:
+            return [node]
     out: list[Any] = []
     _walk(doc, path, 0, out)
     return out
@@ -133,6 +153,27 @@ def canon(d: Decimal) -> str:
         return "0"
     text = format(d.normalize(CTX), "f")
     return text
+
+
+_PLAIN_RE = re.compile(r"(-?)([0-9]+)(?:\.([0-9]+))?")
+
+
+def canon_number(value: Any) -> str | None:
+    """``canon(number(value))`` (``None`` when it is not a number), without a decimal for the
+    common inputs: an integer in bounds, and a plain decimal text (``"12.50"``)."""
+    if type(value) is int:
+        return str(value) if -_MAX_INT < value < _MAX_INT else None
+    if type(value) is str and len(value) <= _MAX_TEXT:
+        plain = _PLAIN_RE.fullmatch(value.strip())
+        if plain is not None:
+            sign, whole, fraction = plain.groups()
+            whole = whole.lstrip("0")
+            fraction = (fraction or "").rstrip("0")
+            if not whole and not fraction:
+                return "0"
+            return sign + (whole or "0") + ("." + fraction if fraction else "")
+    d = number(value)
+    return None if d is None else canon(d)
 
 
 def out_number(text: str) -> int | float | str:

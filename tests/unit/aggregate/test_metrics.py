@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from streamproc.aggregate import Engine, MetricSpec, WindowSpec
 from streamproc.aggregate import metrics as M
-from streamproc.aggregate.values import canon, number, out_number, resolve_pairs
+from streamproc.aggregate.values import canon, canon_number, number, out_number, resolve, resolve_pairs
 
 from .builders import ALL_METRICS, HOUR, event, row, spec
 
@@ -135,3 +138,81 @@ def test_merge_equals_adding_both(metric: MetricSpec) -> None:
 @pytest.mark.parametrize("bad", [10**100, "1e999", "9" * 101])
 def test_numbers_beyond_the_bounds_are_skipped(bad: Any) -> None:
     assert number(bad) is None
+
+
+_TOP = MetricSpec("top", "top_k", ("v",), k=3)
+_WEIGHTS = st.sampled_from(["1", "1", "1", "2", "0.5", "-1", "0"])
+_INPUTS = st.lists(st.tuples(st.sampled_from(['"a"', '"b"', '"c"']), _WEIGHTS).map(list), max_size=12)
+
+
+@given(before=st.lists(st.tuples(_INPUTS, st.sampled_from([1, -1])), max_size=4), batch=_INPUTS)
+def test_top_k_adds_a_combined_input_as_one_by_one(
+    before: list[tuple[list[list[str]], int]], batch: list[list[str]]
+) -> None:
+    """A combined delta's top_k input is added once per distinct value: the state equals adding its
+    inputs one by one, also over counts a retraction made negative (then it adds one by one)."""
+    state = M.empty(_TOP)
+    for inputs, sign in before:
+        state = M.apply(_TOP, state, inputs, sign)
+    one_by_one = dict(state)  # the documented state, value by value
+    for item, weight in batch:
+        w, n = one_by_one.get(item, ["0", 0])
+        if n + 1:
+            one_by_one[item] = [canon(Decimal(w) + Decimal(weight)), n + 1]
+        else:
+            one_by_one.pop(item)
+    assert M.apply(_TOP, state, batch, 1) == one_by_one
+
+
+def _reference(node: Any, path: tuple[str, ...]) -> list[Any]:
+    """The path semantics as documented in values.py: arrays crossed implicitly, ``*`` every
+    member, a numeric segment indexes a list, nulls left out, lists at the end flattened."""
+    if not path:
+        if isinstance(node, list):
+            return [leaf for item in node for leaf in _reference(item, ())]
+        return [] if node is None else [node]
+    seg, rest = path[0], path[1:]
+    if isinstance(node, list):
+        if seg.isdigit():
+            return _reference(node[int(seg)], rest) if int(seg) < len(node) else []
+        return [leaf for item in node for leaf in _reference(item, path)]
+    if not isinstance(node, dict):
+        return []
+    if seg == "*":
+        return [leaf for value in node.values() for leaf in _reference(value, rest)]
+    return _reference(node[seg], rest) if seg in node else []
+
+
+_KEYS = st.sampled_from(["a", "b", "0", "*"])
+_JSON = st.recursive(
+    st.none() | st.integers() | st.text(max_size=3),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_KEYS, inner, max_size=3),
+    max_leaves=10,
+)
+
+
+@given(doc=_JSON, path=st.lists(_KEYS, max_size=3).map(tuple))
+def test_resolve_follows_the_path_semantics(doc: Any, path: tuple[str, ...]) -> None:
+    assert resolve(doc, path) == _reference(doc, path)
+
+
+_NUMBERISH = (
+    st.integers()
+    | st.floats()
+    | st.booleans()
+    | st.none()
+    | st.from_regex(r"\s?-?[0-9٣]{0,4}(\.[0-9]{0,4})?([eE][+-]?[0-9]{1,3})?\s?", fullmatch=True)
+    | st.text(max_size=6)
+    | st.just("1" * 101)
+)
+
+
+@given(_NUMBERISH)
+@example("12.50")
+@example(" -0.00 ")
+@example("007.0")
+@example("-10")
+@example("1e3")
+def test_canon_number_is_canon_of_number(value: Any) -> None:
+    d = number(value)
+    assert canon_number(value) == (None if d is None else canon(d))
