@@ -3,17 +3,21 @@ each group and set of windows become one delta whose inputs are theirs concatena
 ``events`` says how many changes it holds. The downstream then applies about one delta per group
 and window a batch instead of one per event, and the results stay those of one delta per event:
 
-- *Only windows that cannot close during the batch.* Every window the batch touches must end,
-  plus ``grace``, above ``watermark_ms``: the partition's watermark after the batch (event times,
-  and every idle watermark it sent, which the upstream records before sending). The downstream
-  closes by the minimum watermark over the upstream partitions, at most this one, so these
-  windows are open while the combined deltas are applied, and a sum does not depend on order.
-  Anything else (a late change, a window the batch closes, sessions, rows mode, an incomplete
-  event) keeps the whole batch one delta per event, each with its own watermark.
-- *All or nothing per repartition partition.* The runtime sends the combined deltas of one batch
-  for one repartition partition as one message (a producer makes a prefix of a partition's
-  messages durable); their ``src`` is the batch's last offset with indexes above any per-event
-  delta's (:data:`FIRST_INDEX`), so the downstream's dedupe by the last applied ``src`` holds.
+- *Only windows that cannot close during the segment.* The batch is cut into segments, each as
+  long as every window it touches ends, plus ``grace``, above the watermark after its last delta
+  (event times, and every idle watermark the partition sent, which the upstream records before
+  sending); each segment's deltas are combined and carry that watermark. The downstream closes
+  by the minimum watermark over the upstream partitions, at most this one, so these windows are
+  open while a segment's combined deltas are applied, and a sum does not depend on order; a
+  window the segment does not touch may close at its first combined delta instead of at one of
+  its events, which changes nothing of it. A delta whose windows its own watermark closes (a
+  late change) goes as it is between the segments, like a segment of one. Sessions, rows mode
+  and incomplete events keep the whole batch one delta per event.
+- *All or nothing per repartition partition.* The runtime sends a batch's deltas for one
+  repartition partition, combined and as they are, as one message (a producer makes a prefix of
+  a partition's messages durable); a segment's combined deltas have its last offset as ``src``,
+  with indexes above any per-event delta's (:data:`FIRST_INDEX`), so the ``src`` go up in every
+  partition and the downstream's dedupe by the last applied ``src`` holds.
 - *Re-sends are per event.* A batch whose output was durable but whose state was not recorded
   is sent again from the offset the state records, cut differently; combined, it could hold
   changes the downstream applied and others it did not, under one ``src``. So the runtime sends
@@ -60,17 +64,46 @@ def _mergeable(spec: AggregationSpec, deltas: list[Delta]) -> bool:
 
 
 def combine(spec: AggregationSpec, deltas: list[Delta], watermark_ms: int | None) -> list[Delta] | None:
-    """``deltas`` (one upstream partition's, one batch, offset order) combined per group and set
-    of windows, or ``None`` when the batch must go one delta per event (module docstring)."""
+    """``deltas`` (one upstream partition's, one batch, offset order) cut into segments and each
+    segment's combined per group and set of windows (module docstring); a delta whose windows
+    its own watermark closes stays as it is, between the segments. ``None`` when the batch must
+    go one delta per event: nothing in it can be combined."""
     if watermark_ms is None or not _mergeable(spec, deltas):
         return None
-    merged: dict[tuple[bytes, tuple[tuple[int, int], ...]], list[Delta]] = {}
+    out: list[Delta] = []
+    segment: list[tuple[Delta, tuple[tuple[int, int], ...]]] = []
+    due: int | None = None  # the earliest end + grace of the windows the segment touches
     for d in deltas:
         windows = tuple(assign(spec.window, spec.timezone, d.time_ms))
-        if min(end for _, end in windows) + spec.grace_ms <= watermark_ms:
+        closes = min(end for _, end in windows) + spec.grace_ms
+        if d.watermark_ms is None:
             return None
+        if due is not None and min(closes, due) > d.watermark_ms:
+            segment.append((d, windows))
+            due = min(closes, due)
+            continue
+        out += _combined(spec, segment)
+        segment, due = [], None
+        if closes > d.watermark_ms:
+            segment, due = [(d, windows)], closes
+        else:  # its window closes at its own watermark (a late change among them): per event
+            out.append(d)
+    out += _combined(spec, segment)
+    if all(d.src[2] < FIRST_INDEX for d in out):
+        return None
+    return out
+
+
+def _combined(spec: AggregationSpec, segment: list[tuple[Delta, tuple[tuple[int, int], ...]]]) -> list[Delta]:
+    """One delta per group and set of windows of ``segment`` (of at least two deltas): ``src``
+    its last offset with indexes from :data:`FIRST_INDEX`, the watermark its last delta's."""
+    if len(segment) < 2:  # nothing to combine: the delta as it is
+        return [d for d, _ in segment]
+    merged: dict[tuple[bytes, tuple[tuple[int, int], ...]], list[Delta]] = {}
+    for d, windows in segment:
         merged.setdefault((d.group_key, windows), []).append(d)
-    part, last_offset, _ = deltas[-1].src
+    end = segment[-1][0]
+    part, last_offset, _ = end.src
     kinds = {m.name: m.kind for m in spec.metrics}
     out = []
     for i, same in enumerate(merged.values()):
@@ -86,7 +119,7 @@ def combine(spec: AggregationSpec, deltas: list[Delta], watermark_ms: int | None
                 inputs=inputs,
                 src=(part, last_offset, FIRST_INDEX + i),
                 skipped=sum(d.skipped for d in same),
-                watermark_ms=watermark_ms,
+                watermark_ms=end.watermark_ms,
                 key={},
                 events=sum(d.events for d in same),
             )

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 from faust.types import TP, CollectionT, ConsumerT, Message
 
 from streamproc.aggregate import AggregationSpec, Delta, tick, upstream_step
-from streamproc.aggregate.combine import combine, combining_from
+from streamproc.aggregate.combine import FIRST_INDEX, combine, combining_from
 from streamproc.jsonutil import dumps, loads
 from streamproc.runtime.agg_packer import Packer
 from streamproc.runtime.agg_state import PROGRESS, ROWS, WATERMARK, AggBatch
@@ -177,7 +177,7 @@ class UpstreamRuntime:
         for (name, p), deltas in pending.items():
             combined = combine(specs[name], deltas, watermarks[(name, p)]) if combinable[p] else None
             if combined is not None and packer.add_whole(name, combined):
-                counts[(name, "combined")] += len(deltas)
+                counts[(name, "combined")] += sum(d.events for d in combined if d.src[2] >= FIRST_INDEX)
             else:
                 packer.add(name, deltas)
         packer.send()

@@ -158,7 +158,7 @@ class AggregationMetrics:
         )
         self.combined = Counter(
             "streamproc_aggregation_combined_total",
-            "Of those, the ones sent combined per group and window with the rest of their batch",
+            "Of those, the ones sent combined per group and window with the rest of their batch segment",
             ["aggregation"],
             registry=r,
         )

@@ -9,7 +9,7 @@ import random
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from streamproc.aggregate import (
@@ -66,6 +66,42 @@ def test_a_batch_that_cannot_be_combined_goes_per_event(why: str, kw: dict[str, 
     s = spec(**kw)
     ds, wm = deltas(s, rows)
     assert combine(s, ds, wm) is None, why
+
+
+def test_a_batch_that_closes_a_window_is_combined_in_segments_cut_where_it_closes() -> None:
+    s = spec(grace_ms=2 * MINUTE)
+    rows = [(1, "a", 5 * MINUTE), (2, "a", 10 * MINUTE), (3, "a", 61 * MINUTE), (4, "b", 62 * MINUTE)]
+    rows += [(5, "a", 59 * MINUTE), (6, "a", 63 * MINUTE), (7, "a", 64 * MINUTE)]
+    ds, wm = deltas(s, rows)
+    out = combine(s, ds, wm)
+    assert out is not None
+    # 1-3 while the first hour is open (until 62 minutes): one delta per hour; 4 reaches 62 and
+    # goes as it is (a segment of one); 5 is late for the first hour: as it is; 6-7 combined
+    assert [(d.src, d.events, d.watermark_ms) for d in out] == [
+        ((0, 2, FIRST_INDEX), 2, 61 * MINUTE),
+        ((0, 2, FIRST_INDEX + 1), 1, 61 * MINUTE),
+        ((0, 3, 0), 1, 62 * MINUTE),
+        ((0, 4, 0), 1, 62 * MINUTE),
+        ((0, 6, FIRST_INDEX), 2, 64 * MINUTE),
+    ]
+
+
+def _engine_results(s: Any, ds: list[Delta]) -> list[tuple[bytes, Any]]:
+    engine = WindowEngine(s, {}, {}, upstream_partitions=1)
+    out = [r for d in ds for r in engine.apply(d)] + engine.end_of_input()
+    return sorted((r.key_bytes(), r.value_bytes()) for r in out)
+
+
+@given(
+    st.lists(st.tuples(st.sampled_from(["a", "b"]), st.integers(0, 30)), max_size=30),
+    st.sampled_from([0, 10 * MINUTE]),
+)
+@example([("a", 13), ("a", 11), ("a", 14)], 10 * MINUTE)  # an earlier window joins a segment
+def test_a_combined_batch_gives_every_result_of_one_delta_per_event(rows: list[Any], grace: int) -> None:
+    """Times on 5-minute steps, so changes land exactly on a window's end + grace; late ones too."""
+    s = spec(grace_ms=grace, retain_ms=1000 * HOUR)
+    ds, wm = deltas(s, [(i, kind, step * 5 * MINUTE) for i, (kind, step) in enumerate(rows)])
+    assert _engine_results(s, combine(s, ds, wm) or ds) == _engine_results(s, ds)
 
 
 def test_rows_mode_incomplete_and_untimed_batches_go_per_event() -> None:
