@@ -37,6 +37,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
@@ -88,9 +89,9 @@ def write_config(path: Path) -> Path:
     return path
 
 
-def produce_events(bootstrap: str, n: int, seed: int = 11) -> None:
+def bench_records(n: int, seed: int = 11) -> Iterator[tuple[bytes, bytes]]:
+    """The workload's ``n`` (key, value) source records, event times 20 ms apart from an hour ago."""
     rnd = random.Random(seed)
-    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "compression.type": "lz4"})
     base = (int(time.time() * 1000) - 3_600_000) // 60_000 * 60_000
     for i in range(n):
         ts = base + i * 20
@@ -109,7 +110,13 @@ def produce_events(bootstrap: str, n: int, seed: int = 11) -> None:
             "after": json.dumps(doc),
             "source": {"connector": "mongodb", "name": "bench", "ts_ms": ts, "db": "benchdb", "collection": "orders"},
         }
-        p.produce(SOURCE, json.dumps(value).encode(), json.dumps({"id": json.dumps(doc["_id"])}).encode())
+        yield json.dumps({"id": json.dumps(doc["_id"])}).encode(), json.dumps(value).encode()
+
+
+def produce_events(bootstrap: str, n: int, seed: int = 11) -> None:
+    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "compression.type": "lz4"})
+    for i, (key, value) in enumerate(bench_records(n, seed)):
+        p.produce(SOURCE, value, key)
         if i % 5000 == 0:
             p.poll(0)
     assert p.flush(60) == 0
