@@ -35,25 +35,13 @@ sys.path.insert(0, str(REPO))
 from bench.windows_bench import PARTITIONS, SOURCE, bench_records, write_config  # noqa: E402
 from streamproc.aggregate import WindowEngine, decode_messages, pack, partition_of, upstream_step  # noqa: E402
 from streamproc.aggregate.combine import combine  # noqa: E402
+from streamproc.cli.dryrun import DictState  # noqa: E402
 from streamproc.config.aggregations import aggregation_specs  # noqa: E402
 from streamproc.config.loader import load_pipelines  # noqa: E402
 from streamproc.config.settings import load_settings  # noqa: E402
 from streamproc.jsonutil import dumps, loads  # noqa: E402
 from streamproc.pipeline.processor import Emit, RawMessage  # noqa: E402
 from streamproc.runtime.processor import build_processor  # noqa: E402
-
-
-class MemoryState:
-    """The ingest state in a dict (the worker's is RocksDB behind a batch overlay)."""
-
-    def __init__(self) -> None:
-        self.data: dict[bytes, bytes] = {}
-
-    def get(self, key: bytes) -> bytes | None:
-        return self.data.get(key)
-
-    def set(self, key: bytes, value: bytes) -> None:
-        self.data[key] = value
 
 
 class BatchJson(MutableMapping[bytes, dict[str, Any]]):
@@ -87,18 +75,18 @@ class BatchJson(MutableMapping[bytes, dict[str, Any]]):
             self.stored[key] = dumps(self.cache[key])
 
 
-def ingest(processor: Any, records: list[tuple[bytes, bytes]]) -> tuple[float, list[tuple[int, int, bytes]]]:
-    state = MemoryState()
+def ingest(processor: Any, records: list[tuple[bytes, bytes]]) -> tuple[float, list[tuple[int, int, bytes, bytes]]]:
+    state = DictState()  # the worker's is RocksDB behind a batch overlay
     clean = []
     start = time.perf_counter()
     for i, (key, value) in enumerate(records):
         out = processor.process(RawMessage(SOURCE, key, value, [], i % PARTITIONS, i // PARTITIONS), state)
         if type(out) is Emit:
-            clean.append((i % PARTITIONS, i // PARTITIONS, out.value))
+            clean.append((i % PARTITIONS, i // PARTITIONS, out.key, out.value))
     return time.perf_counter() - start, clean
 
 
-def aggregate(spec: Any, clean: list[tuple[int, int, bytes]], batch: int) -> tuple[float, int]:
+def aggregate(spec: Any, clean: list[tuple[int, int, bytes, bytes]], batch: int) -> tuple[float, int]:
     rows: dict[tuple[int, bytes], bytes] = {}
     watermarks: dict[int, int | None] = {}
     cells: list[dict[bytes, bytes]] = [{} for _ in range(PARTITIONS)]
@@ -107,9 +95,8 @@ def aggregate(spec: Any, clean: list[tuple[int, int, bytes]], batch: int) -> tup
     start = time.perf_counter()
     for b in range(0, len(clean), batch):
         pending: dict[int, list[Any]] = {}
-        for p, offset, value in clean[b : b + batch]:
+        for p, offset, key, value in clean[b : b + batch]:
             event = loads(value)
-            key = dumps(event["key"])
             raw = rows.get((p, key))
             step = upstream_step(spec, None if raw is None else loads(raw), event, (p, offset), watermarks.get(p))
             rows[(p, key)] = dumps(step.row_state)
@@ -135,9 +122,9 @@ def main() -> int:
     ap.add_argument("--batch", type=int, default=2000, help="events per batch (the worker's batch_size)")
     ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
-    cfg = write_config(Path(tempfile.mkdtemp(prefix="streamproc-ceiling-")) / "pipelines.yaml")
-    settings = load_settings(pipelines=cfg, dev=True)
-    pipelines = load_pipelines(settings.pipelines)
+    with tempfile.TemporaryDirectory(prefix="streamproc-ceiling-") as tmp:
+        settings = load_settings(pipelines=write_config(Path(tmp) / "pipelines.yaml"), dev=True)
+        pipelines = load_pipelines(settings.pipelines)
     spec = aggregation_specs(pipelines)[0]
     records = list(bench_records(args.events))
     ingest_s, agg_s, results = float("inf"), float("inf"), 0

@@ -74,10 +74,10 @@ def combine(spec: AggregationSpec, deltas: list[Delta], watermark_ms: int | None
     segment: list[tuple[Delta, tuple[tuple[int, int], ...]]] = []
     due: int | None = None  # the earliest end + grace of the windows the segment touches
     for d in deltas:
-        windows = tuple(assign(spec.window, spec.timezone, d.time_ms))
-        closes = min(end for _, end in windows) + spec.grace_ms
         if d.watermark_ms is None:
             return None
+        windows = tuple(assign(spec.window, spec.timezone, d.time_ms))
+        closes = min(end for _, end in windows) + spec.grace_ms
         if due is not None and min(closes, due) > d.watermark_ms:
             segment.append((d, windows))
             due = min(closes, due)

@@ -59,12 +59,8 @@ def apply(metric: MetricSpec, state: Any, inputs: Any, sign: int) -> Any:
             else:
                 bag.pop(item, None)
         return bag
-    for item in inputs:  # min, max, count_distinct (``_bump`` inline: once per input)
-        n = bag.get(item, 0) + sign
-        if n:
-            bag[item] = n
-        else:
-            bag.pop(item, None)
+    for item in inputs:  # min, max, count_distinct
+        _bump(bag, item, sign)
     return bag
 
 
