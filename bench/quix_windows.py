@@ -4,11 +4,13 @@ the clean order events, ``group_by`` region (Quix's repartition through Kafka),
 and the sku counts, ``.final()``, top 10 skus, to an output topic. Writes the wall-clock time at
 which the reducer has seen ``BENCH_EVENTS`` records to ``BENCH_DONE_FILE``.
 
-Grace: ``BENCH_QUIX_GRACE_MS`` (default one hour). Quix closes a window by the stream time of its
-own (repartition) partition, which runs ahead of the slower source partitions, so with streamproc's
-10 s grace it skips most records as late (about 90 % of 100,000 in one run, each logged) and never
-does the same work; with an hour nothing is skipped. streamproc needs no such grace: it closes by
-the minimum watermark over the upstream partitions."""
+Grace: ``BENCH_QUIX_GRACE_MS`` (default one hour, the default ``--grace`` of windows_bench, so
+both do the same job). Quix closes a window by the stream time of its own (repartition)
+partition, which runs ahead of the slower source partitions, so with a 10 s grace it skips most
+records as late (about 90 % of 100,000 in one run, each logged) and never does the same work; with
+an hour nothing is skipped. streamproc closes by the minimum watermark over the upstream
+partitions and loses nothing at any grace, but a grace shorter than the clean topic's disorder
+makes each change behind it a correction of a closed window (windows_bench reports both)."""
 
 from __future__ import annotations
 
