@@ -29,6 +29,7 @@ _DIGITS = bytes.maketrans(b"123456789", b"000000000")
 _RUN20 = b"0" * 20
 _NEG19 = b"-" + b"0" * 19
 _RUN19 = b"0" * 19
+_QUOTED_RUN = b'"' + _RUN19  # digits just after a quote: a string's, never a number token's
 _NOT_DIGIT = re.compile(rb"[^0]")  # in the translated text
 _TOKEN = frozenset(b"0123456789.eE+-")
 _SPACE = frozenset(b" \t\r\n")
@@ -41,9 +42,13 @@ def has_long_integer(raw: bytes) -> bool:
     Digit runs are found first (in C); one counts when, back over number characters and
     whitespace, the text starts or a value does (``:``, ``,`` or ``[``). Long digit runs inside
     strings (identifiers, hex ids) keep the fast parser; one that looks like a value there only
-    costs the exact parser. Each character is walked back over at most once."""
+    costs the exact parser. Each character is walked back over at most once. Runs that start a
+    string (ids, order numbers) are ruled out first without the walk, all at once (in C)."""
     scan = raw.translate(_DIGITS)
     if _RUN20 not in scan and _NEG19 not in scan:
+        return False
+    rest = scan.replace(_QUOTED_RUN, b'"')  # creates no run: the quote stays before what follows
+    if _RUN20 not in rest and _NEG19 not in rest:
         return False
     floor = 0  # the end of the last run looked at: a walk reaching it is in that run's token
     size = len(scan)

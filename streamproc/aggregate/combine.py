@@ -73,10 +73,14 @@ def combine(spec: AggregationSpec, deltas: list[Delta], watermark_ms: int | None
     out: list[Delta] = []
     segment: list[tuple[Delta, tuple[tuple[int, int], ...]]] = []
     due: int | None = None  # the earliest end + grace of the windows the segment touches
+    tumbling = spec.window.type == "tumbling"
+    windows: tuple[tuple[int, int], ...] = ()
     for d in deltas:
         if d.watermark_ms is None:
             return None
-        windows = tuple(assign(spec.window, spec.timezone, d.time_ms))
+        # tumbling windows cut time into pieces: a time in the last delta's window has that window
+        if not (tumbling and len(windows) == 1 and windows[0][0] <= d.time_ms < windows[0][1]):
+            windows = tuple(assign(spec.window, spec.timezone, d.time_ms))
         closes = min(end for _, end in windows) + spec.grace_ms
         if due is not None and min(closes, due) > d.watermark_ms:
             segment.append((d, windows))
@@ -94,14 +98,22 @@ def combine(spec: AggregationSpec, deltas: list[Delta], watermark_ms: int | None
     return out
 
 
+def _merge_key(d: Delta) -> object:
+    """Equal for two deltas of one aggregation exactly when their groups are: the values when all
+    are strings (equal as Python values only when equal as JSON), else :attr:`Delta.group_key`
+    (``1``, ``1.0`` and ``true`` are equal in Python, not in JSON); a tuple never equals bytes."""
+    values = tuple(d.group.values())
+    return values if all(type(v) is str for v in values) else d.group_key
+
+
 def _combined(spec: AggregationSpec, segment: list[tuple[Delta, tuple[tuple[int, int], ...]]]) -> list[Delta]:
     """One delta per group and set of windows of ``segment`` (of at least two deltas): ``src``
     its last offset with indexes from :data:`FIRST_INDEX`, the watermark its last delta's."""
     if len(segment) < 2:  # nothing to combine: the delta as it is
         return [d for d, _ in segment]
-    merged: dict[tuple[bytes, tuple[tuple[int, int], ...]], list[Delta]] = {}
+    merged: dict[tuple[object, tuple[tuple[int, int], ...]], list[Delta]] = {}
     for d, windows in segment:
-        merged.setdefault((d.group_key, windows), []).append(d)
+        merged.setdefault((_merge_key(d), windows), []).append(d)
     end = segment[-1][0]
     part, last_offset, _ = end.src
     kinds = {m.name: m.kind for m in spec.metrics}

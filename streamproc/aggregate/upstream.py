@@ -24,9 +24,9 @@ __all__ = ["Upstream", "upstream_step"]
 _KEPT_HASHES = 16
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Upstream:
-    """What one event did.
+    """What one event did (one per event and aggregation: not frozen, see :class:`Delta`).
 
     ``row_state``: the new per-entity-key state to store (``None``: delete the entry);
     ``deltas``: to produce to the repartition topic keyed by ``Delta.group_key``, in order;

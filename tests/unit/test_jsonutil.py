@@ -30,6 +30,9 @@ from streamproc.sources import jsontext
         (b" \n 12345678901234567890", True),
         (b'{"a":[1,\n 99999999999999999999]}', True),
         (b'{"s":"x:12345678901234567890"}', True),  # inside a string, looks like a token: only slower
+        (b'{"s":"' + b"1" * 45 + b'"}', False),  # a string starting with digits, longer than one run
+        (b'{"s":"' + b"1" * 19 + b'","n":12345678901234567890}', True),
+        (b'{"s":"' + b"1" * 19 + b'","n":-1234567890123456789}', True),
     ],
 )
 def test_a_number_token_with_a_long_digit_run_is_found(text: bytes, long: bool) -> None:

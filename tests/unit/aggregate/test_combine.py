@@ -92,16 +92,33 @@ def _engine_results(s: Any, ds: list[Delta]) -> list[tuple[bytes, Any]]:
     return sorted((r.key_bytes(), r.value_bytes()) for r in out)
 
 
-@given(
-    st.lists(st.tuples(st.sampled_from(["a", "b"]), st.integers(0, 30)), max_size=30),
+@given(  # group values equal in Python but not in JSON (1, 1.0, true) are different groups
+    st.lists(st.tuples(st.sampled_from(["a", "b", 1, 1.0, True]), st.integers(0, 30)), max_size=30),
     st.sampled_from([0, 10 * MINUTE]),
 )
 @example([("a", 13), ("a", 11), ("a", 14)], 10 * MINUTE)  # an earlier window joins a segment
+@example([("a", 0), ("a", 13)], 10 * MINUTE)  # the next window joins a segment
 def test_a_combined_batch_gives_every_result_of_one_delta_per_event(rows: list[Any], grace: int) -> None:
     """Times on 5-minute steps, so changes land exactly on a window's end + grace; late ones too."""
     s = spec(grace_ms=grace, retain_ms=1000 * HOUR)
     ds, wm = deltas(s, [(i, kind, step * 5 * MINUTE) for i, (kind, step) in enumerate(rows)])
     assert _engine_results(s, combine(s, ds, wm) or ds) == _engine_results(s, ds)
+
+
+def test_groups_equal_in_python_but_not_in_json_are_combined_apart() -> None:
+    s = spec(grace_ms=10 * MINUTE)
+    kinds: list[Any] = [1, 1.0, True, "1", None, {"v": 1}, "1", 1]
+    ds, wm = deltas(s, [(i, kind, (5 + i) * MINUTE) for i, kind in enumerate(kinds)])
+    out = combine(s, ds, wm)
+    assert out is not None
+    assert [(d.group["kind"], type(d.group["kind"]), d.events) for d in out] == [
+        (1, int, 2),
+        (1.0, float, 1),
+        (True, bool, 1),
+        ("1", str, 2),
+        (None, type(None), 1),
+        ({"v": 1}, dict, 1),
+    ]
 
 
 def test_rows_mode_incomplete_and_untimed_batches_go_per_event() -> None:
