@@ -63,8 +63,8 @@ QUIX_REQUIREMENTS = REPO / "bench" / "requirements-quix.txt"
 def write_config(path: Path, grace: str = "1h") -> Path:
     """The benchmark's pipelines file. ``grace``: the default (1 h, the grace Quix needs to skip
     nothing) covers the clean topic's disorder (:func:`disorder_ms`: ingest takes each raw
-    partition's backlog in long runs, so one clean partition's event times go back by 9 to 25
-    minutes in these runs); a shorter grace turns the changes behind it into corrections of closed
+    partition's backlog in long runs, so one clean partition's event times go back by 9 to 33
+    minutes, of the 33 the events span, in these runs); a shorter grace turns the changes behind it into corrections of closed
     windows (late changes: one result each, never combined), work Quix does not do."""
     path.write_text(
         yaml.safe_dump(
