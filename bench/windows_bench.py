@@ -63,9 +63,10 @@ QUIX_REQUIREMENTS = REPO / "bench" / "requirements-quix.txt"
 def write_config(path: Path, grace: str = "1h") -> Path:
     """The benchmark's pipelines file. ``grace``: the default (1 h, the grace Quix needs to skip
     nothing) covers the clean topic's disorder (:func:`disorder_ms`: ingest takes each raw
-    partition's backlog in long runs, so one clean partition's event times go back by 9 to 33
-    minutes, of the 33 the events span, in these runs); a shorter grace turns the changes behind it into corrections of closed
-    windows (late changes: one result each, never combined), work Quix does not do."""
+    partition's backlog in long runs, so one clean partition's event times went back by 9 to 33
+    minutes, of the 33 the events span, in the runs of docs/PERFORMANCE.md); a shorter grace
+    turns the changes behind it into corrections of closed windows (late changes: one result
+    each, never combined), work Quix does not do."""
     path.write_text(
         yaml.safe_dump(
             {
@@ -207,9 +208,9 @@ def bench_aggregation(
     state), once the aggregation group has committed the whole repartition topic and read all
     ``n`` events; with the result counts (:func:`result_counts`). The clock starts at the first
     clean record (with ingest) or the first repartition record (aggregation alone), so start-up
-    and group join are left out. Both ends
-    are read from the broker, so the polling (once a second: scraping the worker's metrics costs
-    the worker and this process CPU the run needs) adds nothing to the figure."""
+    and group join are left out. Both ends are read from the broker, so the polling (once a
+    second: scraping the worker's metrics costs the worker and this process CPU the run needs)
+    adds nothing to the figure."""
     name = roles.replace(",", "_")
     w = worker(bootstrap, cfg, workdir, name, roles, prefix)
     group = f"{w.app_id.removesuffix('-ingest')}-aggregations"
