@@ -75,13 +75,14 @@ def combine(spec: AggregationSpec, deltas: list[Delta], watermark_ms: int | None
     due: int | None = None  # the earliest end + grace of the windows the segment touches
     tumbling = spec.window.type == "tumbling"
     windows: tuple[tuple[int, int], ...] = ()
+    closes = 0  # the earliest end + grace of ``windows``
     for d in deltas:
         if d.watermark_ms is None:
             return None
         # tumbling windows cut time into pieces: a time in the last delta's window has that window
         if not (tumbling and len(windows) == 1 and windows[0][0] <= d.time_ms < windows[0][1]):
             windows = tuple(assign(spec.window, spec.timezone, d.time_ms))
-        closes = min(end for _, end in windows) + spec.grace_ms
+            closes = min(end for _, end in windows) + spec.grace_ms
         if due is not None and min(closes, due) > d.watermark_ms:
             segment.append((d, windows))
             due = min(closes, due)
