@@ -80,7 +80,7 @@ def combine(spec: AggregationSpec, deltas: list[Delta], watermark_ms: int | None
         if d.watermark_ms is None:
             return None
         # tumbling windows cut time into pieces: a time in the last delta's window has that window
-        if not (tumbling and len(windows) == 1 and windows[0][0] <= d.time_ms < windows[0][1]):
+        if not (tumbling and windows and windows[0][0] <= d.time_ms < windows[0][1]):
             windows = tuple(assign(spec.window, spec.timezone, d.time_ms))
             closes = min(end for _, end in windows) + spec.grace_ms
         if due is not None and min(closes, due) > d.watermark_ms:
