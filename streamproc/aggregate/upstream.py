@@ -3,9 +3,11 @@ the clean topic ``<prefix>.events.<entity>``): one clean event in, signed :class
 
 Both modes keep per key ``{"p": last position, "h": [hashes of the changes applied at it]}``: a
 redelivered event (equal position, same content) or a stale one (lower position) is a duplicate
-and yields no delta. rows mode adds ``"c"``: what the row contributes now (time, group, inputs,
-skipped); an update retracts it and adds the new contribution (possibly to another window or
-group), a delete retracts it and drops the entry.
+and yields no delta. In events mode the runtime may tell copies by their origin instead
+(:mod:`streamproc.pipeline.origin`) and pass ``dedupe=False``: then no state is kept per key.
+rows mode adds ``"c"``: what the row contributes now (time, group, inputs, skipped); an update
+retracts it and adds the new contribution (possibly to another window or group), a delete
+retracts it and drops the entry.
 """
 
 from __future__ import annotations
@@ -73,12 +75,16 @@ def upstream_step(
     event: dict[str, Any],
     src: tuple[int, int],
     watermark_ms: int | None = None,
+    dedupe: bool = True,
 ) -> Upstream:
     """Apply one clean event (the parsed clean-event JSON value) of ``spec.entity``.
 
     ``src`` is (clean-topic partition, offset); each delta's ``src`` adds its index within the
     offset. ``watermark_ms`` is the partition's watermark before this event (the runtime keeps it
     per partition and stores ``Upstream.watermark_ms`` back); every delta carries the new one.
+    ``dedupe=False`` (events mode only: the caller has ruled out a copy by the event's origin,
+    :mod:`streamproc.pipeline.origin`) skips the dedupe by position; the ``row_state`` returned
+    is then empty and is not to be stored.
     """
     rows = spec.mode == "rows"
     op = event.get("op")
@@ -88,7 +94,10 @@ def upstream_step(
     wm = watermark_ms
     if not rows and t is not None:
         wm = t if wm is None else max(wm, t)
-    duplicate, position = _dedupe(row_state, event)
+    position: dict[str, Any] = {}
+    duplicate = False
+    if dedupe or rows:
+        duplicate, position = _dedupe(row_state, event)
     old = row_state.get("c") if rows and row_state is not None else None
     if duplicate:
         keep = {**position, "c": old} if rows else position

@@ -9,7 +9,7 @@ into the local partition together with the changelog offset it reached, in one a
 partition (:mod:`streamproc.runtime.ingest` explains why a crash at any point is safe).
 
 Keys of one table are prefixed by what they hold (:data:`CELLS`, :data:`META`, :data:`ROWS`,
-:data:`WATERMARK`), so all the state of one partition is in one database and written at once.
+:data:`WATERMARK`, :data:`ORIGINS`), so all the state of one partition is in one database and written at once.
 """
 
 from __future__ import annotations
@@ -28,13 +28,16 @@ if TYPE_CHECKING:
 
     from streamproc.runtime.producer import BatchProducer
 
-__all__ = ["CELLS", "META", "ROWS", "WATERMARK", "PROGRESS", "AggBatch", "JsonView"]
+__all__ = ["CELLS", "META", "ROWS", "WATERMARK", "ORIGINS", "PROGRESS", "AggBatch", "JsonView"]
 
 #: key prefixes: the window engine's cells and meta (downstream tables), the per-entity-key row
 #: state and the per-partition watermark (upstream tables)
 CELLS, META, ROWS, WATERMARK = b"c\x00", b"m\x00", b"r\x00", b"w\x00"
 #: upstream tables, per partition: ``{"next": next offset to process, "bs": batch size}``
 PROGRESS = b"p\x00progress"
+#: upstream tables, per partition and origin stream (``<topic>:<partition>``): the highest origin
+#: offset taken (:mod:`streamproc.pipeline.origin`)
+ORIGINS = b"o\x00"
 
 
 class AggBatch:

@@ -2,9 +2,13 @@
 running every aggregation of that entity, keyed by the entity key (co-partitioned with the clean
 topic, so one key's events are applied in order by one worker).
 
-Per batch: each event runs through :func:`~streamproc.aggregate.upstream_step` of each aggregation
-against its row state (table ``agg-up-<entity>``, keys ``ROWS + <name> NUL <event key>``) and the
-partition's watermark (``WATERMARK + <name>``); its deltas go to the repartition topic
+Per batch: an event whose ``streamproc.origin`` is at or below the highest origin offset taken
+for its origin stream on that partition (``ORIGINS + <topic>:<partition>``) is a copy and is
+skipped (:mod:`streamproc.pipeline.origin`). Each other event runs through
+:func:`~streamproc.aggregate.upstream_step` of each aggregation against its row state (table
+``agg-up-<entity>``, keys ``ROWS + <name> NUL <event key>``; in events mode with an origin none is
+kept unless the partition holds one from before) and the partition's watermark (``WATERMARK +
+<name>``); its deltas go to the repartition topic
 ``<app_id>-agg-<name>-repartition``, each to its group's partition, packed, and per clean
 partition combined where :mod:`streamproc.aggregate.combine` allows it (:mod:`.agg_packer`); a
 partition's batches go one delta per event past what an earlier owner may have sent unrecorded
@@ -38,8 +42,9 @@ from faust.types import TP, CollectionT, ConsumerT, Message
 from streamproc.aggregate import AggregationSpec, Delta, tick, upstream_step
 from streamproc.aggregate.combine import FIRST_INDEX, combine, combining_from
 from streamproc.jsonutil import dumps, loads
+from streamproc.pipeline.origin import is_copy, parse_origin
 from streamproc.runtime.agg_packer import Packer
-from streamproc.runtime.agg_state import PROGRESS, ROWS, WATERMARK, AggBatch
+from streamproc.runtime.agg_state import ORIGINS, PROGRESS, ROWS, WATERMARK, AggBatch
 
 if TYPE_CHECKING:
     from streamproc.runtime.aggregations import AggregationRuntime
@@ -66,6 +71,8 @@ class UpstreamRuntime:
         self.idle_sent: dict[tuple[str, int], int] = {}
         #: clean partition → the offset from which its batches may be combined
         self.combine_from: dict[int, int] = {}
+        #: (aggregation, clean partition) → whether it may hold a row state (:meth:`_has_rows`)
+        self.has_rows: dict[tuple[str, int], bool] = {}
 
     def assigned(self, partitions: set[int]) -> None:
         """After a rebalance: forget partitions no longer owned; owned ones start their idle clock."""
@@ -74,6 +81,7 @@ class UpstreamRuntime:
         self.next_offset = {p: o for p, o in self.next_offset.items() if p in partitions}
         self.idle_sent = {k: v for k, v in self.idle_sent.items() if k[1] in partitions}
         self.combine_from = {}  # every assignment seeks to the committed offsets: per event again
+        self.has_rows = {}  # the state of a partition may be another owner's now
 
     async def handle_batch(self, messages: list[Message]) -> None:
         async with self.lock:
@@ -115,6 +123,7 @@ class UpstreamRuntime:
         touched: set[tuple[str, int]] = set()
         counts: Counter[tuple[str, str]] = Counter()  # (aggregation, what) → n, to the metrics once per batch
         names = {spec.name: spec.name.encode() for spec in self.specs}
+        highest: dict[tuple[int, bytes], int | None] = {}  # (partition, ORIGINS + stream) → offset
         now = time.monotonic()
         for msg in messages:
             p = msg.partition
@@ -127,6 +136,17 @@ class UpstreamRuntime:
             if not isinstance(event, dict):
                 counts[(self.topic, "not-a-clean-event")] += 1
                 continue
+            origin = parse_origin(msg.headers)
+            if origin is not None:
+                okey = ORIGINS + origin.stream
+                if (p, okey) not in highest:
+                    raw = batch.get(p, okey)
+                    highest[(p, okey)] = None if raw is None else int(raw)
+                if is_copy(highest[(p, okey)], origin.offset):
+                    for spec in self.specs:
+                        counts[(spec.name, "duplicate")] += 1
+                    continue
+                highest[(p, okey)] = origin.offset
             key = msg.key or b""
             for spec in self.specs:
                 name = names[spec.name]
@@ -135,11 +155,16 @@ class UpstreamRuntime:
                     raw = batch.get(p, WATERMARK + name)
                     watermarks[wkey] = None if raw is None else int(raw)
                 rkey = ROWS + name + b"\x00" + key
-                raw_row = batch.get(p, rkey)
-                step = upstream_step(
-                    spec, None if raw_row is None else loads(raw_row), event, (p, msg.offset), watermarks[wkey]
-                )
-                batch.set(p, rkey, None if step.row_state is None else dumps(step.row_state))
+                raw_row = None
+                if origin is None or spec.mode == "rows" or self._has_rows(batch, wkey, name):
+                    raw_row = batch.get(p, rkey)
+                # events mode, an origin, and no row state (by far the usual): no row state kept
+                keyed = raw_row is not None or origin is None or spec.mode == "rows"
+                row = None if raw_row is None else loads(raw_row)
+                step = upstream_step(spec, row, event, (p, msg.offset), watermarks[wkey], dedupe=keyed)
+                if keyed:
+                    batch.set(p, rkey, None if step.row_state is None else dumps(step.row_state))
+                    self.has_rows[wkey] = True
                 if step.watermark_ms is not None and step.watermark_ms != watermarks[wkey]:
                     watermarks[wkey] = step.watermark_ms
                     touched.add(wkey)
@@ -153,6 +178,9 @@ class UpstreamRuntime:
                 elif step.untimed:
                     counts[(spec.name, "no-event-time")] += 1
         self._send(packer, pending, {p: ok for p, (ok, _) in starts.items()}, watermarks, counts)
+        for (part, okey), offset in highest.items():
+            if offset is not None:
+                batch.set(part, okey, str(offset).encode())
         for p, (_, bound) in starts.items():
             progress = {"next": nexts[p], "bs": role.settings.batch_size, "from": bound}
             batch.set(p, PROGRESS, dumps(progress))
@@ -163,6 +191,15 @@ class UpstreamRuntime:
                 role.broadcast(agg, tick(agg, part, wm, "watermark"))
         await role.finish(batch, len(messages))
         self._count(len(messages), counts)
+
+    def _has_rows(self, batch: AggBatch, wkey: tuple[str, int], name: bytes) -> bool:
+        """Whether the partition may hold a row state of the aggregation: it held one when first
+        asked after the assignment, or one was written since. When not, an events-mode event
+        with an origin skips reading its key's state, which could only be missing."""
+        known = self.has_rows.get(wkey)
+        if known is None:
+            known = self.has_rows[wkey] = next(batch.keys(wkey[1], ROWS + name + b"\x00"), None) is not None
+        return known
 
     def _send(
         self,

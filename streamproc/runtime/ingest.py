@@ -36,6 +36,7 @@ from streamproc.config.loader import load_pipelines
 from streamproc.config.pipelines import PipelinesSpec
 from streamproc.config.settings import Settings, load_settings
 from streamproc.pipeline.dlq import dlq_headers
+from streamproc.pipeline.origin import origin_header
 from streamproc.pipeline.processor import DeadLetter, Dropped, Emit, Processor, RawMessage
 from streamproc.pipeline.schema_drift import Change, DriftBatch
 from streamproc.runtime.admin import ensure_topics
@@ -127,6 +128,7 @@ class IngestRuntime:
             raw = RawMessage(topic, msg.key, msg.value, headers, msg.partition, msg.offset)
             outcome = process(raw, state)
             if type(outcome) is Emit:
+                outcome.headers.append(origin_header(topic, msg.partition, msg.offset))
                 produce(outcome.topic, outcome.key, outcome.value, outcome.headers)
                 emitted.append(outcome)
                 if outcome.doc is not None:

@@ -22,6 +22,7 @@ from faust.types import TP, Message
 from streamproc.operations.audit import OUTCOME_ACTION, AuditRecord
 from streamproc.pipeline.dlq import dlq_headers
 from streamproc.pipeline.dlq_retry import parse_retry
+from streamproc.pipeline.origin import origin_header
 from streamproc.pipeline.processor import DeadLetter, Dropped, Emit, RawMessage
 from streamproc.runtime.apps import add_batch_agent
 from streamproc.runtime.state import BatchState
@@ -88,10 +89,13 @@ async def handle_retry_batch(runtime: IngestRuntime, messages: list[Message]) ->
     for topic, items in groups.items():
         async with runtime.locks[topic]:
             state = BatchState(runtime.tables[topic])
-            for _, raw, source, attempt in items:
+            for msg, raw, source, attempt in items:
                 state.partition = raw.partition
                 outcome = runtime.processor.process(raw, state)
                 if type(outcome) is Emit:
+                    # the origin is the retry record taken, in its order: the source record's
+                    # offset would make this event look like a copy of one never written
+                    outcome.headers.append(origin_header(s.retry_topic, msg.partition, msg.offset))
                     runtime.producer.produce(outcome.topic, outcome.key, outcome.value, outcome.headers)
                     runtime.metrics.events_out.labels(outcome.entity, outcome.op).inc()
                     reports.append(_report(source, attempt, raw, "emitted", outcome.entity))

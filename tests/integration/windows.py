@@ -16,6 +16,7 @@ from confluent_kafka import Producer
 from streamproc.aggregate import Engine
 from streamproc.config.loader import load_pipelines
 from streamproc.jsonutil import dumps, loads
+from streamproc.pipeline.origin import origin_header
 
 from .workers import WorkerProcess, read_topic
 
@@ -87,17 +88,21 @@ class Clean:
         self.producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 5})
         self.sent: list[tuple[dict[str, Any], int, int]] = []
 
-    def send(self, events: list[tuple[dict[str, Any], int]]) -> None:
+    def send(self, events: list[tuple[dict[str, Any], int]], origins: list[int] | None = None) -> None:
+        """``origins``: per event, the offset of a ``streamproc.origin`` header (stream
+        ``raw:0``), as ingest writes it; none without."""
+
         def done(err: Any, msg: Any, *, ev: dict[str, Any]) -> None:
             assert err is None, err
             self.sent.append((ev, msg.partition(), msg.offset()))
 
-        for ev, partition in events:
+        for i, (ev, partition) in enumerate(events):
             self.producer.produce(
                 self.topic,
                 dumps(ev),
                 dumps(ev["key"]),
                 partition=partition,
+                headers=None if origins is None else [origin_header("raw", 0, origins[i])],
                 on_delivery=functools.partial(done, ev=ev),
             )
         assert self.producer.flush(30) == 0
