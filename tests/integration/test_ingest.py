@@ -13,6 +13,8 @@ from collections import Counter
 import pytest
 
 from streamproc.dev.demo.generator import generate
+from streamproc.pipeline.origin import ORIGIN_HEADER, parse_origin
+from streamproc.pipeline.processor import Emit
 
 from .workers import (
     WorkerProcess,
@@ -133,6 +135,31 @@ def test_offline_expectation_covers_every_fault(ingest) -> None:
     )
 
 
+def test_each_clean_event_names_the_raw_record_it_came_from(ingest, kafka_bootstrap: str) -> None:
+    """``streamproc.origin`` (which the aggregations tell copies by) names the consumed record:
+    read back from the broker, the raw record there is one whose offline run emits this event."""
+    worker, records, offline, _t = ingest
+    emitted: dict[tuple[str, bytes | None], set[bytes]] = {}
+    for rec, outcome in zip(offline.records, offline.outcomes, strict=True):
+        if type(outcome) is Emit:
+            emitted.setdefault((rec[0], rec[2]), set()).add(outcome.value)
+    raw = {
+        (m.topic(), m.partition(), m.offset()): m.value()
+        for topic in {r[0] for r in records}
+        for m in read_topic(kafka_bootstrap, topic)
+    }
+    checked = 0
+    for entity in ENTITIES:
+        for m in read_topic(kafka_bootstrap, f"{worker.topic_prefix}.events.{entity}"):
+            origin = parse_origin(m.headers())
+            assert origin is not None, entity
+            topic, part = origin.stream.decode().rsplit(":", 1)
+            value = raw[(topic, int(part), origin.offset)]
+            assert m.value() in emitted[(topic, value)], f"{entity}: the origin names another record"
+            checked += 1
+    assert checked == len(offline.emits())
+
+
 def test_clean_topics_match_dry_run_event_for_event(ingest, kafka_bootstrap: str) -> None:
     worker, _records, offline, _t = ingest
     expected = offline.by_key()
@@ -144,7 +171,9 @@ def test_clean_topics_match_dry_run_event_for_event(ingest, kafka_bootstrap: str
         got = clean_by_key(messages)
         assert got.keys() == want.keys(), entity
         for key in want:
-            assert got[key] == want[key], f"{entity} key {key[1]!r}: worker and dry-run differ"
+            # the worker adds the origin (dry-run consumes no topic): checked below
+            seen = [(v, [h for h in hs if h[0] != ORIGIN_HEADER]) for v, hs in got[key]]
+            assert seen == want[key], f"{entity} key {key[1]!r}: worker and dry-run differ"
         for m in messages:  # keyed by the JSON entity key, which is also in the value
             value = json.loads(m.value())
             assert json.loads(m.key()) == value["key"]
