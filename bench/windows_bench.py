@@ -10,6 +10,8 @@ tumbling 1 minute, group by ``region`` (50 values), count + sum(price) + count_d
 
 1. ``ingest``: ``streamproc worker --role ingest`` (decode, validate, dedupe, produce);
 2. ``ingest_aggregation``: ``--role ingest,aggregations`` in one process, the same events;
+2b. ``two_workers``: ``--role aggregations`` and ``--role ingest`` as two processes at once (one
+   per role, as the Helm chart deploys them; not the one worker of the targets);
 3. ``aggregation``: ``--role aggregations`` alone over the clean topic of run 1;
 4. ``quix``: Quix Streams (``bench/quix_windows.py``) over the same clean topic: ``group_by``
    region (its repartition), ``tumbling_window(1 min)``, ``reduce`` (count, sum, set of
@@ -229,6 +231,34 @@ def bench_aggregation(
     return eps, result_counts(bootstrap, f"{prefix}.aggregates.orders_per_minute")
 
 
+def bench_two_workers(bootstrap: str, cfg: Path, workdir: Path, n: int) -> float:
+    """Ingest and the aggregation as two workers, one process each, side by side (what a
+    deployment with one Deployment per role runs; not the "one worker" of issue 11 §7): the
+    aggregation worker ready first, then an ingest worker over the same events; clock as
+    :func:`bench_aggregation` with ingest (first clean record to the last changelog record)."""
+    prefix = f"bench{uuid.uuid4().hex[:6]}"
+    clean = f"{prefix}.events.orders"
+    ensure_topics(bootstrap, [clean], PARTITIONS, configs={clean: {"cleanup.policy": "delete", "retention.ms": "-1"}})
+    agg = worker(bootstrap, cfg, workdir, "two_aggregations", "aggregations", prefix)
+    group = f"{agg.app_id}-aggregations"
+    repartition = f"{agg.app_id}-agg-orders_per_minute-repartition"
+    changelog = f"{group}-agg-orders_per_minute-changelog"
+    ingest = None
+    try:
+        agg.wait_ready(180)
+        ingest = worker(bootstrap, cfg, workdir, "two_ingest", "ingest", prefix)
+        wait_for(
+            lambda: agg.total("streamproc_aggregation_events_in_total") >= n, 900, interval=1.0, message="all events"
+        )
+        wait_for(lambda: committed_all(bootstrap, group, repartition), 300, interval=1.0, message="deltas applied")
+    finally:
+        for w in (ingest, agg):
+            if w is not None:
+                w.stop()
+    done_ms = max(m.timestamp()[1] for m in read_topic(bootstrap, changelog))
+    return n / ((done_ms - first_stamp(bootstrap, clean)) / 1000)
+
+
 def quix_python() -> Path:
     """The interpreter of ``var/quix-venv`` (created with quixstreams on first use)."""
     python = QUIX_VENV / "bin" / "python"
@@ -271,7 +301,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=100_000)
     ap.add_argument("--grace", default="1h", help="the aggregation's grace (write_config says why)")
-    ap.add_argument("--skip", default="", help="comma list of ingest_aggregation,aggregation,quix to skip")
+    ap.add_argument("--skip", default="", help="comma list of ingest_aggregation,two_workers,aggregation,quix to skip")
     args = ap.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     workdir = Path(tempfile.mkdtemp(prefix="streamproc-windows-bench-"))
@@ -298,6 +328,11 @@ def main() -> int:
             results["ingest_aggregation_results"], results["ingest_aggregation_corrections"] = counts
             results["ratio_vs_ingest"] = round(eps / ingest, 3) if ingest else 0
             print(f"ingest + aggregation: {results['ingest_aggregation_eps']} events/s", flush=True)
+        if "two_workers" not in skip:
+            eps = bench_two_workers(bootstrap, cfg, workdir, args.events)
+            results["two_workers_eps"] = round(eps)
+            results["two_workers_ratio_vs_ingest"] = round(eps / ingest, 3) if ingest else 0
+            print(f"ingest and aggregation, two workers: {results['two_workers_eps']} events/s", flush=True)
         if "aggregation" not in skip:
             prefix = clean.removesuffix(".events.orders")
             eps, counts = bench_aggregation(bootstrap, cfg, workdir, args.events, "aggregations", prefix)

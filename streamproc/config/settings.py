@@ -94,6 +94,12 @@ class Settings(BaseSettings):
         description="For tests only (0: off): seconds each ingest batch waits after Kafka acknowledged its "
         "output, before its state and offsets are written, so a test can kill the worker in that window.",
     )
+    test_forget_seek: str = Field(
+        default="",
+        pattern=r"^$|^[^:]+:[0-9]+$",
+        description="For tests only (empty: off): a source partition, TOPIC:PARTITION, left after the first "
+        "assignment as if its seek were missed, so a test can see the fetch watch seek it back.",
+    )
     schema_max_fields: int = Field(
         default=500, ge=1, description="Most top-level fields the schema-drift check tracks per entity."
     )

@@ -42,6 +42,7 @@ from streamproc.runtime.apps import (
     group_settings,
     require_bootstrap,
 )
+from streamproc.runtime.fetch_watch import install_fetch_watch
 from streamproc.runtime.kafka_config import confluent_config
 from streamproc.runtime.metrics import AggregationMetrics
 from streamproc.runtime.producer import BatchProducer
@@ -179,6 +180,7 @@ def create_aggregation_app(
             runtime, a, table, counts[settings.clean_topic(a.entity)]
         )
         runtime.add_agent(topic, counts[topic], down.handle_batch, f"down.{a.name}")
+    install_fetch_watch(app, metrics.fetch_reseeks)
     if web:
         install_web(app, metrics.registry)
 

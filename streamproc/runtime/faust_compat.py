@@ -1,63 +1,55 @@
 """Every private faust, aiokafka, mode and rocksdict internal streamproc relies on, in one place.
 
 Checked against faust-streaming 0.15.3, aiokafka 0.14.0, mode-streaming 0.7.1 and rocksdict 0.3.29,
-the versions pinned in pyproject.toml and constraints.txt. tests/unit/runtime/test_faust_contract.py
-fails when an upgrade breaks one of the assumptions below; read it before changing a pin.
-
-Where Faust has a supported extension point it is used instead, outside this module: the consumer
-is a transport driver (``faust.transports`` entry point, :class:`streamproc.runtime.consumer.
-Transport`), the ingest state a store (``faust.stores`` entry point, :class:`streamproc.runtime.
-state.BatchStore`), and the attributes the runtime adds to an app are declared by
+the versions pinned in pyproject.toml and constraints.txt; tests/unit/runtime/test_faust_contract.py
+fails when an upgrade breaks an assumption below (read it before changing a pin). Where Faust has
+an extension point it is used instead, outside this module: the consumer is a transport driver
+(:class:`streamproc.runtime.consumer.Transport`), the ingest state a store
+(:class:`streamproc.runtime.state.BatchStore`), the app's attributes are declared by
 :class:`streamproc.runtime.apps.StreamprocApp`.
 
 The internals, and why each is needed:
 
-``faust.transport.consumer.Consumer._drain_messages`` (called by ``Fetcher._fetcher``)
-    Overridden by :class:`BatchDrainConsumer` with a copy of the loop that calls the callback
-    directly instead of creating two tasks per message (``wait_first``), and hands the messages of
-    the ingest source topics to their :class:`~streamproc.runtime.consumer.SourceBuffer`. About
-    2.5x the throughput (docs/PERFORMANCE.md). :data:`UPSTREAM_SHA256` records the hash of the
-    upstream source the copy follows. The copy reads, as the upstream loop does:
-    ``Service._stopped`` (of the consumer and of the fetcher), ``Consumer._read_offset``,
-    ``Consumer._add_gap``, ``Consumer._n_acked`` and ``Consumer._commit_every``.
-``Consumer.perform_seek`` and ``on_partitions_revoked``'s removal of ``_read_offset`` entries
-    :class:`BatchDrainConsumer` overrides ``perform_seek`` (called after every assignment, once
-    the partitions are resumed) and tells by ``_read_offset`` a source partition revoked and not
-    yet sought again (no entry) from one that is, to drop records fetched around a rebalance.
-``faust.transport.drivers.aiokafka.Consumer._new_consumer_thread``
-    Chooses the consumer thread class: :class:`ShortFetchWaitThread` here (one line, hashed).
-``AIOKafkaConsumerThread._create_worker_consumer`` and aiokafka's ``AIOKafkaConsumer._fetch_max_wait_ms``
-    Faust hard-codes ``fetch_max_wait_ms=1500``; a broker that does not answer a long-poll fetch
-    as soon as data arrives then adds up to that much latency per fetch (p50 end-to-end 1.7 s on
-    the embedded broker). The attribute is read by ``AIOKafkaConsumer.start()``.
+``Consumer._drain_messages`` (called by ``Fetcher._fetcher``)
+    :class:`BatchDrainConsumer` copies the loop (hash in :data:`UPSTREAM_SHA256`) to call the
+    callback directly instead of two tasks per message (``wait_first``), and to hand the source
+    topics' messages to their :class:`~streamproc.runtime.consumer.SourceBuffer`: about 2.5x the
+    throughput (docs/PERFORMANCE.md). It reads, as upstream does, ``Service._stopped`` (consumer
+    and fetcher), ``Consumer._read_offset``, ``_add_gap``, ``_n_acked`` and ``_commit_every``.
+``Consumer.perform_seek``, ``on_partitions_revoked``'s removal of ``_read_offset`` entries
+    ``perform_seek`` (after every assignment, once the partitions are resumed) is overridden; a
+    source partition with no ``_read_offset`` entry is revoked and not sought yet, and its
+    records fetched around a rebalance are dropped.
+``Consumer._paused_partitions``, the driver's ``Consumer._thread``,
+``AIOKafkaConsumerThread._ensure_consumer``
+    The fetch watch (:mod:`.fetch_watch`) samples unpaused partitions and reads a partition's
+    committed offset from the aiokafka consumer to seek it back.
+The driver's ``Consumer._new_consumer_thread``, ``AIOKafkaConsumerThread._create_worker_consumer``,
+``AIOKafkaConsumer._fetch_max_wait_ms``
+    Faust hard-codes ``fetch_max_wait_ms=1500``; a broker that does not answer a long poll as soon
+    as data arrives then adds up to that per fetch (p50 end-to-end 1.7 s on the embedded broker).
+    :class:`ShortFetchWaitThread` sets it before ``AIOKafkaConsumer.start()`` reads it.
 ``Consumer._unacked_messages``
-    Messages taken from a source buffer are counted as in flight, so a rebalance or shutdown waits
-    for their acknowledgement (``Consumer.wait_empty``). The public ``track_message`` does the same
-    but also calls the sensors once per message, the cost the batch path avoids.
+    Messages taken from a source buffer count as in flight, so a rebalance or shutdown waits for
+    their acknowledgement (``wait_empty``); the public ``track_message`` would also call the
+    sensors per message, the cost the batch path avoids.
 ``Monitor.stream_inbound_time``
-    Faust's livelock check reads it; the stream path that normally stamps it
-    (``Monitor.on_stream_event_in``) is skipped by the source topics.
+    Faust's livelock check reads it; the stream path that stamps it is skipped by source topics.
 mode's ``FlowControlEvent.manage_queue``
-    Takes a ``FlowControlQueue``; a :class:`SourceBuffer` is handed in instead because the event
-    only calls ``clear()`` on its queues (on rebalance and stop).
-``faust.stores.rocksdb.Store._db_for_partition``
-    The RocksDB database of one partition: the ingest state reads through it and writes a batch
-    and its changelog offset into it in one atomic write.
-The persisted-offset key and encoding (``Store.offset_key``, ``str(offset).encode()``)
-    What ``Store.set_persisted_offset`` writes and ``Store.persisted_offset`` reads back; Faust's
-    recovery resumes the changelog from it. Written here in the same write batch as the data
-    (Faust's own ``apply_changelog_batch`` writes them one after the other).
-rocksdict ``WriteBatch(raw_mode=True)``
-    Faust opens its databases in raw mode (``RocksDBOptions.as_options``); a batch must match.
+    Takes a ``FlowControlQueue``; a :class:`SourceBuffer` is handed in, as only ``clear()`` is called.
+``faust.stores.rocksdb.Store._db_for_partition``, ``Store.offset_key`` and its ``str(offset).encode()``
+    The RocksDB database of a partition: a batch and its persisted changelog offset (what
+    ``Store.persisted_offset`` reads and recovery resumes from) are written in one atomic write
+    (Faust's ``apply_changelog_batch`` writes them one after the other), with rocksdict
+    ``WriteBatch(raw_mode=True)`` as Faust opens its databases in raw mode.
 The changelog record format
-    Raw key and value bytes (the tables use the raw codec), no headers, to the changelog partition
-    numbered like the source partition: what ``Collection.send_changelog`` sends and
-    ``Store.apply_changelog_batch`` applies.
+    Raw key and value, no headers, to the changelog partition numbered like the source partition:
+    what ``Collection.send_changelog`` sends and ``Store.apply_changelog_batch`` applies.
 Recovery's end of a changelog partition (``Recovery._build_highwaters``; relied on, not touched)
-    Faust recovers a table partition up to ``consumer.highwaters()`` (ListOffsets) − 1 and, under
-    the public ``recovery_consistency_check``, refuses a persisted offset beyond it. The ingest
-    worker's embedded-broker workaround (its last changelog record per partition sent alone, see
-    :mod:`streamproc.runtime.ingest`) makes that answer exact; contract test (e) pins it.
+    Faust recovers up to ``consumer.highwaters()`` (ListOffsets) − 1 and, under
+    ``recovery_consistency_check``, refuses a persisted offset beyond it. The ingest worker's
+    embedded-broker workaround (:mod:`streamproc.runtime.ingest`) makes that answer exact;
+    contract test (e) pins it.
 """
 
 from __future__ import annotations
@@ -79,6 +71,8 @@ from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP, Message
 from mode.utils.queues import FlowControlEvent
 from rocksdict import Rdict, WriteBatch
+
+from streamproc.runtime.fetch_watch import MISSING
 
 if TYPE_CHECKING:
     from faust.types import ConsumerT
@@ -120,13 +114,14 @@ UPSTREAM_SHA256: dict[str, str] = {
 CLASS_INTERNALS: dict[type, tuple[str, ...]] = {
     faust_consumer.Consumer: ("_drain_messages", "_add_gap", "_n_acked"),
     aiokafka_driver.Consumer: ("_new_consumer_thread",),
-    aiokafka_driver.AIOKafkaConsumerThread: ("_create_worker_consumer",),
+    aiokafka_driver.AIOKafkaConsumerThread: ("_create_worker_consumer", "_ensure_consumer"),
     Store: ("_db_for_partition", "offset_key"),
 }
 
 #: Attributes set on instances (in ``__init__``) used here, by the class whose instances have them.
 INSTANCE_INTERNALS: dict[type, tuple[str, ...]] = {
-    faust_consumer.Consumer: ("_stopped", "_read_offset", "_commit_every", "_unacked_messages"),
+    faust_consumer.Consumer: ("_stopped", "_read_offset", "_commit_every", "_unacked_messages", "_paused_partitions"),
+    aiokafka_driver.Consumer: ("_thread",),
     aiokafka.AIOKafkaConsumer: ("_fetch_max_wait_ms",),
     Monitor: ("stream_inbound_time",),
 }
@@ -142,31 +137,28 @@ class ShortFetchWaitThread(aiokafka_driver.AIOKafkaConsumerThread):
 
 
 class BatchDrainConsumer(aiokafka_driver.Consumer):
-    """Faust's aiokafka consumer with the fetch loop described in :mod:`streamproc.runtime.consumer`.
+    """Faust's aiokafka consumer with the fetch loop of :mod:`streamproc.runtime.consumer`.
 
-    For the ingest source partitions it also closes a window in which Faust loses records around
-    a rebalance. Faust resumes a partition and only then seeks it to its committed offset
-    (``Recovery.on_recovery_completed``), and a fetch made before the seek can be handed over
-    after it: Faust's loop takes the records past the committed offset as a compaction gap and
-    skips the re-read ones as delivered, so the commit moves past records nobody processed.
-    Here a source partition's records are dropped until its seek after a rebalance has happened
-    (the revocation removes its read offset, :meth:`perform_seek` sets it), and when the first
-    record after a seek lies past the seek position the partition is sought there once more, the
-    rest of that fetch dropped, so only records fetched after a seek are taken."""
+    It also closes a window in which Faust loses source records around a rebalance: Faust resumes
+    a partition before seeking it to its committed offset (``Recovery.on_recovery_completed``),
+    and a fetch made before the seek, handed over after it, is taken as a compaction gap past
+    records nobody processed. Here a source partition's records are dropped until its seek
+    (:meth:`perform_seek`), and when the first record after a seek lies past the seek position it
+    is sought there once more, the rest of that fetch dropped."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         #: source partition → the offset its last seek went to, until a record at or past it arrives
         self.sought: dict[TP, int] = {}
         self._reseeked: set[TP] = set()
+        self._forgot = False
 
     def _new_consumer_thread(self) -> ShortFetchWaitThread:
         return ShortFetchWaitThread(self, loop=self.loop, beacon=self.beacon)
 
     async def perform_seek(self) -> None:
-        """Faust's seek to the committed offsets; remembers where each source partition went (the
-        first record after it must not lie past it, see the class), with no committed offset where
-        the offset reset put it: else a stale fetch is taken and the records below it skipped."""
+        """Faust's seek; remembers where each source partition went (with no committed offset:
+        where the offset reset put it; else a stale fetch is taken, the records below skipped)."""
         await super().perform_seek()
         buffers = cast("StreamprocApp", self.app).source_buffers
         sought: dict[TP, int] = {}
@@ -178,6 +170,12 @@ class BatchDrainConsumer(aiokafka_driver.Consumer):
                 sought[tp] = offset
         self.sought = sought
         self._reseeked = set()
+        settings = getattr(cast("StreamprocApp", self.app).streamproc, "settings", None)
+        topic, _, part = getattr(settings, "test_forget_seek", "").rpartition(":")  # as if never sought
+        if topic and (forget := TP(topic, int(part))) in sought and not self._forgot:
+            self._forgot = True
+            del self._read_offset[forget], self.sought[forget]
+            log.warning("test hook: %s[%d] left as never sought", forget.topic, forget.partition)
 
     async def _first_after_seek(self, tp: TP, offset: int) -> bool:
         """Whether a source record at ``offset`` may be taken: not the first after a seek lying
@@ -195,6 +193,37 @@ class BatchDrainConsumer(aiokafka_driver.Consumer):
         with contextlib.suppress(Exception):  # revoked meanwhile: the next rebalance seeks again
             await self.seek(tp, target)
         return False
+
+    async def fetch_samples(self) -> list[tuple[TP, int | None, int | None]]:
+        """:mod:`.fetch_watch`'s samples (assigned, unpaused source partitions, empty buffers)."""
+        buffers = cast("StreamprocApp", self.app).source_buffers
+        if not self.flow_active:
+            return []
+        out: list[tuple[TP, int | None, int | None]] = []
+        for tp in sorted(self.assignment() - self._paused_partitions):
+            buffer = buffers.get(tp.topic)
+            if buffer is None or len(buffer):
+                continue
+            last = self._read_offset.get(tp, MISSING)
+            nxt = MISSING if last == MISSING else self.sought.get(tp) if last is None else last + 1
+            with contextlib.suppress(Exception):  # revoked meanwhile: not sampled
+                out.append((tp, nxt, await self.position(tp)))
+        return out
+
+    async def seek_back(self, tp: TP, nxt: int | None) -> None:
+        """Seek ``tp`` to ``nxt`` (:data:`MISSING`: to its committed offset, else its first)."""
+        if nxt == MISSING:
+            thread = self._thread
+            ktp = aiokafka.TopicPartition(tp.topic, tp.partition)
+            committed = await thread.call_thread(thread._ensure_consumer().committed, ktp)
+            if committed is None:
+                await thread.seek_to_beginning(ktp)
+                committed = await self.position(tp)
+            self._read_offset[tp] = nxt = committed
+        if nxt is not None:
+            await self.seek(tp, nxt)
+            self.sought[tp] = nxt
+            self._reseeked.discard(tp)
 
     async def _drain_messages(self, fetcher: Any) -> None:
         callback = self.callback

@@ -49,6 +49,7 @@ from streamproc.runtime.apps import (
     require_bootstrap,
 )
 from streamproc.runtime.audit_log import ensure_audit_topic
+from streamproc.runtime.fetch_watch import install_fetch_watch
 from streamproc.runtime.kafka_config import confluent_config
 from streamproc.runtime.metrics import Metrics
 from streamproc.runtime.processor import build_processor
@@ -272,6 +273,7 @@ def create_app(
     for topic in sources:
         runtime.add_source(topic, counts[topic])
     watch_recovery(app, metrics)
+    install_fetch_watch(app, metrics.fetch_reseeks)
     add_retry_agent(runtime, counts[settings.retry_topic])
     if web:
         install_web(app, metrics.registry)

@@ -68,6 +68,12 @@ class Metrics:
         self.batch_seconds = Histogram(
             "streamproc_batch_seconds", "Time to process and flush one batch", ["topic"], registry=r
         )
+        self.fetch_reseeks = Counter(
+            "streamproc_fetch_reseeks_total",
+            "Source partitions sought back by the fetch watch (records dropped with no seek to follow)",
+            ["topic"],
+            registry=r,
+        )
         self.consumer_lag = Gauge(
             "streamproc_consumer_lag", "High watermark minus next offset", ["topic", "partition"], registry=r
         )
@@ -184,6 +190,12 @@ class AggregationMetrics:
             "streamproc_aggregation_skipped_total",
             "Inputs not aggregated; reason: duplicate, no-event-time, not-a-clean-event, malformed-repartition-message",
             ["aggregation", "reason"],
+            registry=r,
+        )
+        self.fetch_reseeks = Counter(
+            "streamproc_aggregation_fetch_reseeks_total",
+            "Clean or repartition partitions sought back by the fetch watch (runtime/fetch_watch.py)",
+            ["topic"],
             registry=r,
         )
         self.idle_ticks = Counter(

@@ -209,6 +209,7 @@ def test_every_private_instance_attribute_exists(app: StreamprocApp) -> None:
     assert "self._fetch_max_wait_ms" in inspect.getsource(aiokafka.AIOKafkaConsumer.start)
     instances = {
         faust.transport.consumer.Consumer: app.consumer,
+        faust.transport.drivers.aiokafka.Consumer: app.consumer,
         aiokafka.AIOKafkaConsumer: worker_consumer,
         faust.sensors.monitor.Monitor: app.monitor,
     }
