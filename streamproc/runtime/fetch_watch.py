@@ -99,6 +99,10 @@ def install_fetch_watch(app: StreamprocApp, counter: Counter | None = None) -> N
                 position,
                 nxt,
             )
-            await consumer.seek_back(tp, expected)
+            try:
+                await consumer.seek_back(tp, expected)
+            except Exception as exc:  # noqa: BLE001 - revoked meanwhile: its next assignment seeks it
+                log.warning("%s[%d]: not sought back (%s)", tp.topic, tp.partition, type(exc).__name__)
+                continue
             if counter is not None:
                 counter.labels(tp.topic).inc()
