@@ -202,6 +202,16 @@ def bench_ingest(bootstrap: str, cfg: Path, workdir: Path, n: int) -> tuple[floa
     return (len(stamps) / span if span else 0.0), clean
 
 
+def aggregated(bootstrap: str, w: WorkerProcess, n: int) -> int:
+    """Wait until ``w``'s aggregation group read all ``n`` events and committed the whole
+    repartition topic; the broker timestamp (ms) of the last record of its table's changelog."""
+    group = f"{w.app_id.removesuffix('-ingest')}-aggregations"
+    repartition = f"{w.app_id}-agg-orders_per_minute-repartition"
+    wait_for(lambda: w.total("streamproc_aggregation_events_in_total") >= n, 900, interval=1.0, message="all events")
+    wait_for(lambda: committed_all(bootstrap, group, repartition), 300, interval=1.0, message="deltas applied")
+    return max(m.timestamp()[1] for m in read_topic(bootstrap, f"{group}-agg-orders_per_minute-changelog"))
+
+
 def bench_aggregation(
     bootstrap: str, cfg: Path, workdir: Path, n: int, roles: str, prefix: str
 ) -> tuple[float, tuple[int, int]]:
@@ -215,18 +225,12 @@ def bench_aggregation(
     adds nothing to the figure."""
     name = roles.replace(",", "_")
     w = worker(bootstrap, cfg, workdir, name, roles, prefix)
-    group = f"{w.app_id.removesuffix('-ingest')}-aggregations"
     repartition = f"{w.app_id}-agg-orders_per_minute-repartition"
-    changelog = f"{group}-agg-orders_per_minute-changelog"
     try:
-        wait_for(
-            lambda: w.total("streamproc_aggregation_events_in_total") >= n, 900, interval=1.0, message="all events"
-        )
-        wait_for(lambda: committed_all(bootstrap, group, repartition), 300, interval=1.0, message="deltas applied")
+        done_ms = aggregated(bootstrap, w, n)
     finally:
         w.stop()
     start = f"{prefix}.events.orders" if "ingest" in roles else repartition
-    done_ms = max(m.timestamp()[1] for m in read_topic(bootstrap, changelog))
     eps = n / ((done_ms - first_stamp(bootstrap, start)) / 1000)
     return eps, result_counts(bootstrap, f"{prefix}.aggregates.orders_per_minute")
 
@@ -240,22 +244,15 @@ def bench_two_workers(bootstrap: str, cfg: Path, workdir: Path, n: int) -> float
     clean = f"{prefix}.events.orders"
     ensure_topics(bootstrap, [clean], PARTITIONS, configs={clean: {"cleanup.policy": "delete", "retention.ms": "-1"}})
     agg = worker(bootstrap, cfg, workdir, "two_aggregations", "aggregations", prefix)
-    group = f"{agg.app_id}-aggregations"
-    repartition = f"{agg.app_id}-agg-orders_per_minute-repartition"
-    changelog = f"{group}-agg-orders_per_minute-changelog"
     ingest = None
     try:
         agg.wait_ready(180)
         ingest = worker(bootstrap, cfg, workdir, "two_ingest", "ingest", prefix)
-        wait_for(
-            lambda: agg.total("streamproc_aggregation_events_in_total") >= n, 900, interval=1.0, message="all events"
-        )
-        wait_for(lambda: committed_all(bootstrap, group, repartition), 300, interval=1.0, message="deltas applied")
+        done_ms = aggregated(bootstrap, agg, n)
     finally:
         for w in (ingest, agg):
             if w is not None:
                 w.stop()
-    done_ms = max(m.timestamp()[1] for m in read_topic(bootstrap, changelog))
     return n / ((done_ms - first_stamp(bootstrap, clean)) / 1000)
 
 

@@ -85,7 +85,7 @@ def install_fetch_watch(app: StreamprocApp, counter: Counter | None = None) -> N
 
     @app.timer(interval=INTERVAL)
     async def fetch_watch() -> None:
-        if app.rebalancing or app.in_recovery or not hasattr(app.consumer, "fetch_samples"):
+        if app.rebalancing or app.in_recovery:
             return
         consumer = cast("BatchDrainConsumer", app.consumer)
         act = watch.observe(await consumer.fetch_samples())
